@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# Debian's chromium, driven by Playwright through executable_path (no browser download)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test test-unit test-integration test-ui lint format bench install clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "webhooksd needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) setup.cfg pyproject.toml
+	$(PIP) install -e '.[test,dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+# API_KEY=<64 hex> makes that the master account's key on first start (else one is printed)
+run: install
+	@mkdir -p var
+	$(VENV)/bin/webhooksd bootstrap $(if $(API_KEY),--api-key $(API_KEY))
+	$(VENV)/bin/webhooksd run
+
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	$(PY) -m pytest -m integration
+
+test-ui: install
+	$(PY) -m pytest -m ui
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy -p webhooksd -p webhooksd_hooks
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format webhooksd modules tests bench
+
+bench: install
+	$(PIP) install -e '.[test,dev,bench]'
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache *.egg-info

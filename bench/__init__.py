@@ -1,0 +1,1 @@
+"""End-to-end benchmarks of webhooksd against a bare relay (``make bench``)."""

@@ -1,0 +1,282 @@
+"""``make bench``: the daemon against a bare relay, end to end on the real RabbitMQ.
+
+Runs, in one go on one machine (every figure is a ratio or a curve from this one run):
+
+1. throughput and publish→delivery latency of the bare relay and of the daemon (default
+   configuration: matching, Kazoo payloads, attempts recorded), at full speed and at fixed
+   rates;
+2. hook-table scale: time to find one event's hooks with 1k, 10k and 100k hooks over 10k
+   accounts, start-up load of 100k hooks, resident memory of a daemon holding them;
+3. API: requests per second and p99 for listing and creating hooks.
+
+Results go to ``bench/results/latest.json`` and ``bench/results/bench.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.publisher import publish
+
+AMQP_URL = os.environ.get("WEBHOOKSD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+RESULTS = Path(__file__).resolve().parent / "results"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+@asynccontextmanager
+async def process(
+    args: list[str], env: dict[str, str] | None = None, ready: Callable[[], Any] | None = None
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        if ready is None:
+            assert proc.stdout is not None
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert b"ready" in line, line
+        else:
+            await ready()
+        yield proc
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+
+
+class Receiver:
+    def __init__(self, http: aiohttp.ClientSession, port: int) -> None:
+        self.http, self.base = http, f"http://127.0.0.1:{port}"
+
+    async def reset(self) -> None:
+        async with self.http.post(self.base + "/reset") as resp:
+            await resp.read()
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.http.get(self.base + "/stats") as resp:
+            return dict(await resp.json())
+
+    async def wait_for(self, count: int, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = await self.stats()
+            if stats["count"] >= count or time.monotonic() > deadline:
+                return stats
+            await asyncio.sleep(0.05)
+
+
+async def measure(
+    receiver: Receiver, account: str, count: int, rate: float | None
+) -> dict[str, Any]:
+    await receiver.reset()
+    started = await publish(AMQP_URL, account, count, rate)
+    stats = await receiver.wait_for(count, timeout=max(60.0, count / 200))
+    elapsed = stats["last"] - started if stats["count"] else float("nan")
+    lat = stats["latencies_ms"]
+    return {
+        "events": count,
+        "delivered": stats["count"],
+        "rate": rate,
+        "events_per_s": round(stats["count"] / elapsed, 1) if elapsed else None,
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p95_ms": round(percentile(lat, 95), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+    }
+
+
+async def run_relay(
+    receiver: Receiver, port: int, count: int, rates: list[float]
+) -> dict[str, Any]:
+    queue = f"bench_relay.{uuid.uuid4().hex[:8]}"
+    args = [
+        sys.executable,
+        "-m",
+        "bench.relay",
+        "--amqp-url",
+        AMQP_URL,
+        "--queue",
+        queue,
+        "--target",
+        f"http://127.0.0.1:{port}/hook",
+    ]
+    async with process(args):
+        out = {"full": await measure(receiver, "relay", count, None)}
+        for rate in rates:
+            out[f"rate_{int(rate)}"] = await measure(receiver, "relay", int(rate * 10), rate)
+    await delete_queue(queue)
+    return out
+
+
+async def delete_queue(name: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(name, if_unused=False, if_empty=False)
+
+
+def daemon_env(
+    workdir: Path, api_port: int, tag: str, store_url: str | None = None
+) -> dict[str, str]:
+    return {
+        "WEBHOOKSD_AMQP_URL": AMQP_URL,
+        "WEBHOOKSD_STORE_URL": store_url or f"sqlite:///{workdir}/bench.sqlite3",
+        "WEBHOOKSD_API_LISTEN": f"127.0.0.1:{api_port}",
+        "WEBHOOKSD_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOKSD_SHARED_QUEUE": f"webhooks_shared_listener.bench.{tag}",
+        "WEBHOOKSD_RETRY_QUEUE": f"webhooks_retry.bench.{tag}",
+        "WEBHOOKSD_LOG_LEVEL": "warning",
+    }
+
+
+def bootstrap(env: dict[str, str], key: str) -> None:
+    """Create the master account with ``key`` in the daemon's store."""
+    subprocess.run(
+        [str(BIN / "webhooksd"), "bootstrap", "--api-key", key],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
+async def wait_ready(http: aiohttp.ClientSession, api: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(api + "/readyz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError("daemon not ready")
+
+
+async def api_call(
+    http: aiohttp.ClientSession, method: str, url: str, token: str, data: Any = None
+) -> Any:
+    body = orjson.dumps({"data": data}) if data is not None else None
+    async with http.request(
+        method, url, data=body, headers={"X-Auth-Token": token, "Content-Type": "application/json"}
+    ) as resp:
+        return await resp.json(content_type=None)
+
+
+async def login(http: aiohttp.ClientSession, api: str, key: str) -> tuple[str, str]:
+    resp = await api_call(http, "PUT", api + "/v2/api_auth", "", {"api_key": key})
+    return resp["auth_token"], resp["data"]["account_id"]
+
+
+async def run_daemon(
+    http: aiohttp.ClientSession,
+    receiver: Receiver,
+    receiver_port: int,
+    count: int,
+    rates: list[float],
+) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="webhooksd-bench-"))
+    api_port, tag, key = free_port(), uuid.uuid4().hex[:8], secrets.token_hex(32)
+    env = daemon_env(workdir, api_port, tag)
+    bootstrap(env, key)
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        async with process(
+            [str(BIN / "webhooksd"), "run"], env, ready=lambda: wait_ready(http, api)
+        ):
+            token, account = await login(http, api, key)
+            await api_call(
+                http,
+                "PUT",
+                f"{api}/v2/accounts/{account}/webhooks",
+                token,
+                {
+                    "name": "bench",
+                    "hook": "channel_create",
+                    "http_verb": "post",
+                    "format": "json",
+                    "uri": f"http://127.0.0.1:{receiver_port}/hook",
+                },
+            )
+            await asyncio.sleep(0.5)
+            out = {"full": await measure(receiver, account, count, None)}
+            for rate in rates:
+                out[f"rate_{int(rate)}"] = await measure(receiver, account, int(rate * 10), rate)
+        return out
+    finally:
+        await delete_queue(f"webhooks_shared_listener.bench.{tag}")
+        await delete_queue(f"webhooks_retry.bench.{tag}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]:
+    from bench import scale  # imported late: it imports the package under test
+
+    results: dict[str, Any] = {
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    port = free_port()
+    receiver_args = [sys.executable, "-m", "bench.receiver", "--port", str(port)]
+    async with aiohttp.ClientSession() as http, process(receiver_args):
+        receiver = Receiver(http, port)
+        if "e2e" not in skip:
+            results["relay"] = await run_relay(receiver, port, count, rates)
+            print("relay", results["relay"], flush=True)
+            results["daemon"] = await run_daemon(http, receiver, port, count, rates)
+            print("daemon", results["daemon"], flush=True)
+            relay_rate = results["relay"]["full"]["events_per_s"]
+            daemon_rate = results["daemon"]["full"]["events_per_s"]
+            results["throughput_ratio"] = round(daemon_rate / relay_rate, 3)
+    if "scale" not in skip:
+        results["scale"] = await scale.run()
+        print("scale", results["scale"], flush=True)
+    if "api" not in skip:
+        results["api"] = await scale.run_api()
+        print("api", results["api"], flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rates", default="250,500,1000,2000")
+    parser.add_argument("--skip", default="", help="comma-separated: e2e,scale,api")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",") if r]
+    data = asyncio.run(main(args.events, rates, set(filter(None, args.skip.split(",")))))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    from bench import plot
+
+    plot.render(data, RESULTS / "bench.png")
+    print(f"wrote {RESULTS / 'latest.json'} and {RESULTS / 'bench.png'}")

@@ -1,0 +1,33 @@
+"""The ``channel_create`` hook, Kazoo's ``webhooks_channel_create.erl``.
+
+Bound to ``call.CHANNEL_CREATE.*`` on ``callevt``; the work is :mod:`webhooksd.channel_util`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from webhooksd import channel_util
+from webhooksd.events import Event
+from webhooksd.modules import Binding, HookContext, Metadata, Responder
+
+METADATA = Metadata(
+    id="channel_create",
+    name="Channel Create",
+    description=("This webhook is triggered when a new channel is created"),
+)
+
+
+async def init(ctx: HookContext) -> None:
+    """Write the hook type's metadata."""
+    await ctx.init_metadata(METADATA)
+
+
+def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
+    """Bind the shared queue to ``call.CHANNEL_CREATE.*`` and answer those events."""
+    return channel_util.bindings_and_responders("CHANNEL_CREATE")
+
+
+async def handle_event(event: Event, ctx: HookContext) -> None:
+    """Fire the channel payload at the account's ``channel_create`` and ``all`` hooks."""
+    await channel_util.handle_event(event, ctx)

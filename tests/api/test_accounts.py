@@ -1,0 +1,147 @@
+"""api_auth, tokens and the account endpoints hooks need (reference §1.4-1.5)."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from webhooksd.api import ApiDeps, create_app
+from webhooksd.metrics import Metrics
+
+from .conftest import Api
+
+
+async def test_api_auth_shape(api: Api) -> None:
+    """api_auth answers 201 with the token in the envelope and Kazoo's data keys."""
+    status, body, _ = await api.call("PUT", "/v2/api_auth", data={"api_key": api.master_key})
+    assert status == 201
+    assert body["auth_token"].count(".") == 2
+    assert body["data"] == {
+        "account_id": api.master.id,
+        "account_name": "master",
+        "apps": [],
+        "is_master_account": True,
+        "is_reseller": True,
+        "language": "en-us",
+        "reseller_id": api.master.id,
+    }
+
+
+async def test_api_auth_refusals(api: Api) -> None:
+    """A wrong key is 401; a missing key is 400 required."""
+    status, body, _ = await api.call("PUT", "/v2/api_auth", data={"api_key": "0" * 64})
+    assert (status, body["message"]) == (401, "invalid_credentials")
+    status, body, _ = await api.call("PUT", "/v2/api_auth", data={})
+    assert status == 400
+    assert body["data"]["api_key"]["required"]["value"] == "api_key"
+
+
+async def test_sub_account_auth_data(api: Api) -> None:
+    """A sub-account is not master and its reseller is the master account."""
+    account, key = await api.sub_account("tenant")
+    _, body, _ = await api.call("PUT", "/v2/api_auth", data={"api_key": key})
+    assert body["data"]["account_id"] == account.id
+    assert body["data"]["is_master_account"] is False
+    assert body["data"]["reseller_id"] == api.master.id
+
+
+async def test_tokens_shared_between_instances(api: Api, token: str) -> None:
+    """A second app on the same store accepts the first one's tokens (shared secret)."""
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=dict,
+    )
+    async with TestClient(TestServer(create_app(deps))) as other:
+        resp = await other.get(
+            f"/v2/accounts/{api.master.id}/webhooks", headers={"X-Auth-Token": token}
+        )
+        assert resp.status == 200
+
+
+async def test_token_of_deleted_account(api: Api, token: str) -> None:
+    """The token of a deleted account no longer authenticates."""
+    account, key = await api.sub_account("gone")
+    gone = await api.token(key)
+    status, _, _ = await api.call("DELETE", f"/v2/accounts/{account.id}", token=token)
+    assert status == 200
+    status, body, _ = await api.call("GET", f"/v2/accounts/{api.master.id}/webhooks", token=gone)
+    assert (status, body["message"]) == (401, "invalid_credentials")
+
+
+async def test_create_sub_account_returns_key(api: Api, token: str) -> None:
+    """PUT /accounts/{P} creates a child (201, Location) whose api_key logs in."""
+    status, body, headers = await api.call(
+        "PUT",
+        f"/v2/accounts/{api.master.id}",
+        token=token,
+        data={"name": "child", "realm": "child.example.com", "timezone": "UTC"},
+    )
+    assert status == 201
+    child = body["data"]
+    assert headers["Location"] == f"/v2/accounts/{child['id']}"
+    assert child["realm"] == "child.example.com"
+    assert child["timezone"] == "UTC"
+    assert len(child["api_key"]) == 64
+    child_token = await api.token(child["api_key"])
+    status, body, _ = await api.call("GET", f"/v2/accounts/{child['id']}", token=child_token)
+    assert status == 200
+    assert "api_key" not in body["data"]
+    stored = await api.store.get_account(child["id"])
+    assert stored is not None
+    assert stored.tree == (api.master.id,)
+
+
+async def test_account_validation(api: Api, token: str) -> None:
+    """An account needs a non-empty string name."""
+    status, body, _ = await api.call("PUT", f"/v2/accounts/{api.master.id}", token=token, data={})
+    assert status == 400
+    assert "required" in body["data"]["name"]
+
+
+async def test_replace_and_patch_account(api: Api, token: str) -> None:
+    """POST replaces the public fields; PATCH merges and null deletes."""
+    account, _ = await api.sub_account("acct")
+    path = f"/v2/accounts/{account.id}"
+    status, body, _ = await api.call(
+        "POST", path, token=token, data={"name": "renamed", "language": "fr-fr"}
+    )
+    assert status == 200
+    assert (body["data"]["name"], body["data"]["language"]) == ("renamed", "fr-fr")
+    status, body, _ = await api.call(
+        "PATCH", path, token=token, data={"language": None, "note": "x"}
+    )
+    assert status == 200
+    assert "language" not in body["data"]
+    assert (body["data"]["name"], body["data"]["note"]) == ("renamed", "x")
+
+
+async def test_children_and_descendants(api: Api, token: str) -> None:
+    """children lists direct sub-accounts, descendants every one below."""
+    parent, _ = await api.sub_account("parent")
+    child, _ = await api.sub_account("child", parent.id)
+    grandchild, _ = await api.sub_account("grandchild", child.id)
+    _, body, _ = await api.call("GET", f"/v2/accounts/{parent.id}/children", token=token)
+    assert [a["id"] for a in body["data"]] == [child.id]
+    _, body, _ = await api.call("GET", f"/v2/accounts/{parent.id}/descendants", token=token)
+    assert {a["id"] for a in body["data"]} == {child.id, grandchild.id}
+
+
+async def test_delete_refusals(api: Api, token: str) -> None:
+    """The master account cannot be deleted, nor an account that has sub-accounts."""
+    status, _, _ = await api.call("DELETE", f"/v2/accounts/{api.master.id}", token=token)
+    assert status == 403
+    parent, _ = await api.sub_account("parent")
+    await api.sub_account("child", parent.id)
+    status, body, _ = await api.call("DELETE", f"/v2/accounts/{parent.id}", token=token)
+    assert (status, body["message"]) == (400, "account_has_descendants")
+
+
+async def test_sibling_cannot_read_account(api: Api) -> None:
+    """Account endpoints follow the hierarchy too."""
+    _, key = await api.sub_account("one")
+    two, _ = await api.sub_account("two")
+    status, _, _ = await api.call("GET", f"/v2/accounts/{two.id}", token=await api.token(key))
+    assert status == 403

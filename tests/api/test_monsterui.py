@@ -1,0 +1,141 @@
+"""The MonsterUI webhooks app's call sequence (reference monsterui-client §2), in order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from webhooksd.ids import new_id
+from webhooksd.records import AUTO_DISABLE_REASON, AttemptRecord
+from webhooksd.timeutil import GREGORIAN_OFFSET, now_ms
+
+from .conftest import Api
+
+UI_METADATA = {"version": "4.3", "ui": "monster-ui", "origin": "webhooks"}
+
+
+async def test_monsterui_sequence(api: Api) -> None:
+    """Create, list, get, full-POST toggle, PATCH re-enable, attempts paging, re-enable all,
+    delete: every answer has what the UI reads."""
+    account, key = await api.sub_account("customer")
+    token = await api.token(key)
+    base = f"/v2/accounts/{account.id}/webhooks"
+
+    # catalogue for the hook picker (no account id)
+    _, catalogue, _ = await api.call("GET", "/v2/webhooks", token=token)
+    assert {"id", "name", "description"} <= set(catalogue["data"][0])
+
+    # create (API 5): the form's payload, modifiers inside custom_data
+    form = {
+        "name": "Users",
+        "hook": "object",
+        "uri": "http://crm.example.com/users",
+        "http_verb": "post",
+        "retries": 3,
+        "include_subaccounts": False,
+        "format": "json",
+        "custom_data": {"type": "user", "action": "doc_edited", "team": "blue"},
+        "custom_request_headers": {"X-Crm": "1"},
+        "group": "CRM",
+        "ui_metadata": UI_METADATA,
+    }
+    status, body, _ = await api.call("PUT", base, token=token, data=form)
+    assert status == 201
+    hook_id, name = body["data"]["id"], body["data"]["name"]
+    assert name == "Users"
+
+    # list (API 1): summaries with group
+    _, listing, _ = await api.call("GET", base, token=token)
+    assert listing["data"] == [
+        {
+            "id": hook_id,
+            "hook": "object",
+            "name": "Users",
+            "uri": form["uri"],
+            "enabled": True,
+            "group": "CRM",
+        }
+    ]
+
+    # get (API 4) then toggle by POSTing the whole fetched doc (API 6)
+    _, got, _ = await api.call("GET", f"{base}/{hook_id}", token=token)
+    assert got["data"]["custom_request_headers"] == {"X-Crm": "1"}
+    status, body, _ = await api.call(
+        "POST", f"{base}/{hook_id}", token=token, data={**got["data"], "enabled": False}
+    )
+    assert (status, body["data"]["enabled"], body["data"]["id"]) == (200, False, hook_id)
+    assert body["data"]["group"] == "CRM"
+
+    # the server auto-disables it; the UI's "Re-enable this webhook" PATCHes (API 8)
+    stored = await api.store.get_hook(hook_id)
+    assert stored is not None
+    await api.store.update_hook(replace(stored, disabled_reason=AUTO_DISABLE_REASON))
+    _, listing, _ = await api.call("GET", base, token=token)
+    assert listing["data"][0]["disable_reason"] == AUTO_DISABLE_REASON
+    status, body, _ = await api.call(
+        "PATCH", f"{base}/{hook_id}", token=token, data={"enabled": True}
+    )
+    assert (status, body["data"]["enabled"]) == (200, True)
+    _, listing, _ = await api.call("GET", base, token=token)
+    assert "disable_reason" not in listing["data"][0]
+
+    # request log (API 2): a 7-day range, page_size=50, then next_start_key
+    now = now_ms()
+    await api.store.add_attempts(
+        [
+            AttemptRecord(
+                id=new_id(),
+                account_id=account.id,
+                hook_id=hook_id,
+                event_id=new_id()[:10],
+                created_ms=now - i * 1000,
+                result="failure",
+                counts_as_failure=True,
+                doc={
+                    "hook_id": hook_id,
+                    "result": "failure",
+                    "method": "post",
+                    "reason": "bad response code",
+                    "resp_status_code": "500",
+                    "retries_left": 1,
+                },
+            )
+            for i in range(60)
+        ]
+    )
+    to = now // 1000 + GREGORIAN_OFFSET
+    query = f"created_from={to - 7 * 86400}&created_to={to}&page_size=50"
+    _, page1, _ = await api.call("GET", f"{base}/{hook_id}/attempts?{query}", token=token)
+    assert len(page1["data"]) == 50
+    assert {"timestamp", "method", "result", "reason", "resp_status_code"} <= set(page1["data"][0])
+    _, page2, _ = await api.call(
+        "GET",
+        f"{base}/{hook_id}/attempts?{query}&start_key={page1['next_start_key']}",
+        token=token,
+    )
+    assert len(page2["data"]) == 10
+    assert "next_start_key" not in page2
+    stamps = [a["timestamp"] for a in page1["data"] + page2["data"]]
+    assert stamps == sorted(stamps, reverse=True)
+    _, everything, _ = await api.call(
+        "GET",
+        f"{base}/{hook_id}/attempts?created_from={to - 86400}&created_to={to}&paginate=false",
+        token=token,
+    )
+    assert len(everything["data"]) == 60
+
+    # "Re-enable all failing webhooks" (API 9)
+    status, body, _ = await api.call("PATCH", base, token=token, data={"re-enable": True})
+    assert (status, body["data"]) == (200, "hooks updated")
+
+    # group registry on the account doc (API 10)
+    _, acct, _ = await api.call("GET", f"/v2/accounts/{account.id}", token=token)
+    doc = {**acct["data"], "ui_flags": {"webhooks": {"groups": {"CRM": 1}}}}
+    status, body, _ = await api.call("POST", f"/v2/accounts/{account.id}", token=token, data=doc)
+    assert status == 200
+    assert body["data"]["ui_flags"] == {"webhooks": {"groups": {"CRM": 1}}}
+
+    # delete (API 7): the toast reads data.name
+    status, body, _ = await api.call("DELETE", f"{base}/{hook_id}", token=token, data={})
+    assert (status, body["data"]["name"]) == (200, "Users")
+    _, listing, _ = await api.call("GET", base, token=token)
+    assert listing["data"] == []

@@ -1,0 +1,89 @@
+"""Helpers of the bus suite: unique names, a recording handler, polling waits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from webhooksd.bus import Bus, Delivery, Message
+
+
+@dataclass
+class Scratch:
+    """Unique names for one test, and what to delete from the broker afterwards."""
+
+    kind: str
+    prefix: str = field(default_factory=lambda: f"test.bus.{uuid.uuid4().hex[:12]}")
+    queues: list[str] = field(default_factory=list)
+    exchanges: list[str] = field(default_factory=list)
+
+    def queue(self, label: str = "q") -> str:
+        """A fresh queue name, deleted at teardown."""
+        name = f"{self.prefix}.{label}"
+        self.queues.append(name)
+        return name
+
+    def exchange(self, label: str = "x") -> str:
+        """A fresh exchange name, deleted at teardown."""
+        name = f"{self.prefix}.{label}"
+        self.exchanges.append(name)
+        return name
+
+
+@dataclass
+class Collector:
+    """A handler that records and settles messages, and lets a test wait for them."""
+
+    decide: Callable[[Delivery], str] = lambda _d: "ack"
+    received: list[Message] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def __call__(self, delivery: Delivery) -> None:
+        decision = self.decide(delivery)
+        async with self.changed:
+            self.received.append(delivery.message)
+            self.deliveries.append(delivery)
+            self.changed.notify_all()
+        if decision == "ack":
+            await delivery.ack()
+        elif decision == "requeue":
+            await delivery.requeue()
+        elif decision == "dead_letter":
+            await delivery.dead_letter()
+        elif decision == "raise":
+            raise RuntimeError("handler bug (on purpose)")
+        # "hold": leave it unsettled
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Message]:
+        """Wait until at least ``count`` messages arrived; return them all."""
+        async with self.changed:
+            await asyncio.wait_for(
+                self.changed.wait_for(lambda: len(self.received) >= count), timeout
+            )
+        return list(self.received)
+
+    def bodies(self) -> list[bytes]:
+        return [m.body for m in self.received]
+
+
+async def eventually(check: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``check`` until it is truthy (for broker-side state with no event to wait on)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def depth_becomes(bus: Bus, queue: str, expected: int | None, timeout: float = 5.0) -> None:
+    """Wait until ``queue_depth`` reports ``expected``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (depth := await bus.queue_depth(queue)) != expected:
+        if loop.time() > deadline:
+            raise AssertionError(f"depth of {queue} is {depth}, expected {expected}")
+        await asyncio.sleep(0.02)

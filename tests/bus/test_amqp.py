@@ -1,0 +1,114 @@
+"""What only the RabbitMQ bus has to show: sharing Kazoo's exchanges, surviving a drop."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+
+import aio_pika
+import pytest
+from aio_pika.exceptions import ChannelPreconditionFailed
+
+from webhooksd.bus import KAZOO_EXCHANGES, QueueSpec
+from webhooksd.bus.amqp import AmqpBus
+from webhooksd.errors import BusError
+
+from .conftest import AMQP_URL
+from .support import Collector, Scratch
+
+pytestmark = pytest.mark.integration
+
+
+def _fast_reconnect(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + "reconnect_interval=0.5"
+
+
+async def _rabbitmqctl(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, _err = await process.communicate()
+    return out.decode()
+
+
+async def _drop_connection(bus: AmqpBus, connection_name: str) -> None:
+    """Cut the bus's connection from the broker side if we can, else from ours."""
+    if shutil.which("rabbitmqctl"):
+        listing = await _rabbitmqctl(
+            "list_connections", "-q", "--no-table-headers", "pid", "client_properties"
+        )
+        tag = f'{{"connection_name","{connection_name}"}}'
+        pids = [line.split("\t")[0] for line in listing.splitlines() if tag in line]
+        assert len(pids) == 1, listing
+        await _rabbitmqctl("close_connection", pids[0], "webhooksd bus test")
+        return
+    transport = bus._connection.transport
+    assert transport is not None
+    await transport.connection.close(ConnectionResetError("test drop"))
+
+
+async def test_kazoo_exchanges_can_be_declared_again(amqp_scratch: Scratch) -> None:
+    """Kazoo's own exchange declarations (non-durable, not auto-delete, not internal) and a
+    second bus both succeed, while a durable `callevt` would be refused."""
+    async with (
+        AmqpBus.open(AMQP_URL, connection_name=f"{amqp_scratch.prefix}.1"),
+        AmqpBus.open(AMQP_URL, connection_name=f"{amqp_scratch.prefix}.2"),
+    ):
+        pass
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        for name, kind in KAZOO_EXCHANGES:
+            await channel.declare_exchange(
+                name, aio_pika.ExchangeType(kind), durable=False, auto_delete=False
+            )
+        with pytest.raises(ChannelPreconditionFailed):
+            await channel.declare_exchange("callevt", aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def test_unreachable_broker_raises_bus_error() -> None:
+    """Opening the bus against a port nobody listens on fails fast with BusError."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BusError):
+        async with AmqpBus.open(f"amqp://guest:guest@127.0.0.1:{port}/"):
+            pass
+
+
+async def test_connection_drop_is_survived(amqp_scratch: Scratch) -> None:
+    """After the broker drops the connection, the unacked message is redelivered, its stale
+    ack does not raise, and the binding and the consumer work again."""
+    name = f"{amqp_scratch.prefix}.conn"
+    exchange = amqp_scratch.exchange()
+    async with AmqpBus.open(_fast_reconnect(AMQP_URL), connection_name=name) as bus:
+        await bus.declare_exchange(exchange, "topic")
+        queue = await bus.declare_queue(QueueSpec(name=amqp_scratch.queue(), durable=True))
+        await bus.bind(queue, exchange, "drop.*")
+        collector = Collector(decide=lambda d: "ack" if d.message.redelivered else "hold")
+        await bus.consume(queue, collector, prefetch=5)
+        await bus.publish(exchange, "drop.1", b"held", persistent=True)
+        await collector.wait_for(1)
+        await _drop_connection(bus, name)
+        received = await collector.wait_for(2, timeout=15)
+        assert bus.connected
+        assert (received[1].body, received[1].redelivered) == (b"held", True)
+        await collector.deliveries[0].ack()  # its channel is gone: logged, not raised
+        await bus.publish(exchange, "drop.2", b"after", mandatory=True)
+        received = await collector.wait_for(3)
+        assert received[2].body == b"after"
+        assert await bus.queue_depth(queue) == 0
+
+
+async def test_publish_without_connection_raises(amqp_scratch: Scratch) -> None:
+    """Once the connection is gone, `connected` is False and publish raises BusError."""
+    async with AmqpBus.open(AMQP_URL, connection_name=amqp_scratch.prefix) as bus:
+        queue = await bus.declare_queue(QueueSpec(name=amqp_scratch.queue()))
+        states = [bus.connected]
+        await bus._connection.close()
+        states.append(bus.connected)
+        assert states == [True, False]
+        with pytest.raises(BusError):
+            await bus.publish("", queue, b"x")
+        assert await bus.queue_depth(queue) is None

@@ -1,0 +1,76 @@
+"""Fixtures every test package may use: a real loopback HTTP receiver and service URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from multidict import CIMultiDict
+
+AMQP_URL = os.environ.get("WEBHOOKSD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PG_URL = os.environ.get("WEBHOOKSD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Received:
+    """One request as the receiver saw it."""
+
+    method: str
+    path: str
+    query: str
+    headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A real aiohttp server on 127.0.0.1 that records requests and answers ``status``."""
+
+    url: str = ""
+    status: int = 200
+    #: when set, decides each answer from the request (else ``status``)
+    decide: Callable[[Received], int] | None = None
+    requests: list[Received] = field(default_factory=list)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
+        """Wait until at least ``count`` requests arrived; return them all."""
+        async with self.arrived:
+            await asyncio.wait_for(
+                self.arrived.wait_for(lambda: len(self.requests) >= count), timeout
+            )
+        return list(self.requests)
+
+
+@pytest.fixture(name="receiver")
+async def _receiver() -> AsyncIterator[Receiver]:
+    """A loopback HTTP receiver recording every request (status settable per test)."""
+    state = Receiver()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        got = Received(
+            request.method, request.path, request.query_string, CIMultiDict(request.headers), body
+        )
+        async with state.arrived:
+            state.requests.append(got)
+            state.arrived.notify_all()
+        status = state.decide(got) if state.decide is not None else state.status
+        return web.Response(status=status, text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.url = f"http://127.0.0.1:{port}"
+    try:
+        yield state
+    finally:
+        await runner.cleanup()

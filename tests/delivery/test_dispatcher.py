@@ -1,0 +1,408 @@
+"""The dispatcher with the real SQLite store, the in-process bus and a loopback receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from tests.conftest import Received, Receiver
+from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
+from webhooksd.config import load
+from webhooksd.delivery.dispatcher import Dispatcher, merge_payload, modifiers_pass
+from webhooksd.delivery.sender import Sender
+from webhooksd.errors import MalformedMessage
+from webhooksd.events import Event
+from webhooksd.hooktable import HookTable
+from webhooksd.metrics import Metrics
+from webhooksd.records import Account, Hook, HookDoc
+from webhooksd.store import Store, open_store
+
+ACCOUNT = "a" * 32
+CLUSTER = "c" * 32
+
+
+@dataclass
+class Rig:
+    dispatcher: Dispatcher
+    store: Store
+    bus: Bus
+    table: HookTable
+    gone: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(name="rig_factory")
+async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
+    """Builds a dispatcher whose retry queue is consumed straight back into it (unless
+    ``consume=False``: the test reads the queue itself)."""
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(f"sqlite:///{tmp_path}/s.sqlite3"))
+
+        async def make(*, consume: bool = True, fail_on_gone: bool = False, **changes: Any) -> Rig:
+            settings = load(environ={}).replace(
+                **{"allow_private_targets": True, "retry_base_delay_ms": 20, **changes}
+            )
+            # entered after the store: closed before it, the bus (and its consumers) first
+            sender = await stack.enter_async_context(Sender.open(settings))
+            bus = await stack.enter_async_context(open_bus("memory://"))
+            table = HookTable()
+            table.put_account(Account(id=ACCOUNT, name="a"))
+            gone: list[str] = []
+
+            async def on_gone(hook: Hook, reason: str) -> None:
+                gone.append(hook.id)
+                if fail_on_gone:
+                    raise RuntimeError("the store is down")
+
+            dispatcher = Dispatcher(
+                settings=settings,
+                store=store,
+                bus=bus,
+                sender=sender,
+                table=table,
+                metrics=Metrics(),
+                cluster_id=CLUSTER,
+                on_gone=on_gone,
+            )
+            await bus.declare_queue(QueueSpec(name=settings.retry_queue, durable=True))
+
+            async def retry(delivery: Delivery) -> None:
+                await dispatcher.retry(delivery.message.body)
+                await delivery.ack()
+
+            if consume:
+                await bus.consume(settings.retry_queue, retry, prefetch=10)
+            return Rig(dispatcher, store, bus, table, gone)
+
+        yield make
+
+
+def _hook(receiver: Receiver, **doc: Any) -> Hook:
+    return Hook(
+        id=doc.pop("id", "h" * 32),
+        account_id=ACCOUNT,
+        name="h",
+        uri=receiver.url + doc.pop("path", "/hook"),
+        hook="channel_create",
+        **doc,
+    )
+
+
+EVENT = Event.from_body(
+    "callevt",
+    "call.CHANNEL_CREATE.x",
+    {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE"},
+)
+PAYLOAD = {"account_id": ACCOUNT, "call_id": "x", "hook_event": "channel_create"}
+
+
+async def test_fails_twice_then_succeeds_with_one_webhook_id(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """A 500, a 503, then 200: three attempts, the same webhook-id, retries_left 2, 1, 0."""
+    rig = await rig_factory()
+    hook = _hook(receiver, retries=2, format="json")
+    rig.table.put(hook)
+    answers = iter([500, 503, 200])
+    original = receiver.status
+
+    async def fire() -> None:
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+
+    receiver.status = next(answers)
+    await fire()
+    for status in answers:
+        await receiver.wait_for(len(receiver.requests))
+        receiver.status = status
+        await receiver.wait_for(len(receiver.requests) + 1)
+    got = await receiver.wait_for(3)
+    receiver.status = original
+    ids = {r.headers["webhook-id"] for r in got}
+    assert len(got) == 3 and len(ids) == 1
+    assert [json.loads(r.body)["call_id"] for r in got] == ["x", "x", "x"]
+    await asyncio.sleep(0.05)
+    attempts = await rig.store.list_attempts(
+        ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
+    )
+    assert [a.doc["retries_left"] for a in attempts] == [2, 1, 0]
+    assert [a.doc["try"] for a in attempts] == [1, 2, 3]
+    assert [a.result for a in attempts] == ["failure", "failure", "success"]
+    assert [a.doc.get("resp_status_code") for a in attempts] == ["500", "503", "200"]
+    assert all(isinstance(a.doc["retries_left"], int) for a in attempts)
+
+
+async def test_no_retries_left_means_one_attempt(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """retries=0 sends once; a final 4xx is never retried."""
+    rig = await rig_factory()
+    receiver.status = 500
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, retries=0)])
+    receiver.status = 404
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="i" * 32, retries=3)])
+    await asyncio.sleep(0.3)
+    assert len(receiver.requests) == 2
+
+
+async def test_successes_recorded_only_when_asked(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """With log_successful_attempts off only failures are recorded."""
+    rig = await rig_factory(log_successful_attempts=False)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver)])
+    assert await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62) == []
+
+
+async def test_gone_disables_and_is_not_retried(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """410 calls on_gone at once and is final."""
+    rig = await rig_factory()
+    receiver.status = 410
+    hook = _hook(receiver, retries=4)
+    rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    await asyncio.sleep(0.2)
+    assert rig.gone == [hook.id] and len(receiver.requests) == 1
+
+
+async def test_retry_of_a_deleted_hook_is_dropped(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """When the hook is gone from the table before its retry, the retry sends nothing."""
+    rig = await rig_factory(retry_base_delay_ms=200)
+    receiver.status = 500
+    hook = _hook(receiver, retries=2)
+    rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    rig.table.remove(hook.id)
+    await asyncio.sleep(0.5)
+    assert len(receiver.requests) == 1
+
+
+async def test_request_shapes_per_verb_and_format(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """GET puts the payload in the query, POST form-data and PUT JSON in the body; custom
+    data is merged (type/action left out) and cluster_id wins; headers as Kazoo's plus
+    Standard Webhooks'."""
+    rig = await rig_factory()
+    custom = {"tenant": "acme", "type": "user", "cluster_id": "mine", "call_id": "over"}
+    hooks = [
+        _hook(receiver, id="1" * 32, path="/get?x=1", http_verb="get", custom_data=custom),
+        _hook(receiver, id="2" * 32, path="/form", http_verb="post"),
+        _hook(
+            receiver,
+            id="3" * 32,
+            path="/json",
+            http_verb="put",
+            format="json",
+            secret="whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            custom_request_headers={"X-Custom": "yes", "X-Hook-ID": "spoof"},
+        ),
+    ]
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    got = {r.path: r for r in await receiver.wait_for(3)}
+    query = dict(parse_qsl(got["/get"].query))
+    assert got["/get"].method == "GET" and got["/get"].body == b""
+    assert query["x"] == "1" and query["tenant"] == "acme" and query["call_id"] == "over"
+    assert query["cluster_id"] == CLUSTER and "type" not in query
+    form = dict(parse_qsl(got["/form"].body.decode()))
+    assert got["/form"].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form == {**PAYLOAD, "cluster_id": CLUSTER}
+    put = got["/json"]
+    assert put.method == "PUT" and put.headers["Content-Type"] == "application/json"
+    assert put.headers["X-Hook-ID"] == "3" * 32 and put.headers["X-Custom"] == "yes"
+    assert put.headers["X-Account-ID"] == ACCOUNT
+    assert put.headers["webhook-signature"].startswith("v1,")
+    assert "webhook-signature" not in got["/form"].headers
+    attempts = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    recorded = {a.hook_id: a.doc for a in attempts}
+    assert recorded["3" * 32]["req_headers"]["webhook-signature"] == "<redacted>"
+    assert recorded["1" * 32]["uri"] == hooks[0].uri and recorded["1" * 32]["method"] == "get"
+    assert urlsplit(recorded["1" * 32]["uri"]).query == "x=1"
+    assert recorded["2" * 32]["hook_event"] == "CHANNEL_CREATE"
+
+
+def test_modifiers_rules() -> None:
+    """Kazoo's hook-document modifiers: absent keys pass, [] passes, lists are membership."""
+    payload = {"a": "x", "b": 2}
+    assert modifiers_pass(None, payload)
+    assert modifiers_pass({"a": "x", "zzz": "absent"}, payload)
+    assert modifiers_pass({"a": [], "b": [1, 2]}, payload)
+    assert not modifiers_pass({"a": "y"}, payload)
+    assert not modifiers_pass({"b": [3]}, payload)
+
+
+def test_merge_payload_excludes_type_and_action() -> None:
+    """custom_data overwrites payload keys but never type, action or cluster_id."""
+    hook = Hook(
+        id="h",
+        account_id=ACCOUNT,
+        name="n",
+        uri="http://h/",
+        hook="object",
+        custom_data={"type": "user", "action": "all", "account_id": "x", "k": "v"},
+    )
+    merged = merge_payload(
+        hook, {"type": "device", "action": "doc_created", "account_id": "a"}, CLUSTER
+    )
+    assert merged == {
+        "type": "device",
+        "action": "doc_created",
+        "account_id": "x",
+        "k": "v",
+        "cluster_id": CLUSTER,
+    }
+
+
+def _verifies(secret: str, got: Received) -> bool:
+    """An independent Standard Webhooks check of one received request (stdlib only)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{got.headers['webhook-id']}.{got.headers['webhook-timestamp']}.".encode()
+    mac = base64.b64encode(hmac.new(key, signed + got.body, hashlib.sha256).digest()).decode()
+    return f"v1,{mac}" in got.headers["webhook-signature"].split(" ")
+
+
+async def test_retry_uses_the_current_hook_and_the_same_webhook_id(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """A retry goes to the hook as configured now, with the stored payload, the same
+    webhook-id (also the queued job's message id) and a signature that verifies."""
+    rig = await rig_factory(consume=False)
+    secret = "whsec_" + base64.b64encode(b"s" * 32).decode()
+    hook = _hook(receiver, path="/v1", retries=1, secret=secret)
+    rig.table.put(hook)
+    jobs: asyncio.Queue[Delivery] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await jobs.put(delivery)
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
+    receiver.status = 500
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    job = await asyncio.wait_for(jobs.get(), 5)
+    first = receiver.requests[0]
+    assert job.message.message_id == first.headers["webhook-id"]
+    rig.table.put(replace(hook, uri=receiver.url + "/v2", format="json"))
+    receiver.status = 200
+    await rig.dispatcher.retry(job.message.body)
+    await job.ack()
+    first, second = await receiver.wait_for(2)
+    assert (first.path, second.path) == ("/v1", "/v2")
+    assert second.headers["webhook-id"] == first.headers["webhook-id"]
+    assert json.loads(second.body) == dict(parse_qsl(first.body.decode()))
+    assert json.loads(second.body) == {**PAYLOAD, "cluster_id": CLUSTER}
+    assert _verifies(secret, first) and _verifies(secret, second)
+    attempts = await rig.store.list_attempts(
+        ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
+    )
+    assert [(a.doc["try"], a.doc["retries_left"]) for a in attempts] == [(1, 1), (2, 0)]
+    assert {a.doc["hook_event"] for a in attempts} == {"CHANNEL_CREATE"}
+    assert jobs.empty()
+
+
+async def test_modifiers_are_checked_before_custom_data(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Modifiers read the formatted payload: custom_data neither adds nor changes what they
+    see; a list modifier is a membership test."""
+    rig = await rig_factory()
+    custom = {"call_id": "changed", "extra": "e"}
+    passes = _hook(
+        receiver,
+        id="1" * 32,
+        path="/pass",
+        custom_data=custom,
+        modifiers={"call_id": "x", "extra": "other", "hook_event": []},
+    )
+    blocked = _hook(receiver, id="2" * 32, path="/blocked", modifiers={"call_id": ["y", "z"]})
+    listed = _hook(receiver, id="3" * 32, path="/listed", modifiers={"call_id": ["x", "y"]})
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [passes, blocked, listed])
+    await receiver.wait_for(2)
+    await asyncio.sleep(0.05)
+    assert sorted(r.path for r in receiver.requests) == ["/listed", "/pass"]
+    sent = dict(parse_qsl(next(r for r in receiver.requests if r.path == "/pass").body.decode()))
+    assert sent["call_id"] == "changed" and sent["extra"] == "e"
+
+
+async def test_send_test_is_one_recorded_attempt_even_for_a_disabled_hook(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The API's test event: one attempt, recorded even when successes are not, never
+    retried, sent to a disabled hook too."""
+    rig = await rig_factory(log_successful_attempts=False)
+    hook = _hook(receiver, retries=4, enabled=False)
+    receiver.status = 500
+    failed = await rig.dispatcher.send_test(hook, PAYLOAD)
+    receiver.status = 200
+    passed = await rig.dispatcher.send_test(hook, PAYLOAD)
+    await asyncio.sleep(0.2)
+    assert len(receiver.requests) == 2
+    assert (failed.result, failed.doc["resp_status_code"], failed.doc["retries_left"]) == (
+        "failure",
+        "500",
+        0,
+    )
+    assert passed.result == "success" and passed.payload == {**PAYLOAD, "cluster_id": CLUSTER}
+    stored = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    assert {a.id for a in stored} == {failed.id, passed.id}
+
+
+async def test_replay_resends_the_stored_payload_to_the_current_hook(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """A replay sends the attempt's payload to the hook as stored now, as a new attempt."""
+    rig = await rig_factory()
+    await rig.store.create_account(Account(id=ACCOUNT, name="a"))
+    current = {"name": "h", "uri": receiver.url + "/now", "hook": "channel_create"}
+    stored = await rig.store.create_hook(
+        HookDoc(id="h" * 32, account_id=ACCOUNT, doc={**current, "http_verb": "put"})
+    )
+    receiver.status = 404
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, path="/then", retries=0)])
+    [original] = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    receiver.status = 200
+    fresh = await rig.dispatcher.replay(original)
+    then, now = await receiver.wait_for(2)
+    assert (then.path, then.method, now.path, now.method) == ("/then", "POST", "/now", "PUT")
+    assert now.body == then.body and fresh.id != original.id and fresh.result == "success"
+    assert fresh.payload == original.payload and fresh.event_id == original.event_id
+    assert now.headers["webhook-id"] != then.headers["webhook-id"]
+    await rig.store.delete_hook(stored.id)
+    with pytest.raises(LookupError):
+        await rig.dispatcher.replay(original)
+
+
+async def test_a_malformed_retry_job_raises(rig_factory: Callable[..., Awaitable[Rig]]) -> None:
+    """A retry job that cannot be decoded is MalformedMessage (the worker dead-letters it)."""
+    rig = await rig_factory()
+    with pytest.raises(MalformedMessage):
+        await rig.dispatcher.retry(b'{"v": 1, "hook_id": "h"}')
+
+
+async def test_a_failing_on_gone_does_not_fail_the_event(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """When disabling a gone hook fails, the other hooks' attempts are still recorded and
+    the event still completes (the 410 counts as a failure for the disabler)."""
+    rig = await rig_factory(fail_on_gone=True)
+    receiver.decide = lambda got: 410 if got.path == "/gone" else 200
+    hooks = [_hook(receiver, id="1" * 32, path="/gone"), _hook(receiver, id="2" * 32)]
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    attempts = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    assert rig.gone == ["1" * 32]
+    assert {(a.hook_id, a.result, a.counts_as_failure) for a in attempts} == {
+        ("1" * 32, "failure", True),
+        ("2" * 32, "success", False),
+    }

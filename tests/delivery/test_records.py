@@ -1,0 +1,150 @@
+"""Attempt records with Kazoo's field names, and retry jobs that survive the queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from webhooksd.delivery.attempts import REDACTED, attempt_record, redact_headers
+from webhooksd.delivery.outcome import Outcome
+from webhooksd.delivery.request import build_request
+from webhooksd.delivery.retryjob import RetryJob
+from webhooksd.errors import MalformedMessage
+from webhooksd.records import Hook
+
+ACCOUNT = "a" * 32
+
+
+def _hook(**doc: Any) -> Hook:
+    return Hook(
+        id="h" * 32,
+        account_id=ACCOUNT,
+        name="n",
+        uri=doc.pop("uri", "http://r.example/hook?q=1"),
+        hook=doc.pop("hook", "channel_answer"),
+        **doc,
+    )
+
+
+def _record(hook: Hook, outcome: Outcome, **kw: Any) -> dict[str, Any]:
+    request = build_request(hook, {"k": "v"}, msg_id="msg_1", timestamp=1)
+    record = attempt_record(
+        hook=hook,
+        request=request,
+        outcome=outcome,
+        event_id="e1",
+        attempt=kw.pop("attempt", 2),
+        retries_left=kw.pop("retries_left", 1),
+        payload={"k": "v"},
+        **kw,
+    )
+    assert record.counts_as_failure == (not outcome.ok)
+    assert record.account_id == ACCOUNT and record.payload == {"k": "v"}
+    return dict(record.doc)
+
+
+def test_http_failure_fields() -> None:
+    """A bad response code: Kazoo's names, the status as a string, lower-cased method."""
+    outcome = Outcome(
+        kind="retryable",
+        status=503,
+        headers={"retry-after": "3"},
+        body="down",
+        reason="bad response code",
+        duration_ms=12.5,
+    )
+    doc = _record(_hook(http_verb="get"), outcome)
+    assert doc["hook_event"] == "CHANNEL_ANSWER" and doc["event_id"] == "e1"
+    assert doc["uri"] == "http://r.example/hook?q=1" and doc["method"] == "get"
+    assert doc["req_body"] == "" and doc["result"] == "failure"
+    assert doc["reason"] == "bad response code"
+    assert doc["resp_status_code"] == "503" == doc["response_code"]
+    assert doc["resp_headers"] == {"retry-after": "3"} and doc["resp_body"] == "down"
+    assert doc["try"] == 2 and doc["retries_left"] == 1 and doc["duration_ms"] == 12.5
+    assert "client_error" not in doc
+
+
+def test_transport_failure_fields() -> None:
+    """A transport error: client_error and Kazoo's reason, no response fields."""
+    outcome = Outcome(
+        kind="retryable",
+        client_error="failed_connect: econnrefused",
+        reason="kazoo http client error",
+    )
+    doc = _record(_hook(hook="object"), outcome, attempt=3, retries_left=0)
+    assert doc["hook_event"] == "object" and doc["retries_left"] == 0
+    assert doc["client_error"] == "failed_connect: econnrefused"
+    assert "resp_status_code" not in doc and doc["req_body"] == "k=v"
+
+
+def test_success_has_no_reason_and_hook_event_can_be_pinned() -> None:
+    """A success has no reason; a retry records the event its delivery began with."""
+    outcome = Outcome(kind="success", status=200, reason=None)
+    doc = _record(_hook(hook="all"), outcome, hook_event="channel_create")
+    assert doc["result"] == "success" and "reason" not in doc
+    assert doc["hook_event"] == "CHANNEL_CREATE"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "hidden"),
+    [
+        ("Authorization", "Bearer abc", True),
+        ("Proxy-Authorization", "Basic eDp5", True),
+        ("X-Api-Key", "k", True),
+        ("X-Auth-Token", "t", True),
+        ("Cookie", "sid=1", True),
+        ("X-Session", "s", True),
+        ("webhook-signature", "v1,abc", True),
+        ("X-Custom", "Bearer eyJhbGciOi", True),
+        ("X-Tenant", "acme", False),
+        ("X-Hook-ID", "h", False),
+        ("webhook-id", "msg_1", False),
+    ],
+)
+def test_redaction(name: str, value: str, hidden: bool) -> None:
+    """Credential-looking names or values are redacted; names are lower-cased."""
+    assert redact_headers({name: value}) == {name.lower(): REDACTED if hidden else value}
+
+
+JOB = RetryJob(
+    hook_id="h",
+    account_id="a",
+    payload={"k": [1, {"x": None}]},
+    event_id="e",
+    msg_id="msg_1",
+    attempt=2,
+    event_key="call.CHANNEL_CREATE.x",
+    hook_event="channel_create",
+)
+
+
+def test_retry_job_round_trip() -> None:
+    """Everything a retry needs comes back out of the bytes."""
+    assert RetryJob.decode(JOB.encode()) == JOB
+
+
+def test_retry_job_without_the_newer_fields_decodes() -> None:
+    """A job queued by an older version (no event_key/hook_event) still decodes."""
+    raw = orjson.loads(JOB.encode())
+    del raw["event_key"], raw["hook_event"]
+    job = RetryJob.decode(orjson.dumps(raw))
+    assert job.event_key == "" and job.hook_event == "" and job.attempt == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[]",
+        b'{"v": 99}',
+        orjson.dumps({**orjson.loads(JOB.encode()), "attempt": 0}),
+        orjson.dumps({**orjson.loads(JOB.encode()), "payload": [["a", 1]]}),
+        orjson.dumps({k: v for k, v in orjson.loads(JOB.encode()).items() if k != "msg_id"}),
+    ],
+)
+def test_malformed_retry_jobs_raise(raw: bytes) -> None:
+    """Anything that is not a whole job is MalformedMessage."""
+    with pytest.raises(MalformedMessage):
+        RetryJob.decode(raw)

@@ -1,0 +1,251 @@
+"""Sending against real loopback receivers: statuses, transport errors, timeouts, the SSRF
+guard and per-endpoint concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from webhooksd.config import Settings, load
+from webhooksd.delivery.request import OutboundRequest
+from webhooksd.delivery.sender import Sender
+from webhooksd.delivery.ssrf import TargetPolicy
+
+
+def _settings(**changes: object) -> Settings:
+    return load(environ={}).replace(allow_private_targets=True, **changes)
+
+
+@pytest.fixture(name="server")
+async def _server() -> AsyncIterator[tuple[str, dict[str, int]]]:
+    """A receiver whose path says what to answer: /status/<code>, /hang, /big, /slow."""
+    state = {"inflight": 0, "peak": 0}
+
+    async def status(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        headers = {"Retry-After": "3"} if code == 429 else {}
+        if code in (301, 302):
+            headers["Location"] = "http://127.0.0.1:9/elsewhere"
+        return web.Response(status=code, text=f"answer {code}", headers=headers)
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 100_000)
+
+    async def slow(request: web.Request) -> web.Response:
+        state["inflight"] += 1
+        state["peak"] = max(state["peak"], state["inflight"])
+        await asyncio.sleep(0.1)
+        state["inflight"] -= 1
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_route("*", "/status/{code}", status)
+    app.router.add_get("/hang", hang)
+    app.router.add_get("/big", big)
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", state
+    await runner.cleanup()
+
+
+def _get(url: str) -> OutboundRequest:
+    return OutboundRequest(method="GET", uri=url, url=url)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (200, "success"),
+        (201, "success"),
+        (204, "success"),
+        (301, "final"),
+        (400, "final"),
+        (404, "final"),
+        (410, "gone"),
+        (429, "retryable"),
+        (500, "retryable"),
+        (503, "retryable"),
+    ],
+)
+async def test_status_classification(
+    server: tuple[str, dict[str, int]], code: int, kind: str
+) -> None:
+    """Each status is classified; redirects are not followed; Retry-After is read."""
+    async with Sender.open(_settings()) as sender:
+        outcome = await sender.send(_get(f"{server[0]}/status/{code}"))
+    assert outcome.kind == kind and outcome.status == code
+    assert outcome.body == ("" if code == 204 else f"answer {code}")
+    if code == 429:
+        assert outcome.retry_after_s == 3.0
+
+
+async def test_connection_refused_is_retryable() -> None:
+    """A closed port is a retryable transport failure in Kazoo's words."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with Sender.open(_settings()) as sender:
+        outcome = await sender.send(_get(f"http://127.0.0.1:{port}/"))
+    assert outcome.kind == "retryable" and outcome.status is None
+    assert outcome.client_error == "failed_connect: econnrefused"
+    assert outcome.reason == "kazoo http client error"
+
+
+async def test_a_receiver_that_never_answers_times_out(server: tuple[str, dict[str, int]]) -> None:
+    """The total timeout applies (Kazoo's request timeout was dead configuration)."""
+    async with Sender.open(_settings(request_timeout_ms=300)) as sender:
+        outcome = await sender.send(_get(f"{server[0]}/hang"))
+    assert outcome.kind == "retryable" and outcome.client_error == "timeout"
+    assert 250 <= outcome.duration_ms < 5000
+
+
+async def test_response_body_is_capped(server: tuple[str, dict[str, int]]) -> None:
+    """Only max_response_body_bytes of a response are kept."""
+    async with Sender.open(_settings(max_response_body_bytes=1000)) as sender:
+        outcome = await sender.send(_get(f"{server[0]}/big"))
+    assert outcome.ok and len(outcome.body) == 1000
+
+
+async def test_endpoint_concurrency_is_bounded(server: tuple[str, dict[str, int]]) -> None:
+    """No more than endpoint_concurrency requests reach one endpoint at once."""
+    async with Sender.open(_settings(endpoint_concurrency=3)) as sender:
+        outcomes = await asyncio.gather(
+            *(sender.send(_get(f"{server[0]}/slow")) for _ in range(12))
+        )
+    assert all(o.ok for o in outcomes)
+    assert server[1]["peak"] == 3
+
+
+async def test_breaker_opens_after_repeated_failures(server: tuple[str, dict[str, int]]) -> None:
+    """An endpoint failing again and again is known to be failing; a success closes it."""
+    async with Sender.open(_settings()) as sender:
+        failing = _get(f"{server[0]}/status/503")
+        for _ in range(5):
+            await sender.send(failing)
+        assert sender.is_failing(failing)
+        await sender.send(_get(f"{server[0]}/status/200"))
+        assert not sender.is_failing(failing)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.16.5.4",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::ffff:127.0.0.1",
+        "fc00::1",
+        "fe80::1",
+    ],
+)
+def test_policy_refuses_non_global_addresses(address: str) -> None:
+    """Loopback, private, link-local, metadata, CGNAT, multicast and mapped forms are refused."""
+    assert not TargetPolicy(allow_private=False).permits(ipaddress.ip_address(address))
+    assert TargetPolicy(allow_private=True).permits(ipaddress.ip_address(address))
+
+
+def test_policy_allows_global_and_allow_listed() -> None:
+    """Public addresses pass; an allow-listed private network passes."""
+    policy = TargetPolicy(allow_private=False, allowed_networks=["10.0.0.0/8"])
+    assert policy.permits(ipaddress.ip_address("93.184.216.34"))
+    assert policy.permits(ipaddress.ip_address("10.9.9.9"))
+    assert not policy.permits(ipaddress.ip_address("192.168.0.1"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost"])
+async def test_sender_never_reaches_a_blocked_target(
+    server: tuple[str, dict[str, int]], host: str
+) -> None:
+    """Without allow_private_targets, loopback literals and names resolving to loopback are
+    refused before any byte is sent, as a final failure."""
+    port = server[0].rsplit(":", 1)[1]
+    settings = load(environ={}).replace(allow_private_targets=False)
+    async with Sender.open(settings) as sender:
+        outcome = await sender.send(_get(f"http://{host}:{port}/slow"))
+    assert outcome.kind == "final" and outcome.status is None
+    assert outcome.client_error is not None and "blocked" in outcome.client_error
+    assert server[1]["peak"] == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::1", "2002:c0a8:101::1", "240.0.0.1"],
+)
+def test_policy_refuses_ipv4_hidden_in_ipv6_and_reserved(address: str) -> None:
+    """NAT64 and 6to4 addresses carrying a private IPv4 one, and reserved space, are refused."""
+    assert not TargetPolicy(allow_private=False).permits(ipaddress.ip_address(address))
+
+
+def test_policy_allows_public_ipv4_inside_ipv6() -> None:
+    """A NAT64 or 6to4 address of a public IPv4 one is public."""
+    policy = TargetPolicy(allow_private=False)
+    assert policy.permits(ipaddress.ip_address("64:ff9b::808:808"))
+    assert policy.permits(ipaddress.ip_address("2002:808:808::1"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_allow_listed_network_is_reached(
+    server: tuple[str, dict[str, int]], host: str
+) -> None:
+    """An allow-listed network is reachable even though private targets are refused."""
+    port = server[0].rsplit(":", 1)[1]
+    settings = load(environ={}).replace(
+        allow_private_targets=False, allowed_target_networks=("127.0.0.0/8", "::1/128")
+    )
+    async with Sender.open(settings) as sender:
+        outcome = await sender.send(_get(f"http://{host}:{port}/slow"))
+    assert outcome.ok and server[1]["peak"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("ftp://example.com/x", "unsupported_scheme: ftp"),
+        ("file:///etc/passwd", "unsupported_scheme: file"),
+        ("http://", "malformed_url: no host in http://"),
+        ("http://h:99999/", "malformed_url: Port out of range 0-65535"),
+        ("http://2130706433/", "malformed_url: "),
+    ],
+)
+async def test_unsendable_urls_are_final_and_leave_the_breaker_alone(url: str, error: str) -> None:
+    """Only http/https with a host is sent; anything else fails for good, without a retry."""
+    async with Sender.open(_settings(breaker_failures=1)) as sender:
+        request = _get(url)
+        outcome = await sender.send(request)
+        assert not sender.is_failing(request)
+    assert outcome.kind == "final" and outcome.status is None
+    assert outcome.client_error is not None and outcome.client_error.startswith(error)
+    assert outcome.reason == "kazoo http client error"
+
+
+async def test_breaker_does_not_open_on_final_failures(server: tuple[str, dict[str, int]]) -> None:
+    """4xx answers say nothing about the endpoint's health: the breaker stays closed."""
+    async with Sender.open(_settings(breaker_failures=2)) as sender:
+        request = _get(f"{server[0]}/status/404")
+        for _ in range(4):
+            assert (await sender.send(request)).kind == "final"
+        assert not sender.is_failing(request)
+        failing = _get(f"{server[0]}/status/500")
+        await sender.send(failing)
+        await sender.send(failing)
+        assert sender.is_failing(failing) and sender.failing_for_s(failing) > 0

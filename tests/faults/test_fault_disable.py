@@ -1,0 +1,103 @@
+"""Fault 7: a hook whose receiver keeps failing is disabled, announced, and re-enabled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aio_pika
+import orjson
+import pytest
+
+from tests.conftest import AMQP_URL
+from tests.faults.conftest import Rig
+from tests.faults.rig import (
+    PROBE,
+    Api,
+    Kazoo,
+    StartReceiver,
+    make_live,
+    report,
+    tally,
+    until,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: Kazoo's default attempt_failure_count
+FAILURES = 6
+
+
+async def _listed(api: Api, hook_id: str) -> dict[str, Any]:
+    return next(h for h in await api.hooks() if h["id"] == hook_id)
+
+
+async def test_auto_disable_and_reenable(rig: Rig, receivers: StartReceiver, kazoo: Kazoo) -> None:
+    """Six 500s to a hook with retries=0 disable it within seconds (disable_reason, a
+    webhook_disabled notification); later events are not sent; re-enable brings it back."""
+    failing = True
+    receiver = await receivers(
+        lambda _path, call, _n: 200 if call.startswith(PROBE) or not failing else 500
+    )
+    # the disabler checks every expiry/4 = 1 s; the breaker (five failures in a row) would
+    # defer the sixth attempt for its cool-down, so that is kept short
+    daemon = await rig.start(attempt_failure_expiry_ms=4000, breaker_cooldown_ms=500)
+    api = await rig.api(daemon)
+    hook_id = await api.create_hook("failing", receiver.url + "/failing", retries=0)
+    await make_live(kazoo, api.account, [receiver])
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        notices = await channel.declare_queue(exclusive=True, auto_delete=True)
+        exchange = await channel.get_exchange("notifications", ensure=False)
+        await notices.bind(exchange, "notifications.webhook.disabled")
+
+        calls = [f"fail-{n}" for n in range(FAILURES)]
+        for call in calls:
+            await kazoo.call(api.account, call)
+        assert await until(
+            lambda: len({h.call_id for h in receiver.hits} & set(calls)) == FAILURES, 15
+        )
+        sixth = time.monotonic()
+        listed = await _listed(api, hook_id)
+        for _ in range(100):
+            listed = await _listed(api, hook_id)
+            if not listed["enabled"]:
+                break
+            await asyncio.sleep(0.1)
+        disabled_s = time.monotonic() - sixth
+        assert listed["enabled"] is False, f"still enabled {disabled_s:.1f}s after"
+        assert listed["disable_reason"] == "too many failed attempts"
+        notice = await _notice_for(notices, hook_id)
+        assert notice["Event-Name"] == "webhook_disabled"
+        assert notice["Account-ID"] == api.account
+
+    failing = False
+    await kazoo.call(api.account, "while-disabled")
+    await until(lambda: False, 1.5)
+    assert "while-disabled" not in {h.call_id for h in receiver.hits}
+    await api.call("PATCH", f"/accounts/{api.account}/webhooks", {"re-enable": True})
+    assert (await _listed(api, hook_id))["enabled"] is True
+    await make_live(kazoo, api.account, [receiver])  # the table holds it again
+    await kazoo.call(api.account, "after-reenable")
+    delivered = await receiver.wait_accepted(["after-reenable"], timeout=15)
+    result = tally(receiver.hits, ["after-reenable"])
+    print(f"disabled {disabled_s:.1f}s after the sixth failure")
+    report(result, "auto_disable_reenable")
+    assert delivered and disabled_s < 5
+    assert "while-disabled" not in {h.call_id for h in receiver.hits}
+
+
+async def _notice_for(queue: aio_pika.abc.AbstractQueue, hook_id: str) -> dict[str, Any]:
+    """The webhook_disabled notification about ``hook_id`` (other tests' may be there too)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message = await queue.get(fail=False, no_ack=True)
+        if message is None:
+            await asyncio.sleep(0.05)
+            continue
+        body: dict[str, Any] = orjson.loads(message.body)
+        if body.get("Hook-ID") == hook_id:
+            return body
+    raise AssertionError("no webhook_disabled notification")

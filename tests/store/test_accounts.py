@@ -1,0 +1,172 @@
+"""Conformance: accounts, their ancestry and their API keys, on every backend."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from webhooksd.errors import Conflict, NotFound
+from webhooksd.store import Store
+from webhooksd.timeutil import now_ms
+
+from .factories import account, attempt, hook
+
+
+async def test_create_and_get_round_trip(store: Store) -> None:
+    """Every field of a created account comes back as stored, with revision 1 and times set."""
+    before = now_ms()
+    doc = {"timezone": "Europe/Paris", "nested": {"ü": [1, 2.5, None, True]}}
+    given = account("a1", "r0", "p0", realm="a1.sip.example", is_reseller=True, doc=doc)
+    created = await store.create_account(given)
+    assert created.revision == 1
+    assert before <= created.created_ms == created.modified_ms <= now_ms()
+    fetched = await store.get_account("a1")
+    assert fetched == created
+    assert fetched is not None
+    assert fetched.tree == ("r0", "p0")
+    assert fetched.parent_id == "p0"
+    assert fetched.doc == doc
+    assert fetched.is_reseller is True
+    assert fetched.enabled is True
+
+
+async def test_create_keeps_given_times(store: Store) -> None:
+    """An imported account keeps the creation time it came with."""
+    created = await store.create_account(account("a1", created_ms=1000, revision=7))
+    assert (created.created_ms, created.modified_ms, created.revision) == (1000, 1000, 1)
+    assert await store.get_account("a1") == created
+
+
+async def test_get_missing_is_none(store: Store) -> None:
+    """An unknown id reads as None, not an error."""
+    assert await store.get_account("nope") is None
+
+
+async def test_duplicate_id_conflicts(store: Store) -> None:
+    """Creating an id twice is a Conflict and leaves the first account untouched."""
+    first = await store.create_account(account("a1", name="first"))
+    with pytest.raises(Conflict):
+        await store.create_account(account("a1", name="second"))
+    assert await store.get_account("a1") == first
+
+
+async def test_update_increments_revision(store: Store) -> None:
+    """An update with the read revision stores the record at revision+1 with a new mtime."""
+    created = await store.create_account(account("a1", created_ms=1000))
+    changed = replace(created, name="renamed", enabled=False, doc={"k": "v"}, created_ms=5)
+    updated = await store.update_account(changed)
+    assert updated.revision == 2
+    assert updated.created_ms == 1000
+    assert updated.modified_ms >= created.modified_ms
+    assert (updated.name, updated.enabled, updated.doc) == ("renamed", False, {"k": "v"})
+    assert await store.get_account("a1") == updated
+
+
+async def test_update_stale_revision_conflicts(store: Store) -> None:
+    """An update carrying an old revision is a Conflict and changes nothing."""
+    created = await store.create_account(account("a1"))
+    updated = await store.update_account(replace(created, name="one"))
+    with pytest.raises(Conflict):
+        await store.update_account(replace(created, name="two"))
+    assert await store.get_account("a1") == updated
+
+
+async def test_update_missing_is_not_found(store: Store) -> None:
+    """Updating an account that does not exist raises NotFound."""
+    with pytest.raises(NotFound):
+        await store.update_account(account("ghost"))
+
+
+async def test_list_accounts_children_descendants(store: Store) -> None:
+    """Listings are ordered by id; children are direct, descendants the whole subtree."""
+    for acc in (
+        account("r"),
+        account("c2", "r"),
+        account("c1", "r"),
+        account("g1", "r", "c1"),
+        account("gg", "r", "c1", "g1"),
+        account("other"),
+    ):
+        await store.create_account(acc)
+    assert [a.id for a in await store.list_accounts()] == ["c1", "c2", "g1", "gg", "other", "r"]
+    assert [a.id for a in await store.list_children("r")] == ["c1", "c2"]
+    assert [a.id for a in await store.list_descendants("r")] == ["c1", "c2", "g1", "gg"]
+    assert [a.id for a in await store.list_descendants("c1")] == ["g1", "gg"]
+    assert await store.list_descendants("gg") == []
+    assert await store.list_children("nope") == []
+
+
+async def test_descendants_exclude_self_in_tree(store: Store) -> None:
+    """An account whose tree names itself is still not its own descendant."""
+    await store.create_account(account("a1", "a1"))
+    assert await store.list_descendants("a1") == []
+
+
+async def test_update_moves_descendants(store: Store) -> None:
+    """Re-parenting an account rewrites its ancestry, so descendant reads follow it."""
+    await store.create_account(account("r1"))
+    await store.create_account(account("r2"))
+    moved = await store.create_account(account("a", "r1"))
+    await store.update_account(replace(moved, parent_id="r2", tree=("r2",)))
+    assert await store.list_descendants("r1") == []
+    assert [a.id for a in await store.list_descendants("r2")] == ["a"]
+    assert [a.id for a in await store.list_children("r2")] == ["a"]
+
+
+async def test_api_key_lookup_and_replace(store: Store) -> None:
+    """The key given at creation finds the account; set_api_key replaces it."""
+    created = await store.create_account(account("a1"), api_key_hash="hash-1")
+    assert await store.account_by_api_key("hash-1") == created
+    await store.set_api_key("a1", "hash-2")
+    assert await store.account_by_api_key("hash-1") is None
+    assert await store.account_by_api_key("hash-2") == created
+    await store.set_api_key("a1", "hash-2")  # setting the same key again is harmless
+    assert await store.account_by_api_key("hash-2") == created
+    assert await store.account_by_api_key("unknown") is None
+
+
+async def test_api_key_of_another_account_conflicts(store: Store) -> None:
+    """A key hash belongs to one account: reusing it is a Conflict and writes nothing."""
+    await store.create_account(account("a1"), api_key_hash="shared")
+    await store.create_account(account("a2"), api_key_hash="own")
+    with pytest.raises(Conflict):
+        await store.set_api_key("a2", "shared")
+    assert (await store.account_by_api_key("own") or account("x")).id == "a2"
+    with pytest.raises(Conflict):
+        await store.create_account(account("a3", "a1"), api_key_hash="shared")
+    assert await store.get_account("a3") is None
+    assert await store.list_descendants("a1") == []
+
+
+async def test_set_api_key_of_missing_account(store: Store) -> None:
+    """A key cannot be set for an account that does not exist."""
+    with pytest.raises(NotFound):
+        await store.set_api_key("ghost", "hash")
+    assert await store.account_by_api_key("hash") is None
+
+
+async def test_delete_account_removes_what_it_owns(store: Store) -> None:
+    """Deleting an account removes it, its key, settings, hooks and ancestry, not attempts."""
+    await store.create_account(account("r"))
+    await store.create_account(account("a", "r"), api_key_hash="key-a")
+    await store.create_account(account("b", "r"), api_key_hash="key-b")
+    for owner in ("a", "b"):
+        await store.create_hook(hook(f"h-{owner}", owner))
+        await store.set_setting(owner, "expiry", 60)
+        await store.add_attempts([attempt(owner, f"h-{owner}", 1000, attempt_id=f"t-{owner}")])
+
+    assert await store.delete_account("a") is True
+
+    assert await store.get_account("a") is None
+    assert await store.account_by_api_key("key-a") is None
+    assert await store.get_settings("a") == {}
+    assert await store.list_hooks("a") == []
+    assert await store.get_hook("h-a") is None
+    assert [x.id for x in await store.list_descendants("r")] == ["b"]
+    assert await store.get_attempt("t-a") is not None
+    # the sibling keeps everything
+    assert (await store.account_by_api_key("key-b") or account("x")).id == "b"
+    assert await store.get_settings("b") == {"expiry": 60}
+    assert [h.id for h in await store.list_hooks("b")] == ["h-b"]
+    assert await store.delete_account("a") is False

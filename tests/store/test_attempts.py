@@ -1,0 +1,178 @@
+"""Conformance: delivery attempts, their paging, failure counting and retention."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhooksd.errors import Conflict
+from webhooksd.records import AttemptRecord, FailureCount
+from webhooksd.store import Store
+
+from .factories import attempt
+
+
+def keys(attempts: list[AttemptRecord]) -> list[tuple[int, str]]:
+    return [(a.created_ms, a.id) for a in attempts]
+
+
+@pytest.fixture(name="ties")
+async def fixture_ties(store: Store) -> list[AttemptRecord]:
+    """Nine attempts of account a1 (hooks h1/h2) with several sharing created_ms, plus noise."""
+    rows = [
+        attempt("a1", "h1" if n % 2 else "h2", created, attempt_id=f"t{n}")
+        for n, created in enumerate((100, 200, 200, 200, 300, 300, 400, 500, 500))
+    ]
+    rows.append(attempt("a2", "h1", 300, attempt_id="other-account"))
+    await store.add_attempts(rows)
+    return sorted(rows[:-1], key=lambda a: (a.created_ms, a.id))
+
+
+async def test_add_and_get_round_trip(store: Store) -> None:
+    """Attempts read back equal, with and without a payload."""
+    with_payload = attempt("a1", "h1", 1000, failed=True, payload={"call_id": "c", "n": [1.5]})
+    without = attempt("a1", "h1", 1001)
+    await store.add_attempts([with_payload, without])
+    assert await store.get_attempt(with_payload.id) == with_payload
+    assert await store.get_attempt(without.id) == without
+    assert await store.get_attempt("nope") is None
+    await store.add_attempts([])
+
+
+async def test_duplicate_attempt_rolls_back_batch(store: Store) -> None:
+    """A batch with a duplicate id is a Conflict and writes none of its rows."""
+    await store.add_attempts([attempt("a1", "h1", 1, attempt_id="dup")])
+    fresh = attempt("a1", "h1", 2, attempt_id="fresh")
+    with pytest.raises(Conflict):
+        await store.add_attempts([fresh, attempt("a1", "h1", 3, attempt_id="dup")])
+    assert await store.get_attempt("fresh") is None
+
+
+async def test_list_orders_both_ways(store: Store, ties: list[AttemptRecord]) -> None:
+    """Listing orders by (created_ms, id), descending by default, and stays in the account."""
+    ascending = await store.list_attempts(
+        "a1", created_from_ms=0, created_to_ms=10_000, limit=100, descending=False
+    )
+    assert keys(ascending) == keys(ties)
+    default = await store.list_attempts("a1", created_from_ms=0, created_to_ms=10_000, limit=100)
+    assert keys(default) == keys(ties)[::-1]
+    assert await store.list_attempts("a3", created_from_ms=0, created_to_ms=10_000) == []
+
+
+async def test_time_bounds_are_inclusive(store: Store, ties: list[AttemptRecord]) -> None:
+    """Both bounds are inclusive."""
+    found = await store.list_attempts("a1", created_from_ms=200, created_to_ms=400, limit=100)
+    assert sorted({a.created_ms for a in found}) == [200, 300, 400]
+    assert len(found) == 6
+    single = await store.list_attempts("a1", created_from_ms=100, created_to_ms=100)
+    assert [a.id for a in single] == ["t0"]
+
+
+async def test_hook_filter(store: Store, ties: list[AttemptRecord]) -> None:
+    """hook_id narrows the listing to one hook of the account."""
+    found = await store.list_attempts(
+        "a1", hook_id="h1", created_from_ms=0, created_to_ms=10_000, limit=100
+    )
+    assert keys(found) == keys([a for a in ties if a.hook_id == "h1"])[::-1]
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("limit", [1, 2, 4])
+async def test_keyset_paging_visits_each_once(
+    store: Store, ties: list[AttemptRecord], descending: bool, limit: int
+) -> None:
+    """Paging with ``after`` walks every row once, in order, even across created_ms ties."""
+    seen: list[AttemptRecord] = []
+    after: tuple[int, str] | None = None
+    for _ in range(20):
+        page = await store.list_attempts(
+            "a1",
+            created_from_ms=0,
+            created_to_ms=10_000,
+            descending=descending,
+            after=after,
+            limit=limit,
+        )
+        assert len(page) <= limit
+        if not page:
+            break
+        seen.extend(page)
+        after = (page[-1].created_ms, page[-1].id)
+    expected = keys(ties)[::-1] if descending else keys(ties)
+    assert keys(seen) == expected
+
+
+async def test_after_is_exclusive(store: Store, ties: list[AttemptRecord]) -> None:
+    """The row named by ``after`` is not repeated and ties after it are kept."""
+    found = await store.list_attempts(
+        "a1", created_from_ms=0, created_to_ms=10_000, descending=False, after=(200, "t1")
+    )
+    assert keys(found)[:2] == [(200, "t2"), (200, "t3")]
+    back = await store.list_attempts(
+        "a1", created_from_ms=0, created_to_ms=10_000, after=(200, "t3")
+    )
+    assert keys(back) == [(200, "t2"), (200, "t1"), (100, "t0")]
+
+
+async def test_limit_zero_is_empty(store: Store, ties: list[AttemptRecord]) -> None:
+    """A zero limit returns nothing rather than everything."""
+    assert await store.list_attempts("a1", created_from_ms=0, created_to_ms=10_000, limit=0) == []
+
+
+async def test_count_failures_window(store: Store) -> None:
+    """Only counting failures strictly after since_ms are counted, per (account, hook)."""
+    await store.add_attempts(
+        [
+            attempt("a1", "h1", 100, failed=True),  # on the boundary: outside the window
+            attempt("a1", "h1", 101, failed=True),
+            attempt("a1", "h1", 150, failed=True),
+            attempt("a1", "h1", 160),  # a success never counts
+            attempt("a1", "h2", 200, failed=True),
+            attempt("a2", "h9", 300, failed=True),
+        ]
+    )
+    assert await store.count_failures(100) == [
+        FailureCount(account_id="a1", hook_id="h1", count=2),
+        FailureCount(account_id="a1", hook_id="h2", count=1),
+        FailureCount(account_id="a2", hook_id="h9", count=1),
+    ]
+    assert await store.count_failures(99, account_id="a1") == [
+        FailureCount(account_id="a1", hook_id="h1", count=3),
+        FailureCount(account_id="a1", hook_id="h2", count=1),
+    ]
+    assert await store.count_failures(300) == []
+
+
+async def test_flush_one_hook_then_account(store: Store) -> None:
+    """Flushing stops failures counting for one hook, then for every hook of the account."""
+    await store.add_attempts(
+        [
+            attempt("a1", "h1", 10, failed=True),
+            attempt("a1", "h1", 20, failed=True),
+            attempt("a1", "h2", 30, failed=True),
+            attempt("a1", "h2", 40),
+            attempt("a2", "h3", 50, failed=True),
+        ]
+    )
+    assert await store.flush_failures("a1", "h1") == 2
+    assert await store.flush_failures("a1", "h1") == 0
+    assert [f.hook_id for f in await store.count_failures(0)] == ["h2", "h3"]
+    assert await store.flush_failures("a1") == 1
+    assert await store.count_failures(0) == [FailureCount(account_id="a2", hook_id="h3", count=1)]
+    # the attempts themselves stay, and their result is still a failure
+    listed = await store.list_attempts("a1", created_from_ms=0, created_to_ms=100, limit=10)
+    assert len(listed) == 4
+    assert [a.counts_as_failure for a in listed] == [False] * 4
+    assert sum(a.result == "failure" for a in listed) == 3
+
+
+async def test_prune_is_strictly_older(store: Store) -> None:
+    """Pruning deletes attempts created before the cut-off, keeping the one on it."""
+    await store.add_attempts(
+        [attempt("a1", "h1", t, attempt_id=f"p{t}") for t in (10, 20, 30, 40)]
+        + [attempt("a2", "h2", 5, attempt_id="p5")]
+    )
+    assert await store.prune_attempts(30) == 3
+    assert await store.get_attempt("p30") is not None
+    assert await store.get_attempt("p20") is None
+    assert await store.get_attempt("p5") is None
+    assert await store.prune_attempts(30) == 0

@@ -1,0 +1,99 @@
+"""What only one backend has: SQLite's URLs and pragmas, PostgreSQL's jsonb and errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from webhooksd.errors import StoreError
+from webhooksd.store import open_store
+from webhooksd.store.sqlite import SqliteStore, path_from_url
+
+from .conftest import query
+from .factories import hook
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///var/w.sqlite3", "var/w.sqlite3"),
+        ("sqlite:////srv/w.sqlite3", "/srv/w.sqlite3"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_sqlite_url_forms(url: str, path: str) -> None:
+    """Relative, absolute and in-memory SQLite URLs name the right file."""
+    assert path_from_url(url) == path
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/db", "file:///x"])
+def test_sqlite_bad_urls(url: str) -> None:
+    """A URL without a path is refused as a StoreError."""
+    with pytest.raises(StoreError):
+        path_from_url(url)
+
+
+async def test_sqlite_relative_path_from_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative URL is resolved against the current directory, creating its directories."""
+    monkeypatch.chdir(tmp_path)
+    async with SqliteStore.open("sqlite:///deep/er/w.sqlite3") as store:
+        await store.create_hook(hook("h1", "a1"))
+    assert (tmp_path / "deep" / "er" / "w.sqlite3").is_file()
+
+
+async def test_sqlite_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sqlite:///:memory:`` works and leaves no file behind."""
+    monkeypatch.chdir(tmp_path)
+    async with open_store("sqlite:///:memory:") as store:
+        created = await store.create_hook(hook("h1", "a1"))
+        assert await store.get_hook("h1") == created
+    assert listing(tmp_path) == []
+
+
+async def test_sqlite_wal_mode(tmp_path: Path) -> None:
+    """The SQLite file is in WAL mode, so readers in other processes never block the writer."""
+    path = tmp_path / "w.sqlite3"
+    async with open_store(f"sqlite:///{path}"):
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_sqlite_unopenable_file(tmp_path: Path) -> None:
+    """A path that cannot be a database file is a StoreError, not a crash."""
+    (tmp_path / "dir.sqlite3").mkdir()
+    with pytest.raises(StoreError):
+        async with open_store(f"sqlite:///{tmp_path / 'dir.sqlite3'}"):
+            pass
+
+
+async def test_postgres_unreachable() -> None:
+    """A PostgreSQL server that refuses connections is a StoreError."""
+    with pytest.raises(StoreError):
+        async with open_store("postgresql://postgres@127.0.0.1:1/none"):
+            pass
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+async def test_postgres_documents_are_jsonb(store_url: str) -> None:
+    """PostgreSQL keeps documents as jsonb, so they can be queried in the database."""
+    async with open_store(store_url) as store:
+        await store.create_hook(hook("h1", "a1", custom_data={"team": "blue"}))
+    rows = await query(
+        store_url, 'SELECT id FROM hooks WHERE doc @> \'{"custom_data": {"team": "blue"}}\''
+    )
+    assert rows == [("h1",)]
+    types = await query(
+        store_url,
+        "SELECT DISTINCT data_type FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND column_name IN ('doc', 'meta', 'value')",
+    )
+    assert types == [("jsonb",)]

@@ -1,0 +1,59 @@
+"""Conformance: opening, migrating and reopening a store, on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+from webhooksd.store import Store, open_store
+from webhooksd.store._schema import MIGRATIONS, latest
+
+from .conftest import query
+from .factories import account, hook
+
+TABLES = {
+    "accounts",
+    "account_ancestors",
+    "api_keys",
+    "hooks",
+    "attempts",
+    "module_meta",
+    "settings",
+    "schema_version",
+}
+
+
+async def versions(url: str) -> list[int]:
+    return [int(str(row[0])) for row in await query(url, "SELECT version FROM schema_version")]
+
+
+async def test_open_creates_schema(store: Store, store_url: str) -> None:
+    """A fresh store has every table and records each migration once."""
+    assert await versions(store_url) == [v for v, _ in MIGRATIONS]
+    assert max(await versions(store_url)) == latest()
+    for table in TABLES:
+        assert await query(store_url, f"SELECT COUNT(*) FROM {table}") is not None
+
+
+async def test_reopen_keeps_data_and_migrates_once(store_url: str) -> None:
+    """Opening an existing store again re-runs no migration and keeps every record."""
+    async with open_store(store_url) as first:
+        created = await first.create_account(account("a1"), api_key_hash="k")
+        stored_hook = await first.create_hook(hook("h1", "a1"))
+    async with open_store(store_url) as second:
+        assert await second.get_account("a1") == created
+        assert await second.account_by_api_key("k") == created
+        assert await second.list_hooks("a1") == [stored_hook]
+    assert await versions(store_url) == [v for v, _ in MIGRATIONS]
+
+
+async def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
+    """Several instances opening one empty store at the same moment all start, migrating once."""
+    async with AsyncExitStack() as stack:
+        stores = await asyncio.gather(
+            *(stack.enter_async_context(open_store(store_url)) for _ in range(4))
+        )
+        await stores[0].create_hook(hook("h1", "a1"))
+        for other in stores[1:]:
+            assert [h.id for h in await other.list_all_hooks(enabled_only=False)] == ["h1"]
+    assert await versions(store_url) == [v for v, _ in MIGRATIONS]

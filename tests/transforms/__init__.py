@@ -1,0 +1,1 @@
+"""Tests of the per-hook transforms (filter, fields/map, templates, auth)."""

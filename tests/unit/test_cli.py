@@ -1,0 +1,92 @@
+"""The `webhooksd` command as an operator uses it: bootstrap, accounts, run, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "webhooksd"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "WEBHOOKSD_STORE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
+            "WEBHOOKSD_AMQP_URL": "memory://", "WEBHOOKSD_LOG_LEVEL": "warning", **extra}
+
+
+def _run(args: list[str], env: dict[str, str]) -> dict[str, str]:
+    proc = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    parsed: dict[str, str] = json.loads(lines[0])
+    return parsed
+
+
+def test_bootstrap_once_then_existing(tmp_path: Path) -> None:
+    """bootstrap stores the given key and prints it once; run again it prints only the id."""
+    env = _env(tmp_path)
+    key = "cd" * 32
+    first = _run(["bootstrap", "--api-key", key], env)
+    assert first["api_key"] == key and len(first["account_id"]) == 32
+    again = _run(["bootstrap"], env)
+    assert again == {"account_id": first["account_id"]}
+
+
+def test_accounts_create_under_a_parent(tmp_path: Path) -> None:
+    """accounts create prints a new id and a generated 64-hex key; an unknown parent fails."""
+    env = _env(tmp_path)
+    master = _run(["bootstrap"], env)
+    child = _run(["accounts", "create", "--name", "child", "--parent", master["account_id"]], env)
+    assert len(child["account_id"]) == 32 and len(child["api_key"]) == 64
+    bad = subprocess.run([str(BIN), "accounts", "create", "--name", "x", "--parent", "f" * 32],
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode != 0 and "does not exist" in bad.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@pytest.mark.slow
+def test_run_serves_probes_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`run` answers /healthz and /readyz once every child is up, and exits 0 on SIGTERM."""
+    port = _free_port()
+    env = _env(tmp_path, WEBHOOKSD_API_LISTEN=f"127.0.0.1:{port}")
+    proc = subprocess.Popen([str(BIN), "run"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while _status(f"http://127.0.0.1:{port}/readyz") != 200:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "not ready in 30 s"
+            time.sleep(0.1)
+        assert _status(f"http://127.0.0.1:{port}/healthz") == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()

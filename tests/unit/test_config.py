@@ -1,0 +1,97 @@
+"""Settings: defaults file, environment overrides, and one clear line per bad setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webhooksd.config import load
+from webhooksd.errors import ConfigError
+
+
+def test_defaults_file_holds_every_setting() -> None:
+    """The TOML defaults load and match the documented embedded defaults."""
+    settings = load(environ={})
+    assert settings.amqp_url == "memory://"
+    assert settings.store_url.startswith("sqlite:///")
+    assert settings.api_listen == "127.0.0.1:8000"
+    assert settings.allow_private_targets is False
+    assert "Account-ID" in settings.reserved_ccv_keys
+    assert "user" in settings.object_types
+
+
+def test_environment_overrides_each_type() -> None:
+    """WEBHOOKSD_* variables override strings, booleans, integers and lists."""
+    settings = load(
+        environ={
+            "WEBHOOKSD_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
+            "WEBHOOKSD_STORE_URL": "postgresql://postgres@127.0.0.1/test",
+            "WEBHOOKSD_API_LISTEN": "0.0.0.0:9000",
+            "WEBHOOKSD_ALLOW_PRIVATE_TARGETS": "true",
+            "WEBHOOKSD_PREFETCH": "7",
+            "WEBHOOKSD_ALLOWED_TARGET_NETWORKS": "10.0.0.0/8, 192.168.1.0/24",
+        }
+    )
+    assert settings.amqp_url.startswith("amqp://")
+    assert settings.api_host == "0.0.0.0" and settings.api_port == 9000
+    assert settings.allow_private_targets is True
+    assert settings.prefetch == 7
+    assert settings.allowed_target_networks == ("10.0.0.0/8", "192.168.1.0/24")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [
+        ("WEBHOOKSD_ALLOW_PRIVATE_TARGETS", "maybe", "allow_private_targets"),
+        ("WEBHOOKSD_PREFETCH", "many", "prefetch"),
+        ("WEBHOOKSD_PREFETCH", "0", "prefetch"),
+        ("WEBHOOKSD_API_LISTEN", "8000", "api_listen"),
+        ("WEBHOOKSD_AMQP_URL", "kafka://x", "amqp_url"),
+        ("WEBHOOKSD_STORE_URL", "mongodb://x", "store_url"),
+        ("WEBHOOKSD_ALLOWED_TARGET_NETWORKS", "not-a-net", "allowed_target_networks"),
+    ],
+)
+def test_bad_setting_is_named(variable: str, value: str, setting: str) -> None:
+    """A malformed value raises ConfigError naming the setting."""
+    with pytest.raises(ConfigError) as info:
+        load(environ={variable: value})
+    assert info.value.setting == setting
+
+
+def test_config_file_overrides_defaults_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    """A --config file overrides defaults; an unknown key is an error naming it."""
+    good = tmp_path / "good.toml"
+    good.write_text("prefetch = 3\nlog_successful_attempts = false\n")
+    settings = load(good, environ={})
+    assert settings.prefetch == 3 and settings.log_successful_attempts is False
+    bad = tmp_path / "bad.toml"
+    bad.write_text("prefech = 3\n")
+    with pytest.raises(ConfigError, match="prefech"):
+        load(bad, environ={})
+
+
+def test_cli_stops_with_one_line_for_a_bad_setting() -> None:
+    """`webhooksd run` with a bad setting exits non-zero printing one line naming it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "webhooksd", "run"],
+        env={"WEBHOOKSD_API_LISTEN": "nowhere", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "api_listen" in lines[0]
+
+
+def test_a_breaker_cooldown_as_long_as_the_failure_window_is_refused() -> None:
+    """Else a dead endpoint's hook never reaches the failure count inside the window."""
+    with pytest.raises(ConfigError, match="breaker_cooldown_ms"):
+        load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "60000"})
+    assert load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "59999"}).breaker_cooldown_ms == 59999
+    settings = load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "90000", "WEBHOOKSD_BREAKER_FAILURES": "0"})
+    assert settings.breaker_failures == 0

@@ -1,0 +1,99 @@
+"""The hook table: Kazoo's find_webhooks/2 over accounts, ancestors and `all` hooks."""
+
+from __future__ import annotations
+
+from webhooksd.hooktable import HookTable
+from webhooksd.records import Account, Hook
+
+ROOT, RESELLER, CHILD, OTHER = "a" * 32, "b" * 32, "c" * 32, "d" * 32
+
+
+def _hook(
+    hook_id: str, account: str, event: str, *, subaccounts: bool = False, enabled: bool = True
+) -> Hook:
+    return Hook(
+        id=hook_id,
+        account_id=account,
+        name=hook_id,
+        uri="http://h.example/",
+        hook=event,
+        include_subaccounts=subaccounts,
+        enabled=enabled,
+    )
+
+
+def _table() -> HookTable:
+    table = HookTable()
+    table.put_accounts(
+        [
+            Account(id=ROOT, name="root", is_reseller=True),
+            Account(id=RESELLER, name="reseller", parent_id=ROOT, tree=(ROOT,), is_reseller=True),
+            Account(id=CHILD, name="child", parent_id=RESELLER, tree=(ROOT, RESELLER)),
+            Account(id=OTHER, name="other", parent_id=ROOT, tree=(ROOT,)),
+        ]
+    )
+    return table
+
+
+def test_find_own_hooks_and_all_hooks() -> None:
+    """An account's hooks for the event and its `all` hooks are found; other events are not."""
+    table = _table()
+    table.put(_hook("h1", CHILD, "channel_create"))
+    table.put(_hook("h2", CHILD, "all"))
+    table.put(_hook("h3", CHILD, "channel_destroy"))
+    assert {h.id for h in table.find("channel_create", CHILD)} == {"h1", "h2"}
+
+
+def test_ancestors_only_with_include_subaccounts() -> None:
+    """Ancestors' hooks fire for a sub-account only when they include sub-accounts."""
+    table = _table()
+    table.put(_hook("root-sub", ROOT, "object", subaccounts=True))
+    table.put(_hook("root-own", ROOT, "object"))
+    table.put(_hook("res-sub", RESELLER, "all", subaccounts=True))
+    table.put(_hook("other-sub", OTHER, "object", subaccounts=True))
+    found = [h.id for h in table.find("object", CHILD)]
+    assert found == ["root-sub", "res-sub"]  # ancestors in tree order, root first
+
+
+def test_unknown_account_and_missing_account_find_nothing() -> None:
+    """Kazoo fires nothing for an account it cannot load, not even the account's own hooks."""
+    table = _table()
+    table.put(_hook("h1", "e" * 32, "channel_create"))
+    assert table.find("channel_create", "e" * 32) == []
+    assert table.find("channel_create", None) == []
+
+
+def test_disabled_hooks_are_never_held() -> None:
+    """Putting a disabled hook removes it; a hook stored disabled never fires."""
+    table = _table()
+    table.put(_hook("h1", CHILD, "sms"))
+    table.put(_hook("h1", CHILD, "sms", enabled=False))
+    assert table.find("sms", CHILD) == [] and len(table) == 0
+
+
+def test_replace_moves_a_hook_between_events() -> None:
+    """Editing a hook's event re-indexes it."""
+    table = _table()
+    table.put(_hook("h1", CHILD, "sms"))
+    table.put(_hook("h1", CHILD, "mms"))
+    assert table.find("sms", CHILD) == [] and [h.id for h in table.find("mms", CHILD)] == ["h1"]
+
+
+def test_remove_account_keeps_subaccount_hooks() -> None:
+    """Removing an account drops its own hooks only, as Kazoo's remove_account does."""
+    table = _table()
+    table.put(_hook("r1", RESELLER, "sms"))
+    table.put(_hook("c1", CHILD, "sms"))
+    assert table.remove_account(RESELLER) == ["r1"]
+    assert table.get("c1") is not None and table.get("r1") is None
+
+
+def test_reseller_id_is_nearest_reseller_ancestor() -> None:
+    """A sub-account's reseller is its nearest reseller ancestor, else the root."""
+    table = _table()
+    info = table.account(CHILD)
+    assert info is not None and info.reseller_id == RESELLER and info.tree == (ROOT, RESELLER)
+    other = table.account(OTHER)
+    assert other is not None and other.reseller_id == ROOT
+    root = table.account(ROOT)
+    assert root is not None and root.reseller_id == ROOT

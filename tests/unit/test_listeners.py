@@ -1,0 +1,250 @@
+"""Listeners on the in-process bus with a real SQLite store: table sync and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from webhooksd.bus import DEAD_LETTER, Bus, Delivery
+from webhooksd.docchanges import publish_account_change, publish_hook_change
+from webhooksd.events import Event
+from webhooksd.hooktable import HookTable
+from webhooksd.listeners.config import ConfigListener
+from webhooksd.listeners.shared import SharedListener
+from webhooksd.metrics import Metrics
+from webhooksd.modules import Binding, HookContext, Metadata, Responder
+from webhooksd.records import Account, Hook, HookDoc
+from webhooksd.store import Store
+from webhooksd.supervisor import ChildHandle
+
+ACCOUNT = "a" * 32
+
+
+@contextlib.asynccontextmanager
+async def _running(child: Any) -> AsyncIterator[None]:
+    handle = ChildHandle("test")
+    task = asyncio.create_task(child(handle))
+    await asyncio.wait_for(handle.wait_ready(), 2)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _eventually(check: Any) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met")
+
+
+async def test_config_listener_follows_hook_changes(store: Store, bus: Bus) -> None:
+    """doc_created loads a hook, doc_edited to disabled unloads it, doc_deleted removes it."""
+    table = HookTable()
+    listener = ConfigListener(
+        bus=bus,
+        metrics=Metrics(),
+        store=store,
+        table=table,
+        known_hooks={"sms", "all"},
+        drain_timeout_s=1,
+    )
+    hook_id = uuid.uuid4().hex
+    doc = {"name": "h", "uri": "http://h.example/", "hook": "sms"}
+    async with _running(listener):
+        stored = await store.create_hook(HookDoc(id=hook_id, account_id=ACCOUNT, doc=doc))
+        await publish_hook_change(bus, "doc_created", hook_id=hook_id, account_id=ACCOUNT, node="n")
+        await _eventually(lambda: table.get(hook_id) is not None)
+        assert [h.id for h in table.find("sms", ACCOUNT)] == [hook_id]
+        await store.update_hook(
+            HookDoc(
+                id=hook_id,
+                account_id=ACCOUNT,
+                doc={**doc, "enabled": False},
+                revision=stored.revision,
+            )
+        )
+        await publish_hook_change(bus, "doc_edited", hook_id=hook_id, account_id=ACCOUNT, node="n")
+        await _eventually(lambda: table.get(hook_id) is None)
+
+
+async def test_config_listener_removes_deleted_accounts(store: Store, bus: Bus) -> None:
+    """An account's doc_deleted drops its hooks from the table; a new account is learnt."""
+    table = HookTable()
+    table.put_account(Account(id=ACCOUNT, name="acct"))
+    table.put(Hook(id="h1", account_id=ACCOUNT, name="h", uri="http://h.example/", hook="sms"))
+    listener = ConfigListener(
+        bus=bus, metrics=Metrics(), store=store, table=table, known_hooks={"sms"}, drain_timeout_s=1
+    )
+    child = Account(id="c" * 32, name="child", parent_id=ACCOUNT, tree=(ACCOUNT,))
+    async with _running(listener):
+        await store.create_account(child)
+        await publish_account_change(bus, "doc_created", account_id=child.id, node="n")
+        await _eventually(lambda: table.account(child.id) is not None)
+        await publish_account_change(bus, "doc_deleted", account_id=ACCOUNT, node="n")
+        await _eventually(lambda: table.get("h1") is None)
+
+
+class RecordingModule:
+    """A minimal hook module that records the events it is handed (or fails on demand)."""
+
+    METADATA = Metadata(id="sms", name="SMS", description="test")
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def init(self, ctx: HookContext) -> None:
+        await ctx.init_metadata(self.METADATA)
+
+    def bindings_and_responders(self) -> tuple[Sequence[Binding], Sequence[Responder]]:
+        return [Binding("im", "sms.inbound.*.*")], [Responder("sms", "inbound")]
+
+    async def handle_event(self, event: Event, ctx: HookContext) -> None:
+        if event.body.get("Body") == "boom":
+            raise RuntimeError("a bug for this message")
+        self.events.append(event)
+
+
+class NoContext:
+    settings: Any = None
+
+    def account(self, account_id: str) -> None:
+        return None
+
+    def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
+        return []
+
+    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
+        return None
+
+    async def init_metadata(self, metadata: Metadata) -> None:
+        return None
+
+
+async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
+    store: Store, bus: Bus
+) -> None:
+    """Non-JSON, non-object, keyless and handler-crashing messages are dead-lettered and
+    counted; the next good message is still handled."""
+    module = RecordingModule()
+    metrics = Metrics()
+    listener = SharedListener(
+        bus=bus,
+        metrics=metrics,
+        store=store,
+        modules={"sms": module},  # type: ignore[dict-item]
+        ctx=NoContext(),
+        queue_name=f"shared.{uuid.uuid4().hex}",
+        prefetch=5,
+        node="n",
+        drain_timeout_s=1,
+    )
+    dead: list[bytes] = []
+
+    async def on_dead(delivery: Delivery) -> None:
+        dead.append(delivery.message.body)
+        await delivery.ack()
+
+    await bus.consume(DEAD_LETTER, on_dead, prefetch=10)
+    good = {"Event-Category": "sms", "Event-Name": "inbound", "Body": "hi"}
+    bad = [
+        b"not json",
+        b"[1]",
+        orjson.dumps({"Event-Name": "inbound"}),
+        orjson.dumps({**good, "Body": "boom"}),
+    ]
+    async with _running(listener):
+        for body in bad:
+            await bus.publish("im", "sms.inbound.offnet.1", body)
+        await bus.publish("im", "sms.inbound.offnet.2", orjson.dumps(good))
+        await _eventually(lambda: len(module.events) == 1 and len(dead) == 4)
+    assert sorted(dead) == sorted(bad)
+    samples = {
+        s.labels["reason"]: s.value
+        for s in metrics.events_dead_lettered.collect()[0].samples
+        if s.name.endswith("_total")
+    }
+    assert samples == {"malformed": 3.0, "handler_error": 1.0}
+
+
+async def test_kazoo_doc_type_update_reenables_and_replies(store: Store, bus: Bus) -> None:
+    """Crossbar's doc_type_update request re-enables auto-disabled hooks and is answered on
+    `targeted` to its Server-ID with Kazoo's doc_type_updated reply."""
+    from webhooksd.bus import QueueSpec
+    from webhooksd.records import AUTO_DISABLE_REASON
+
+    hook_id = uuid.uuid4().hex
+    await store.create_hook(
+        HookDoc(
+            id=hook_id,
+            account_id=ACCOUNT,
+            disabled_reason=AUTO_DISABLE_REASON,
+            doc={"name": "h", "uri": "http://h.example/", "hook": "sms", "enabled": False},
+        )
+    )
+    reply_queue = await bus.declare_queue(QueueSpec(exclusive=True, auto_delete=True))
+    await bus.bind(reply_queue, "targeted", reply_queue)
+    replies: list[dict[str, Any]] = []
+
+    async def on_reply(delivery: Delivery) -> None:
+        replies.append(orjson.loads(delivery.message.body))
+        await delivery.ack()
+
+    await bus.consume(reply_queue, on_reply, prefetch=1)
+    listener = SharedListener(
+        bus=bus,
+        metrics=Metrics(),
+        store=store,
+        modules={},
+        ctx=NoContext(),
+        queue_name=f"shared.{uuid.uuid4().hex}",
+        prefetch=5,
+        node="n",
+        drain_timeout_s=1,
+    )
+    request = {
+        "Event-Category": "configuration",
+        "Event-Name": "doc_type_update",
+        "Type": "webhook",
+        "Action": "account",
+        "Account-ID": ACCOUNT,
+        "Msg-ID": "req-1",
+        "Server-ID": reply_queue,
+        "App-Name": "crossbar",
+        "App-Version": "4.0.0",
+        "Node": "crossbar@x",
+    }
+    async with _running(listener):
+        await bus.publish(
+            "configuration",
+            "configuration.doc_type_update.webhook",
+            orjson.dumps(request),
+            mandatory=True,
+        )
+        await _eventually(lambda: bool(replies))
+    assert replies[0]["Event-Name"] == "doc_type_updated" and replies[0]["Msg-ID"] == "req-1"
+    assert replies[0]["status"] == "success"
+    stored = await store.get_hook(hook_id)
+    assert stored is not None and stored.enabled and stored.disabled_reason is None
+
+
+async def test_gauges_sample_queue_depths(bus: Bus) -> None:
+    """The gauges child puts queue depths and the table size on /metrics."""
+    from webhooksd.bus import QueueSpec
+    from webhooksd.gauges import Gauges
+
+    queue = await bus.declare_queue(QueueSpec(name=f"q.{uuid.uuid4().hex}"))
+    for _ in range(3):
+        await bus.publish("", queue, b"{}")
+    metrics = Metrics()
+    await Gauges(bus=bus, metrics=metrics, table=HookTable(), queues=[queue]).sample()
+    samples = {s.labels.get("queue"): s.value for s in metrics.queue_depth.collect()[0].samples}
+    assert samples[queue] == 3

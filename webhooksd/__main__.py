@@ -1,0 +1,3 @@
+from webhooksd.cli import main
+
+main()

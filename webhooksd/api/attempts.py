@@ -1,0 +1,180 @@
+"""Delivery attempts: the request log and replays (Kazoo ``cb_webhooks`` ``attempts``, read
+from the ``attempts_by_time_listing``/``attempts_by_hook_listing`` views).
+
+Times are Gregorian seconds; the window defaults to the last ``MAX_RANGE`` seconds and is
+refused when reversed or wider. Items are newest first and carry an ``id`` so that one can be
+replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from webhooksd.records import AttemptRecord
+from webhooksd.timeutil import GREGORIAN_OFFSET, now_gregorian, unix_to_gregorian
+
+from .envelope import Paging, Reply, bad_identifier, validation_error
+from .paging import PageRequest, doc_filter, encode_key, page_request
+from .request import Call, public_fields
+
+log = structlog.get_logger(__name__)
+
+#: Crossbar's ``maximum_range``: 31 days and one hour
+MAX_RANGE = 2_682_000
+#: attempts read from the store per round while filling a filtered page
+_BATCH = 200
+
+
+def attempt_item(attempt: AttemptRecord) -> dict[str, Any]:
+    """The attempt doc's public fields, ``timestamp`` (Gregorian seconds) and ``id``."""
+    item = public_fields(attempt.doc)
+    item["timestamp"] = unix_to_gregorian(attempt.created_ms / 1000)
+    item["id"] = attempt.id
+    return item
+
+
+def _positive(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def time_range(call: Call) -> tuple[int, int]:
+    """``created_from``/``created_to`` with Crossbar's defaults and its two range errors."""
+    created_to = _positive(call.param("created_to")) or now_gregorian()
+    created_from = _positive(call.param("created_from")) or created_to - MAX_RANGE
+    if created_to < created_from:
+        message = f"created_to {created_to} is prior to created_from {created_from}"
+        cause: int = created_from
+    elif created_to - created_from > MAX_RANGE:
+        message = (
+            f"created_to {created_to} is more than {MAX_RANGE} seconds from "
+            f"created_from {created_from}"
+        )
+        cause = created_to
+    else:
+        return created_from, created_to
+    raise validation_error({"created_from": {"date_range": {"message": message, "cause": cause}}})
+
+
+def _ms(gregorian: int, *, end: bool) -> int:
+    """A whole Gregorian second as a millisecond bound (the end bound includes the second)."""
+    return (gregorian - GREGORIAN_OFFSET) * 1000 + (999 if end else 0)
+
+
+def _cursor(request: PageRequest) -> tuple[int, str] | None:
+    key = request.start_key
+    if isinstance(key, list) and len(key) == 2 and isinstance(key[0], int):
+        return int(key[0]), str(key[1])
+    return None
+
+
+async def _collect(
+    call: Call,
+    hook_id: str | None,
+    request: PageRequest,
+    keep: Callable[[Mapping[str, Any]], bool],
+) -> tuple[list[AttemptRecord], bool]:
+    """Read pages from the store until the filtered page is full; True if more exist."""
+    created_from, created_to = time_range(call)
+    wanted = request.page_size
+    after = _cursor(request)
+    found: list[AttemptRecord] = []
+    while True:
+        batch = await call.deps.store.list_attempts(
+            call.account_id,
+            hook_id=hook_id,
+            descending=request.descending,
+            after=after,
+            created_from_ms=_ms(created_from, end=False),
+            created_to_ms=_ms(created_to, end=True),
+            limit=_BATCH,
+        )
+        for attempt in batch:
+            if keep(attempt_item(attempt)):
+                if wanted is not None and len(found) == wanted:
+                    return found, True
+                found.append(attempt)
+        if len(batch) < _BATCH:
+            return found, False
+        after = (batch[-1].created_ms, batch[-1].id)
+
+
+async def _listing(call: Call, hook_id: str | None) -> Reply:
+    request = page_request(call)
+    found, more = await _collect(call, hook_id, request, doc_filter(call, ranges=False))
+    paging = None
+    if request.page_size is not None:
+        # the next key is the last item returned: the store's cursor is exclusive
+        paging = Paging(
+            start_key=call.param("start_key") if request.start_key is not None else None,
+            next_start_key=encode_key([found[-1].created_ms, found[-1].id]) if more else None,
+        )
+    return Reply(data=[attempt_item(a) for a in found], page_size=paging is not None, paging=paging)
+
+
+async def list_account_attempts(call: Call) -> Reply:
+    """``GET /accounts/{A}/webhooks/attempts``."""
+    return await _listing(call, None)
+
+
+async def list_hook_attempts(call: Call) -> Reply:
+    """``GET /accounts/{A}/webhooks/{ID}/attempts`` (an unknown id lists nothing)."""
+    return await _listing(call, call.path["hook_id"])
+
+
+async def replay_attempt(call: Call) -> Reply:
+    """``POST /accounts/{A}/webhooks/attempts/{ATTEMPT_ID}/replay``: send its payload again."""
+    attempt_id = call.path["attempt_id"]
+    attempt = await call.deps.store.get_attempt(attempt_id)
+    if attempt is None or attempt.account_id != call.account_id:
+        raise bad_identifier(attempt_id)
+    if attempt.payload is None:
+        message = "the attempt's payload was not recorded"
+        raise validation_error({"attempt_id": {"replay": {"message": message}}})
+    hook = await call.deps.store.get_hook(attempt.hook_id)
+    if hook is None or hook.account_id != call.account_id:
+        raise bad_identifier(attempt.hook_id)
+    fresh = await call.deps.tester.replay(attempt)
+    log.info(
+        "attempt replayed",
+        account_id=call.account_id,
+        hook_id=attempt.hook_id,
+        event_id=attempt.event_id,
+        result=fresh.result,
+    )
+    return Reply(data=attempt_item(fresh))
+
+
+def _to_replay(attempts: list[AttemptRecord]) -> list[AttemptRecord]:
+    """One replay per failed event (its newest failed attempt), skipping events that
+    eventually succeeded and attempts whose payload was not kept; oldest first."""
+    succeeded = {a.event_id for a in attempts if a.result == "success"}
+    newest: dict[str, AttemptRecord] = {}
+    for attempt in attempts:  # oldest first, so later ones replace earlier ones
+        if attempt.result == "failure" and attempt.payload is not None:
+            newest[attempt.event_id] = attempt
+    return [a for e, a in newest.items() if e not in succeeded]
+
+
+async def replay_hook(call: Call) -> Reply:
+    """``POST /accounts/{A}/webhooks/{ID}/replay``: replay the hook's failed events in the
+    ``created_from``/``created_to`` window."""
+    hook_id = call.path["hook_id"]
+    hook = await call.deps.store.get_hook(hook_id)
+    if hook is None or hook.account_id != call.account_id:
+        raise bad_identifier(hook_id)
+    everything = PageRequest(page_size=None, descending=False)
+    attempts, _ = await _collect(call, hook_id, everything, lambda _doc: True)
+    replayed = [await call.deps.tester.replay(a) for a in _to_replay(attempts)]
+    log.info(
+        "hook failures replayed", account_id=call.account_id, hook_id=hook_id, count=len(replayed)
+    )
+    return Reply(data=[attempt_item(a) for a in replayed], page_size=True)

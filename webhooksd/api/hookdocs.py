@@ -1,0 +1,103 @@
+"""How a stored hook is shown and filtered (Kazoo ``kzd_webhooks``, the
+``webhooks/crossbar_listing`` view's value mapper).
+
+Secrets are never shown in full: ``secret`` and the secrets of ``auth`` are masked, and a
+write that carries a masked value back keeps the stored one (so a client can POST back what
+it GOT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from webhooksd.records import HookDoc
+from webhooksd.timeutil import unix_to_gregorian
+from webhooksd.transforms.authspec import mask_auth, restore_auth
+
+#: fields a client may send back but never sets: the server computes them
+READ_ONLY_FIELDS = ("id", "disable_reason")
+
+
+def mask_secret(secret: str) -> str:
+    """``whsec_…`` plus the last four characters (``…`` + four for other secrets)."""
+    prefix = "whsec_" if secret.startswith("whsec_") else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+def public_doc(stored: HookDoc) -> dict[str, Any]:
+    """The single-hook answer: the stored public doc, ``id``, and ``disable_reason`` when the
+    server switched the hook off (Kazoo computes it but forgets to return it)."""
+    doc = dict(stored.doc)
+    secret = doc.get("secret")
+    if isinstance(secret, str):
+        doc["secret"] = mask_secret(secret)
+    auth = doc.get("auth")
+    if isinstance(auth, Mapping):
+        doc["auth"] = mask_auth(auth)
+    doc["id"] = stored.id
+    if stored.is_auto_disabled and stored.disabled_reason:
+        doc["disable_reason"] = stored.disabled_reason
+    return doc
+
+
+def summary(stored: HookDoc) -> dict[str, Any]:
+    """One item of ``GET /accounts/{A}/webhooks`` (the listing view's value)."""
+    doc = stored.doc
+    item: dict[str, Any] = {
+        "id": stored.id,
+        "hook": doc.get("hook"),
+        "name": doc.get("name"),
+        "uri": doc.get("uri"),
+        "enabled": doc.get("enabled", True) is not False,
+    }
+    if "group" in doc:
+        item["group"] = doc["group"]
+    if stored.is_auto_disabled and stored.disabled_reason:
+        item["disable_reason"] = stored.disabled_reason
+    return item
+
+
+def filter_doc(stored: HookDoc) -> dict[str, Any]:
+    """The full document Crossbar's filters see: public fields plus Kazoo's private ones."""
+    doc: dict[str, Any] = {**stored.doc, "_id": stored.id, "id": stored.id}
+    if isinstance(doc.get("auth"), Mapping):  # a filter must not be an oracle for secrets
+        doc["auth"] = mask_auth(doc["auth"])
+    doc.update(
+        pvt_type="webhook",
+        pvt_account_id=stored.account_id,
+        pvt_account_db="webhooks",
+        pvt_created=unix_to_gregorian(stored.created_ms / 1000),
+        pvt_modified=unix_to_gregorian(stored.modified_ms / 1000),
+    )
+    if stored.disabled_reason is not None:
+        doc["pvt_disabled_message"] = stored.disabled_reason
+    return doc
+
+
+def revision(stored: HookDoc) -> str:
+    """CouchDB-shaped ``<n>-<md5>``: the counter the store keeps plus a digest of the doc."""
+    digest = hashlib.md5(
+        orjson.dumps(dict(stored.doc), option=orjson.OPT_SORT_KEYS), usedforsecurity=False
+    ).hexdigest()
+    return f"{stored.revision}-{digest}"
+
+
+def incoming(data: Mapping[str, Any], stored: HookDoc | None) -> dict[str, Any]:
+    """A client's hook document before validation: read-only fields dropped, a masked
+    secret replaced by the stored one."""
+    doc = {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
+    secret = doc.get("secret")
+    stored_secret = stored.doc.get("secret") if stored is not None else None
+    if (
+        isinstance(secret, str)
+        and isinstance(stored_secret, str)
+        and secret == mask_secret(stored_secret)
+    ):
+        doc["secret"] = stored_secret
+    if "auth" in doc and stored is not None:
+        doc["auth"] = restore_auth(doc["auth"], stored.doc.get("auth"))
+    return doc

@@ -1,0 +1,263 @@
+"""The daemon (Kazoo ``webhooks_app`` + ``webhooks_sup``): resources, children, signals.
+
+Resources are opened once, in order, as async context managers — store, bus, HTTP sender —
+and closed in reverse after every child has stopped. The children, in start order:
+
+``config_listener``  this instance's queue of hook/account changes → hook table
+``init``             module metadata → store; accounts and enabled hooks → hook table
+``shared_listener``  events → hook modules → deliveries (the shared durable queue)
+``retry_worker``     delayed retries → deliveries
+``disabler``         failing hooks → disabled
+``retention``        old attempts → deleted
+``gauges``           queue depths → /metrics
+``api``              the Crossbar API, the UI, /metrics, /healthz, /readyz
+
+The config listener starts before ``init`` loads the table so that no change made during the
+load is missed (notices re-read the store, so applying one twice is harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from webhooksd.api.app import ApiDeps, create_app
+from webhooksd.apiserver import ApiServer
+from webhooksd.bus import Bus, open_bus
+from webhooksd.config import Settings
+from webhooksd.delivery.dispatcher import Dispatcher
+from webhooksd.delivery.sender import Sender
+from webhooksd.disabler import Disabler
+from webhooksd.errors import SupervisorGaveUp
+from webhooksd.gauges import Gauges
+from webhooksd.hookcontext import DaemonHookContext
+from webhooksd.hooktable import HookTable
+from webhooksd.init import Init
+from webhooksd.listeners.config import ConfigListener
+from webhooksd.listeners.retry import RetryListener
+from webhooksd.listeners.shared import SharedListener
+from webhooksd.metrics import Metrics
+from webhooksd.modules import HookModule, ModuleSettings, discover
+from webhooksd.retention import Retention
+from webhooksd.sdnotify import Notifier
+from webhooksd.store import SYSTEM, Store, open_store
+from webhooksd.supervisor import ChildSpec, Restart, Supervisor
+
+log = structlog.get_logger(__name__)
+
+CLUSTER_ID_KEY = "cluster_id"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Daemon:
+    """Everything one running daemon is made of, for the CLI and for tests."""
+
+    settings: Settings
+    store: Store
+    bus: Bus
+    table: HookTable
+    metrics: Metrics
+    dispatcher: Dispatcher
+    disabler: Disabler
+    supervisor: Supervisor
+
+
+def load_modules(settings: Settings) -> dict[str, HookModule]:
+    return discover()
+
+
+@asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Daemon]:
+    """Open the resources and assemble the supervisor; closes everything on exit."""
+    modules = load_modules(settings)
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(settings.store_url))
+        bus = await stack.enter_async_context(
+            open_bus(settings.amqp_url, connection_name=settings.node)
+        )
+        sender = await stack.enter_async_context(Sender.open(settings))
+        cluster_id = await store.setdefault_setting(SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16))
+        table, metrics = HookTable(), Metrics()
+        disabler = Disabler(settings=settings, store=store, bus=bus, metrics=metrics)
+        dispatcher = Dispatcher(
+            settings=settings,
+            store=store,
+            bus=bus,
+            sender=sender,
+            table=table,
+            metrics=metrics,
+            cluster_id=str(cluster_id),
+            on_gone=disabler.disable_gone,
+        )
+        ctx = DaemonHookContext(
+            settings=ModuleSettings(
+                cluster_id=str(cluster_id),
+                reserved_ccv_keys=frozenset(settings.reserved_ccv_keys),
+                object_types=settings.object_types,
+            ),
+            table=table,
+            store=store,
+            fire=dispatcher.fire,
+        )
+        drain = float(settings.drain_timeout_s)
+        children: list[ChildSpec] = [
+            ChildSpec(
+                name="config_listener",
+                main=ConfigListener(
+                    bus=bus,
+                    metrics=metrics,
+                    store=store,
+                    table=table,
+                    known_hooks={*modules, "all"},
+                    drain_timeout_s=drain,
+                ),
+            ),
+            ChildSpec(
+                name="init",
+                restart=Restart.TRANSIENT,
+                main=Init(modules=modules, ctx=ctx, store=store, table=table, metrics=metrics),
+            ),
+            ChildSpec(
+                name="shared_listener",
+                main=SharedListener(
+                    bus=bus,
+                    metrics=metrics,
+                    store=store,
+                    modules=modules,
+                    ctx=ctx,
+                    queue_name=settings.shared_queue,
+                    prefetch=settings.prefetch,
+                    node=settings.node,
+                    drain_timeout_s=drain,
+                ),
+            ),
+            ChildSpec(
+                name="retry_worker",
+                main=RetryListener(
+                    bus=bus,
+                    metrics=metrics,
+                    retrier=dispatcher,
+                    queue_name=settings.retry_queue,
+                    prefetch=settings.prefetch,
+                    drain_timeout_s=drain,
+                ),
+            ),
+            ChildSpec(name="disabler", main=disabler),
+            ChildSpec(
+                name="retention",
+                main=Retention(store=store, retention_days=settings.attempt_retention_days),
+            ),
+            ChildSpec(
+                name="gauges",
+                main=Gauges(
+                    bus=bus,
+                    metrics=metrics,
+                    table=table,
+                    queues=(settings.shared_queue, settings.retry_queue),
+                ),
+            ),
+        ]
+
+        def readiness() -> dict[str, bool]:
+            # looked up when called: the supervisor is built below, after the API it serves
+            return {**supervisor.readiness(), "bus": bus.connected}
+
+        app = create_app(
+            ApiDeps(
+                settings=settings,
+                store=store,
+                bus=bus,
+                metrics=metrics,
+                tester=dispatcher,
+                readiness=readiness,
+            )
+        )
+        api = ApiServer(app=app, host=settings.api_host, port=settings.api_port, shutdown_s=drain)
+        supervisor = Supervisor(
+            [*children, ChildSpec(name="api", main=api)],
+            max_restarts=settings.max_restarts,
+            period_s=float(settings.restart_period_s),
+            on_restart=lambda name: metrics.child_restarts.labels(child=name).inc(),
+        )
+        yield Daemon(
+            settings=settings,
+            store=store,
+            bus=bus,
+            table=table,
+            metrics=metrics,
+            dispatcher=dispatcher,
+            disabler=disabler,
+            supervisor=supervisor,
+        )
+
+
+async def serve(settings: Settings) -> int:
+    """Run the daemon until SIGTERM/SIGINT (exit 0) or until the supervisor gives up (1)."""
+    notifier = Notifier()
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    stopping = asyncio.Event()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not stopping.is_set():
+            log.info("stopping", signal=signum.name)
+            stopping.set()
+            notifier.stopping()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        async with build(settings) as daemon:
+            return await _run(daemon, stopping, notifier)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _run(daemon: Daemon, stopping: asyncio.Event, notifier: Notifier) -> int:
+    supervisor_task = asyncio.create_task(daemon.supervisor.run(), name="supervisor")
+    side_tasks = [asyncio.create_task(_notify_ready(daemon, notifier))]
+    interval = notifier.watchdog_interval_s()
+    if interval:
+        side_tasks.append(asyncio.create_task(_watchdog(daemon, notifier, interval)))
+    stop_waiter = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({supervisor_task, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if supervisor_task.done():
+            exc = supervisor_task.exception()
+            if isinstance(exc, SupervisorGaveUp):
+                log.critical("supervisor gave up", error=str(exc))
+                return 1
+            if exc is not None:
+                raise exc
+            return 1
+        supervisor_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor_task
+        log.info("stopped")
+        return 0
+    finally:
+        for task in (*side_tasks, stop_waiter):
+            task.cancel()
+        await asyncio.gather(*side_tasks, stop_waiter, return_exceptions=True)
+
+
+async def _notify_ready(daemon: Daemon, notifier: Notifier) -> None:
+    await daemon.supervisor.all_started.wait()
+    notifier.ready(f"{len(daemon.table)} hooks loaded")
+
+
+async def _watchdog(daemon: Daemon, notifier: Notifier, interval: float) -> None:
+    # only pet the watchdog while every child is up: a wedged daemon gets restarted
+    while True:
+        await asyncio.sleep(interval)
+        if all(daemon.supervisor.readiness().values()) and daemon.bus.connected:
+            notifier.watchdog()

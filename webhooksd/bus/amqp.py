@@ -1,0 +1,334 @@
+"""The RabbitMQ bus (``amqp://``): aio-pika over one robust connection.
+
+Kazoo's original is ``kz_amqp_util`` + ``gen_listener``. Differences on purpose: manual acks
+(Kazoo auto-acks, so a crash loses the event), publisher confirms, and delayed delivery through
+durable TTL "delay buckets" (see :mod:`webhooksd.bus._delay`) instead of an in-process sleep.
+
+Channels: one for topology (declares, binds; restored on reconnect with its exchanges, queues
+and bindings), one with publisher confirms for publishing, and one per consumer so that each
+consumer gets its own ``basic.qos`` prefetch. Handlers run in tasks the bus owns, not aiormq's,
+so a dropped channel does not cancel a handler half-way through a webhook; its late ack is
+logged and dropped, and the broker redelivers the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+    ExchangeType,
+)
+from aio_pika.exceptions import DeliveryError, PublishError
+
+from webhooksd.bus import (
+    DEAD_LETTER,
+    KAZOO_EXCHANGES,
+    Consumer,
+    ExchangeKind,
+    Handler,
+    QueueSpec,
+)
+from webhooksd.bus._amqp_consumer import AmqpConsumer, await_reopen, close_quietly
+from webhooksd.bus._delay import bucket_arguments, bucket_ms, bucket_name
+from webhooksd.errors import BusError
+
+log = structlog.get_logger(__name__)
+
+#: every body webhooksd publishes is JSON; Kazoo's gen_listener only decodes this type
+CONTENT_TYPE = "application/json"
+
+#: how long a publish waits for the broker's confirm before it counts as failed
+PUBLISH_TIMEOUT_S = 30.0
+
+#: how long a ``queue_depth`` probe may take
+PROBE_TIMEOUT_S = 5.0
+
+
+class AmqpBus:
+    """The RabbitMQ :class:`webhooksd.bus.Bus`."""
+
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        topology: AbstractRobustChannel,
+        publisher: AbstractRobustChannel,
+    ) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._publisher = publisher
+        self._queues: dict[str, AbstractRobustQueue] = {}
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._consumers: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str, *, connection_name: str = "webhooksd") -> AsyncIterator[AmqpBus]:
+        """Connect (robustly), declare Kazoo's exchanges and the dead-letter queue."""
+        try:
+            connection = await aio_pika.connect_robust(
+                url, client_properties={"connection_name": connection_name}
+            )
+        except Exception as exc:
+            raise BusError(f"cannot connect to the AMQP broker: {exc!r}") from exc
+        bus: AmqpBus | None = None
+        try:
+            topology = await connection.channel(publisher_confirms=False)
+            publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            bus = cls(connection, topology, publisher)
+            await bus._declare_base()
+            yield bus
+        finally:
+            if bus is not None:
+                await bus._stop_tasks()
+            await connection.close()
+
+    async def _declare_base(self) -> None:
+        for name, kind in KAZOO_EXCHANGES:
+            await self.declare_exchange(name, kind)
+        await self.declare_exchange(DEAD_LETTER, "fanout", durable=True)
+        await self.declare_queue(QueueSpec(name=DEAD_LETTER, durable=True))
+        await self.bind(DEAD_LETTER, DEAD_LETTER, "")
+
+    async def _stop_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def connected(self) -> bool:
+        # the robust connection's own flag lags a drop until it starts reconnecting
+        transport = self._connection.transport
+        return (
+            not self._connection.is_closed
+            and self._connection.connected.is_set()
+            and transport is not None
+            and not transport.connection.is_closed
+        )
+
+    async def _usable(self, channel: AbstractRobustChannel) -> None:
+        """Right after a reconnect (or a channel error) a channel may still be reopening."""
+        if channel.is_closed and self.connected:
+            await await_reopen(channel)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a handler (or a channel close) as a task the bus owns."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def declare_exchange(
+        self, name: str, kind: ExchangeKind, *, durable: bool = False
+    ) -> None:
+        # exactly Kazoo's flags (kz_amqp_util:new_exchange/3), or RabbitMQ refuses the redeclare
+        try:
+            await self._usable(self._topology)
+            await self._topology.declare_exchange(
+                name, ExchangeType(kind), durable=durable, auto_delete=False, internal=False
+            )
+        except Exception as exc:
+            await await_reopen(self._topology)
+            raise BusError(f"declaring exchange {name!r} failed: {exc!r}") from exc
+
+    async def declare_queue(self, spec: QueueSpec) -> str:
+        try:
+            await self._usable(self._topology)
+            queue = await self._topology.declare_queue(spec.name or None, **_queue_args(spec))
+        except Exception as exc:
+            await await_reopen(self._topology)
+            raise BusError(f"declaring queue {spec.name!r} failed: {exc!r}") from exc
+        self._queues[queue.name] = queue
+        return queue.name
+
+    async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
+        try:
+            target = await self._known_queue(queue)
+            await target.bind(exchange, routing_key)
+        except Exception as exc:
+            await await_reopen(self._topology)
+            raise BusError(f"binding {queue!r} to {exchange!r} failed: {exc!r}") from exc
+
+    async def unbind(self, queue: str, exchange: str, routing_key: str) -> None:
+        try:
+            target = await self._known_queue(queue)
+            await target.unbind(exchange, routing_key)
+        except Exception as exc:
+            await await_reopen(self._topology)
+            raise BusError(f"unbinding {queue!r} from {exchange!r} failed: {exc!r}") from exc
+
+    async def _known_queue(self, name: str) -> AbstractRobustQueue:
+        await self._usable(self._topology)
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = await self._topology.declare_queue(name, passive=True)
+            self._queues[name] = queue
+        return queue
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Consumer:
+        if prefetch < 1:
+            raise BusError(f"prefetch must be at least 1, not {prefetch}")
+        try:
+            channel: AbstractRobustChannel = await self._connection.channel(
+                publisher_confirms=False
+            )
+        except Exception as exc:
+            raise BusError(f"opening a channel to consume {queue!r} failed: {exc!r}") from exc
+        try:
+            await channel.set_qos(prefetch_count=prefetch)
+            target = await self._declare_like(channel, queue)
+            consumer = AmqpConsumer(self, channel, target, handler)
+            consumer.tag = await target.consume(consumer.on_message, no_ack=False)
+        except Exception as exc:
+            await close_quietly(channel)
+            raise BusError(f"consuming {queue!r} failed: {exc!r}") from exc
+        self._consumers[queue] = self._consumers.get(queue, 0) + 1
+        return consumer
+
+    async def _declare_like(self, channel: AbstractRobustChannel, name: str) -> AbstractRobustQueue:
+        # declared on the consumer's channel too, so that channel restores the consumer
+        known = self._queues.get(name)
+        if known is None:
+            return await channel.declare_queue(name, passive=True)
+        return await channel.declare_queue(
+            name,
+            durable=known.durable,
+            exclusive=known.exclusive,
+            auto_delete=known.auto_delete,
+            arguments=known.arguments,
+        )
+
+    async def consumer_gone(self, queue: AbstractRobustQueue) -> None:
+        """RabbitMQ deletes an auto-delete queue with its last consumer: stop restoring it.
+
+        aio-pika forgets a queue only through ``queue_delete``; ``if_unused`` leaves the queue
+        alone if consumers on other connections (other nodes) still use it.
+        """
+        count = self._consumers.get(queue.name, 1) - 1
+        self._consumers[queue.name] = count
+        if count or not queue.auto_delete:
+            return
+        self._queues.pop(queue.name, None)
+        try:
+            await self._topology.queue_delete(queue.name, if_unused=True, if_empty=False)
+        except Exception as exc:
+            await await_reopen(self._topology)
+            log.info("auto-delete queue still in use elsewhere", queue=queue.name, error=repr(exc))
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        persistent: bool = False,
+        mandatory: bool = False,
+    ) -> None:
+        message = aio_pika.Message(
+            body,
+            headers=dict(headers or {}),
+            message_id=message_id,
+            content_type=CONTENT_TYPE,
+            delivery_mode=(
+                aio_pika.DeliveryMode.PERSISTENT
+                if persistent
+                else aio_pika.DeliveryMode.NOT_PERSISTENT
+            ),
+        )
+        await self._publish(exchange, routing_key, message, mandatory=mandatory)
+
+    async def _publish(
+        self, exchange: str, routing_key: str, message: aio_pika.Message, *, mandatory: bool
+    ) -> None:
+        if not self.connected:
+            raise BusError("publish failed: not connected to the AMQP broker")
+        try:
+            await self._usable(self._publisher)
+            target = await self._exchange(exchange)
+            await target.publish(
+                message, routing_key, mandatory=mandatory, timeout=PUBLISH_TIMEOUT_S
+            )
+        except PublishError as exc:
+            raise BusError(f"unroutable: exchange {exchange!r} key {routing_key!r}") from exc
+        except DeliveryError as exc:
+            raise BusError(f"the broker refused the message: {exc!r}") from exc
+        except Exception as exc:
+            await await_reopen(self._publisher)
+            raise BusError(f"publish to {exchange!r} failed: {exc!r}") from exc
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if name == "":
+            return self._publisher.default_exchange
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await self._publisher.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish_delayed(
+        self,
+        queue: str,
+        body: bytes,
+        delay_ms: int,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        bucket = bucket_ms(delay_ms)
+        if bucket == 0:
+            await self.publish(
+                "", queue, body, headers=headers, message_id=message_id, persistent=True
+            )
+            return
+        name = bucket_name(queue, bucket)
+        try:
+            # redeclared on every use: that also resets the bucket's idle expiry
+            await self._usable(self._publisher)
+            await self._publisher.declare_queue(
+                name, durable=True, arguments=bucket_arguments(queue, bucket), robust=False
+            )
+        except Exception as exc:
+            await await_reopen(self._publisher)
+            raise BusError(f"declaring delay bucket {name!r} failed: {exc!r}") from exc
+        await self.publish(
+            "", name, body, headers=headers, message_id=message_id, persistent=True,
+            mandatory=True,
+        )  # fmt: skip
+
+    async def queue_depth(self, queue: str) -> int | None:
+        transport = self._connection.transport
+        if transport is None or not self.connected:
+            return None
+        try:
+            # a throwaway channel: a passive declare of a missing queue closes its channel
+            channel = await transport.connection.channel(publisher_confirms=False)
+            try:
+                declared = await channel.queue_declare(queue, passive=True, timeout=PROBE_TIMEOUT_S)
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+        except Exception as exc:
+            log.debug("queue depth unknown", queue=queue, error=repr(exc))
+            return None
+        return declared.message_count
+
+
+def _queue_args(spec: QueueSpec) -> dict[str, Any]:
+    arguments = {"x-dead-letter-exchange": DEAD_LETTER} if spec.dead_letter else None
+    return {
+        "durable": spec.durable,
+        "exclusive": spec.exclusive,
+        "auto_delete": spec.auto_delete,
+        "arguments": arguments,
+    }

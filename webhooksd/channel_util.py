@@ -1,0 +1,182 @@
+"""What the four channel hook modules share (Kazoo ``webhooks_channel_util.erl``).
+
+``handle_event`` resolves the account from ``Custom-Channel-Vars.Account-ID``, finds the hooks
+for the event, drops internal (loopback) legs for hooks that exclude them, formats the channel
+payload once and fires it. Where Kazoo's code and its documentation disagree the documentation
+wins (see ``format_event`` and the compatibility page):
+
+* ``timestamp`` is a string of Gregorian seconds, as the docs and samples show (the code
+  sends a number);
+* ``call_forwarded`` is always a boolean (the code omits it when the CCV is absent);
+* ``custom_channel_vars`` is always present, less the reserved keys (the code omits it when
+  ``reserved_ccv_keys`` is unset);
+* ``request`` is the top-level ``Request`` string and ``inception`` the top-level or CCV
+  ``Inception`` (the code's accessors almost never find either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from webhooksd.events import Event
+from webhooksd.modules import Binding, HookContext, Responder
+from webhooksd.payloads import from_pairs, is_true, json_object, ne_str, to_int
+from webhooksd.records import Hook
+
+log = structlog.get_logger(__name__)
+
+#: the call event names the channel modules handle, and the hook each one fires
+HOOK_EVENTS: Mapping[str, str] = {
+    "CHANNEL_CREATE": "channel_create",
+    "CHANNEL_ANSWER": "channel_answer",
+    "CHANNEL_BRIDGE": "channel_bridge",
+    "CHANNEL_DESTROY": "channel_destroy",
+    # never bound; Kazoo treats it as a destroy if it arrives
+    "CHANNEL_DISCONNECTED": "channel_destroy",
+}
+
+CCVS = "Custom-Channel-Vars"
+
+
+def bindings_and_responders(event_name: str) -> tuple[Sequence[Binding], Sequence[Responder]]:
+    """``kapi_call:bind_q`` with ``restrict_to [EVENT]``: ``call.<EVENT>.*`` on ``callevt``."""
+    return (
+        [Binding("callevt", f"call.{event_name}.*")],
+        [Responder("call_event", event_name)],
+    )
+
+
+async def handle_event(event: Event, ctx: HookContext) -> None:
+    """Kazoo ``handle_event/2``: account, hooks, loopback filter, payload once, fire."""
+    body = event.body
+    hook_event = HOOK_EVENTS.get(event.name)
+    bound = log.bind(event_id=event.event_id, call_id=body.get("Call-ID"))
+    if hook_event is None:
+        bound.warning("not a channel event; ignored", event_name=event.name)
+        return
+    account_id = lookup_account_id(body)
+    if account_id is None:
+        # Kazoo falls back to a number lookup (kz_hooks_util); there is no number database here
+        bound.debug("no Account-ID in the custom channel vars; event dropped", hook=hook_event)
+        return
+    hooks = [h for h in ctx.find_hooks(hook_event, account_id) if is_fireable_hook(body, h)]
+    if not hooks:
+        bound.debug("no hooks for event", hook=hook_event, account_id=account_id)
+        return
+    account = ctx.account(account_id)
+    reseller_id = account.reseller_id if account is not None else None
+    payload = format_event(
+        body, account_id, hook_event, reseller_id, ctx.settings.reserved_ccv_keys
+    )
+    await ctx.fire(event, payload, hooks)
+
+
+def lookup_account_id(body: Mapping[str, Any]) -> str | None:
+    """``kz_hooks_util:lookup_account_id/1`` without its number lookup: CCV ``Account-ID``."""
+    return ne_str(ccv(body, "Account-ID"))
+
+
+def ccv(body: Mapping[str, Any], key: str) -> Any:
+    """A custom channel variable, or None."""
+    ccvs = json_object(body.get(CCVS))
+    return None if ccvs is None else ccvs.get(key)
+
+
+def is_internal_leg(body: Mapping[str, Any]) -> bool:
+    """A loopback leg: ``Channel-Name`` starts with ``loopback/`` or ``Channel-Is-Loopback``."""
+    name = ne_str(body.get("Channel-Name"))
+    return (name is not None and name.startswith("loopback/")) or is_true(
+        body.get("Channel-Is-Loopback")
+    )
+
+
+def is_fireable_hook(body: Mapping[str, Any], hook: Hook) -> bool:
+    """``is_fireable_hook/2``: a hook excluding internal legs skips loopback legs."""
+    return hook.include_internal_legs or not is_internal_leg(body)
+
+
+def format_event(
+    body: Mapping[str, Any],
+    account_id: str,
+    hook_event: str,
+    reseller_id: str | None,
+    reserved_ccv_keys: frozenset[str],
+) -> dict[str, Any]:
+    """``format_event/3``: the base payload in Kazoo's key order, then the event's extras."""
+    payload = base_payload(body, account_id, reseller_id, reserved_ccv_keys)
+    payload["hook_event"] = hook_event
+    payload.update(from_pairs(_extras(body, hook_event)))
+    return payload
+
+
+def base_payload(
+    body: Mapping[str, Any],
+    account_id: str,
+    reseller_id: str | None,
+    reserved_ccv_keys: frozenset[str],
+) -> dict[str, Any]:
+    """``base_hook_event/3``; absent sources give absent keys, never ``null``."""
+    was_global = is_true(ne_str(ccv(body, "Global-Resource")))
+    timestamp = to_int(body.get("Timestamp"))
+    return from_pairs(
+        [
+            ("account_id", ne_str(ccv(body, "Account-ID")) or account_id),
+            ("authorizing_id", ne_str(ccv(body, "Authorizing-ID"))),
+            ("authorizing_type", ne_str(ccv(body, "Authorizing-Type"))),
+            ("call_direction", ne_str(body.get("Call-Direction"))),
+            ("call_forwarded", is_true(ne_str(ccv(body, "Call-Forward")))),
+            ("call_id", ne_str(body.get("Call-ID"))),
+            ("callee_id_name", ne_str(body.get("Callee-ID-Name"))),
+            ("callee_id_number", ne_str(body.get("Callee-ID-Number"))),
+            ("caller_id_name", ne_str(body.get("Caller-ID-Name"))),
+            ("caller_id_number", ne_str(body.get("Caller-ID-Number"))),
+            ("custom_channel_vars", _non_reserved_ccvs(body, reserved_ccv_keys)),
+            ("custom_application_vars", json_object(body.get("Custom-Application-Vars"))),
+            ("emergency_resource_used", is_true(ne_str(ccv(body, "Emergency-Resource")))),
+            ("from", body.get("From")),
+            ("inception", ne_str(body.get("Inception")) or ne_str(ccv(body, "Inception"))),
+            ("local_resource_id", None if was_global else ne_str(ccv(body, "Resource-ID"))),
+            ("local_resource_used", not was_global),
+            ("is_internal_leg", is_true(body.get("Channel-Is-Loopback"))),
+            ("other_leg_call_id", ne_str(body.get("Other-Leg-Call-ID"))),
+            ("owner_id", ne_str(ccv(body, "Owner-ID"))),
+            ("request", _request(body.get("Request"))),
+            ("reseller_id", reseller_id),
+            ("timestamp", None if timestamp is None else str(timestamp)),
+            ("to", body.get("To")),
+        ]
+    )
+
+
+def _non_reserved_ccvs(
+    body: Mapping[str, Any], reserved_ccv_keys: frozenset[str]
+) -> dict[str, Any]:
+    ccvs = json_object(body.get(CCVS)) or {}
+    return {k: v for k, v in ccvs.items() if k not in reserved_ccv_keys}
+
+
+def _request(value: Any) -> Any:
+    # FreeSWITCH sends a user@realm string; Kazoo's accessor only took an object
+    if isinstance(value, Mapping):
+        return value
+    return ne_str(value)
+
+
+def _extras(body: Mapping[str, Any], hook_event: str) -> list[tuple[str, Any]]:
+    if hook_event == "channel_bridge":
+        return [
+            ("original_number", ne_str(ccv(body, "Original-Number"))),
+            ("other_leg_destination_number", ne_str(body.get("Other-Leg-Destination-Number"))),
+        ]
+    if hook_event == "channel_destroy":
+        return [
+            ("hangup_cause", ne_str(body.get("Hangup-Cause"))),
+            ("hangup_code", ne_str(body.get("Hangup-Code"))),
+            ("duration_seconds", to_int(body.get("Duration-Seconds"))),
+            ("ringing_seconds", to_int(body.get("Ringing-Seconds"))),
+            ("billing_seconds", to_int(body.get("Billing-Seconds"))),
+        ]
+    return []

@@ -1,0 +1,195 @@
+"""Settings: ``config/webhooksd.toml`` holds every default; the environment overrides.
+
+A setting ``foo_bar`` is overridden by ``WEBHOOKSD_FOO_BAR``. A bad value raises
+:class:`webhooksd.errors.ConfigError` naming the setting, and start-up stops with that line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from webhooksd.errors import ConfigError
+
+ENV_PREFIX = "WEBHOOKSD_"
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "webhooksd.toml"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Every setting of the daemon; see ``config/webhooksd.toml`` for what each means."""
+
+    amqp_url: str = "memory://"
+    store_url: str = "sqlite:///var/webhooksd.sqlite3"
+    api_listen: str = "127.0.0.1:8000"
+    node_name: str = ""
+    allow_private_targets: bool = False
+    allowed_target_networks: tuple[str, ...] = ()
+    connect_timeout_ms: int = 10_000
+    request_timeout_ms: int = 10_000
+    endpoint_concurrency: int = 10
+    breaker_failures: int = 5
+    breaker_cooldown_ms: int = 30_000
+    retry_base_delay_ms: int = 2_000
+    retry_max_delay_ms: int = 300_000
+    max_response_body_bytes: int = 4096
+    log_successful_attempts: bool = True
+    attempt_retention_days: int = 35
+    attempt_failure_count: int = 6
+    attempt_failure_expiry_ms: int = 60_000
+    disable_disabler: bool = False
+    shared_queue: str = "webhooks_shared_listener"
+    retry_queue: str = "webhooks_retry"
+    prefetch: int = 100
+    token_ttl_s: int = 3600
+    rate_limit_per_s: int = 0
+    load_entry_points: bool = True
+    reserved_ccv_keys: tuple[str, ...] = ()
+    object_types: tuple[str, ...] = ()
+    max_restarts: int = 5
+    restart_period_s: int = 10
+    drain_timeout_s: int = 20
+    log_level: str = "info"
+    log_format: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def api_host(self) -> str:
+        return self.api_listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def api_port(self) -> int:
+        return int(self.api_listen.rsplit(":", 1)[1])
+
+    @property
+    def node(self) -> str:
+        return self.node_name or f"webhooksd@{socket.gethostname()}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def load(config_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the defaults file, then ``config_file`` if given, then the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for path in (DEFAULTS_FILE, config_file):
+        if path is not None and path.exists():
+            values.update(_read_toml(path))
+        elif path is not None and path != DEFAULTS_FILE:
+            raise ConfigError("config", f"file {str(path)!r} does not exist")
+    hints = get_type_hints(Settings)
+    known = {f.name for f in fields(Settings)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(key, "unknown setting")
+    for name in known:
+        env_value = environ.get(ENV_PREFIX + name.upper())
+        if env_value is not None:
+            values[name] = _from_env(name, env_value, hints[name])
+    coerced = {name: _coerce(name, value, hints[name]) for name, value in values.items()}
+    return Settings(**coerced)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("config", f"cannot read {str(path)!r}: {exc}") from exc
+
+
+def _from_env(name: str, raw: str, hint: Any) -> Any:
+    if hint is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(name, f"{raw!r} is not a boolean (true/false)")
+    if hint is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(name, f"{raw!r} is not an integer") from None
+    if hint == tuple[str, ...]:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return raw
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if (
+        hint == tuple[str, ...]
+        and isinstance(value, list | tuple)
+        and all(isinstance(item, str) for item in value)
+    ):
+        return tuple(value)
+    expected = {bool: "a boolean", int: "an integer", str: "a string"}.get(
+        hint, "a list of strings"
+    )
+    raise ConfigError(name, f"{value!r} is not {expected}")
+
+
+def _check(settings: Settings) -> None:
+    if ":" not in settings.api_listen:
+        raise ConfigError("api_listen", f"{settings.api_listen!r} is not host:port")
+    port = settings.api_listen.rsplit(":", 1)[1]
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError("api_listen", f"{settings.api_listen!r} has no valid port")
+    if not settings.amqp_url.startswith(("amqp://", "amqps://", "memory://")):
+        raise ConfigError("amqp_url", f"{settings.amqp_url!r} is not amqp://… or memory://")
+    if not settings.store_url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        raise ConfigError(
+            "store_url", f"{settings.store_url!r} is not sqlite://… or postgresql://…"
+        )
+    for network in settings.allowed_target_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError("allowed_target_networks", f"{network!r} is not a CIDR") from None
+    positive = (
+        "connect_timeout_ms",
+        "request_timeout_ms",
+        "endpoint_concurrency",
+        "prefetch",
+        "attempt_failure_count",
+        "attempt_failure_expiry_ms",
+        "token_ttl_s",
+        "max_restarts",
+        "restart_period_s",
+        "retry_base_delay_ms",
+    )
+    for name in positive:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(name, f"must be positive, not {getattr(settings, name)}")
+    if settings.breaker_failures > 0 and (
+        settings.breaker_cooldown_ms >= settings.attempt_failure_expiry_ms
+    ):
+        # An open breaker sends one probe per cooldown: with a cooldown as long as the failure
+        # window, earlier failures expire before the next one lands and a dead endpoint's hook
+        # would never be auto-disabled.
+        raise ConfigError(
+            "breaker_cooldown_ms",
+            f"{settings.breaker_cooldown_ms} must be less than attempt_failure_expiry_ms "
+            f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
+        )
+    if settings.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level", f"{settings.log_level!r} is not debug/info/warning/error")
+    if settings.log_format not in ("json", "console", "auto"):
+        raise ConfigError("log_format", f"{settings.log_format!r} is not json/console/auto")

@@ -1,0 +1,110 @@
+"""Building the HTTP request Kazoo receivers expect (``webhooks_util:do_fire/3``).
+
+GET puts the payload in the query string; POST and PUT send it as form data (the default)
+or JSON. Every request carries ``X-Hook-ID`` (the hook) and ``X-Account-ID`` (its owner), the
+hook's custom headers, and the Standard Webhooks ``webhook-id``/``webhook-timestamp`` (signed
+with ``webhook-signature`` when the hook has a secret). ``webhook-id`` is the same for every
+retry and redelivery of one event to one hook, so receivers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from webhooksd.delivery.encoding import json_body, querystring, with_query
+from webhooksd.delivery.signing import sign
+from webhooksd.records import Hook
+
+#: headers a hook's custom headers may not replace
+RESERVED = frozenset(
+    {
+        "x-hook-id",
+        "x-account-id",
+        "content-type",
+        "content-length",
+        "host",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundRequest:
+    method: str
+    #: the hook's URI, without the GET query string (what attempt records show)
+    uri: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def endpoint(self) -> str:
+        """``scheme://host:port``: the unit of concurrency limits and circuit breaking."""
+        parts = urlsplit(self.uri)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port that is no number: the sender refuses such a URI
+            return f"{parts.scheme}://{parts.netloc.lower()}"
+        return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a custom header would replace one the daemon sets (any ``webhook-*`` too:
+    the Standard Webhooks namespace is the daemon's)."""
+    lowered = name.lower()
+    return lowered in RESERVED or lowered.startswith("webhook-")
+
+
+def webhook_id(event_key: str, hook_id: str) -> str:
+    return "msg_" + hashlib.sha256(f"{event_key}:{hook_id}".encode()).hexdigest()[:32]
+
+
+def build_request(
+    hook: Hook,
+    payload: Mapping[str, Any],
+    *,
+    msg_id: str,
+    timestamp: int,
+    body_override: bytes | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> OutboundRequest:
+    headers: dict[str, str] = {}
+    for name, value in {**hook.custom_request_headers, **(extra_headers or {})}.items():
+        if not is_reserved(name):
+            headers[name] = value
+    headers["X-Hook-ID"] = hook.id
+    headers["X-Account-ID"] = hook.account_id
+    if hook.http_verb == "get":
+        url, body = with_query(hook.uri, querystring(payload)), b""
+    else:
+        url = hook.uri
+        if body_override is not None:
+            body = body_override
+            headers["Content-Type"] = _content_type(hook, extra_headers)
+        elif hook.format == "json":
+            body, headers["Content-Type"] = json_body(payload), JSON
+        else:
+            body, headers["Content-Type"] = querystring(payload).encode(), FORM
+    headers["webhook-id"] = msg_id
+    headers["webhook-timestamp"] = str(timestamp)
+    if hook.secret:
+        headers["webhook-signature"] = sign(hook.secret, msg_id, timestamp, body)
+    return OutboundRequest(
+        method=hook.http_verb.upper(), uri=hook.uri, url=url, headers=headers, body=body
+    )
+
+
+def _content_type(hook: Hook, extra: Mapping[str, str] | None) -> str:
+    for source in (extra or {}, hook.custom_request_headers):
+        for name, value in source.items():
+            if name.lower() == "content-type":
+                return value
+    return JSON if hook.format == "json" else FORM

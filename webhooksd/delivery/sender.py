@@ -1,0 +1,201 @@
+"""Sending one request (Kazoo ``kz_http`` with the timeouts Kazoo meant to apply).
+
+One ``aiohttp.ClientSession`` per daemon. Each endpoint (``scheme://host:port``) gets at most
+``endpoint_concurrency`` requests in flight, so one slow receiver cannot take the pool; after
+``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
+``breaker_cooldown_ms``, and attempts to it wait in the retry queue instead of holding workers
+(the first attempt after the cool-down is the probe that closes or reopens the breaker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from yarl import URL
+
+from webhooksd.config import Settings
+from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, classify, retry_after
+from webhooksd.delivery.request import OutboundRequest
+from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy, is_blocked_error
+
+#: endpoints whose limiter and breaker state are remembered at most
+MAX_ENDPOINTS = 10_000
+
+
+class _Endpoint:
+    __slots__ = ("failures", "open_until", "slots")
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.failures = 0
+        self.open_until = 0.0
+
+
+class Sender:
+    def __init__(
+        self, session: aiohttp.ClientSession, settings: Settings, policy: TargetPolicy
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._policy = policy
+        self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.request_timeout_ms / 1000,
+            connect=settings.connect_timeout_ms / 1000,
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Sender]:
+        policy = TargetPolicy(
+            allow_private=settings.allow_private_targets,
+            allowed_networks=settings.allowed_target_networks,
+        )
+        connector = aiohttp.TCPConnector(
+            limit=200, limit_per_host=0, ttl_dns_cache=10, resolver=GuardedResolver(policy)
+        )
+        async with aiohttp.ClientSession(
+            connector=connector, trust_env=False, auto_decompress=True
+        ) as session:
+            yield cls(session, settings, policy)
+        # let the closed connections' transports finish closing before their sockets are
+        # collected (else: ResourceWarning: unclosed socket)
+        await asyncio.sleep(0)
+
+    def _endpoint(self, key: str) -> _Endpoint:
+        found = self._endpoints.get(key)
+        if found is None:
+            found = _Endpoint(self._settings.endpoint_concurrency)
+            self._endpoints[key] = found
+            if len(self._endpoints) > MAX_ENDPOINTS:
+                self._endpoints.popitem(last=False)
+        else:
+            self._endpoints.move_to_end(key)
+        return found
+
+    def is_failing(self, request: OutboundRequest) -> bool:
+        """Whether the endpoint is known to be failing right now (the breaker is open)."""
+        return self.failing_for_s(request) > 0
+
+    def failing_for_s(self, request: OutboundRequest) -> float:
+        """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
+        return max(0.0, self._endpoint(request.endpoint).open_until - time.monotonic())
+
+    async def send(self, request: OutboundRequest) -> Outcome:
+        refused = self._refuse(request)
+        if refused is not None:  # never sent, so it tells nothing about the endpoint
+            return refused
+        endpoint = self._endpoint(request.endpoint)
+        async with endpoint.slots:
+            outcome = await self._send(request)
+        if outcome.kind == "retryable":
+            endpoint.failures += 1
+            if 0 < self._settings.breaker_failures <= endpoint.failures:  # 0 turns it off
+                endpoint.open_until = time.monotonic() + self._settings.breaker_cooldown_ms / 1000
+        else:
+            endpoint.failures, endpoint.open_until = 0, 0.0
+        return outcome
+
+    def _refuse(self, request: OutboundRequest) -> Outcome | None:
+        """A final failure for a URL that must not be sent: unparsable, not http(s), no
+        host, or an IP literal the SSRF guard refuses (literals bypass the resolver)."""
+        started = time.perf_counter()
+        try:
+            url = URL(request.url)
+        except ValueError as exc:
+            return _malformed(f"malformed_url: {exc}", started)
+        if url.scheme not in ("http", "https"):
+            return _malformed(f"unsupported_scheme: {url.scheme or 'none'}", started)
+        if not url.host:
+            return _malformed(f"malformed_url: no host in {request.uri}", started)
+        try:
+            self._policy.check_literal(url.host)
+        except TargetBlocked as exc:
+            return _blocked(str(exc), started)
+        return None
+
+    async def _send(self, request: OutboundRequest) -> Outcome:
+        started = time.perf_counter()
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                data=request.body or None,
+                headers=dict(request.headers),
+                allow_redirects=False,
+                timeout=self._timeout,
+            ) as resp:
+                body = await resp.content.read(self._settings.max_response_body_bytes)
+                kind = classify(resp.status)
+                return Outcome(
+                    kind=kind,
+                    status=resp.status,
+                    headers={k.lower(): v for k, v in resp.headers.items()},
+                    body=body.decode("utf-8", "replace"),
+                    reason=None if kind == "success" else "bad response code",
+                    duration_ms=_ms(started),
+                    retry_after_s=retry_after(resp.headers.get("Retry-After")),
+                )
+        except TimeoutError:
+            return Outcome(
+                kind="retryable",
+                client_error="timeout",
+                reason=CLIENT_ERROR,
+                duration_ms=_ms(started),
+            )
+        except aiohttp.InvalidURL as exc:  # retrying cannot mend a URL (Kazoo retried)
+            return _malformed(_client_error(exc), started)
+        except aiohttp.ClientError as exc:
+            if is_blocked_error(exc):
+                return _blocked(str(exc), started)
+            return Outcome(
+                kind="retryable",
+                client_error=_client_error(exc),
+                reason=CLIENT_ERROR,
+                duration_ms=_ms(started),
+            )
+        except (OSError, ValueError) as exc:
+            if is_blocked_error(exc):
+                return _blocked(str(exc), started)
+            return _malformed(f"malformed_url: {exc}", started)
+
+
+def _malformed(client_error: str, started: float) -> Outcome:
+    return Outcome(
+        kind="final", client_error=client_error, reason=CLIENT_ERROR, duration_ms=_ms(started)
+    )
+
+
+def _blocked(message: str, started: float) -> Outcome:
+    return Outcome(
+        kind="final",
+        client_error=f"ssrf_blocked: {message}",
+        reason="target address not allowed",
+        duration_ms=_ms(started),
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _client_error(exc: aiohttp.ClientError) -> str:
+    """Kazoo-style ``client_error`` strings (``failed_connect: econnrefused``…)."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "nxdomain"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = errno.errorcode.get(exc.os_error.errno or 0)
+        return f"failed_connect: {code.lower() if code else exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "socket_closed_remotely"
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return f"unsupported_scheme: {exc}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"malformed_url: {exc}"
+    return type(exc).__name__

@@ -1,0 +1,22 @@
+"""Identifiers in Kazoo's shapes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_id() -> str:
+    """A new document id: 32 lower-case hex characters, as Kazoo's ``kz_binary:rand_hex(16)``."""
+    return secrets.token_hex(16)
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, str) and _HEX32.match(value) is not None
+
+
+def new_api_key() -> str:
+    """A new account API key: 64 hex characters, as Kazoo's."""
+    return secrets.token_hex(32)

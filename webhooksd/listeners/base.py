@@ -1,0 +1,120 @@
+"""What every listener shares: consume one queue, settle each message, drain on stop.
+
+How a message is settled (Kazoo lets a crashing handler lose the message; we do not):
+
+- handled → ack;
+- cannot be understood (:class:`MalformedMessage`) → dead-lettered and counted;
+- the store or the bus failed (:class:`StoreError`, :class:`BusError`) → requeued after a
+  pause, so the event is retried when the dependency is back;
+- any other exception (a bug for this message) → logged and dead-lettered, so one poison
+  message cannot loop forever; the listener itself keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import structlog
+
+from webhooksd.bus import Bus, Delivery, Message, QueueSpec
+from webhooksd.errors import BusError, MalformedMessage, StoreError
+from webhooksd.metrics import Metrics
+from webhooksd.modules import Binding
+from webhooksd.supervisor import ChildHandle
+
+log = structlog.get_logger(__name__)
+
+#: how long a message waits before it is requeued after a store or bus failure
+REQUEUE_PAUSE_S = 1.0
+
+
+class QueueListener:
+    """Base of the listeners; subclasses implement :meth:`process`."""
+
+    name = "listener"
+
+    def __init__(self, *, bus: Bus, metrics: Metrics, prefetch: int, drain_timeout_s: float):
+        self._bus = bus
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._drain_timeout_s = drain_timeout_s
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.queue = ""
+
+    def queue_spec(self) -> QueueSpec:
+        raise NotImplementedError
+
+    def bindings(self) -> Sequence[Binding]:
+        raise NotImplementedError
+
+    async def process(self, message: Message) -> None:
+        raise NotImplementedError
+
+    async def __call__(self, handle: ChildHandle) -> None:
+        self.queue = await self._bus.declare_queue(self.queue_spec())
+        for binding in self.bindings():
+            await self._bus.bind(self.queue, binding.exchange, binding.routing_key)
+        consumer = await self._bus.consume(self.queue, self._on_delivery, prefetch=self._prefetch)
+        log.info("listening", listener=self.name, queue=self.queue, bindings=len(self.bindings()))
+        handle.ready()
+        try:
+            await asyncio.Future()  # runs until cancelled
+        finally:
+            await consumer.cancel()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Let in-flight messages finish (bounded); unfinished ones are redelivered later."""
+        if self._inflight:
+            log.info("draining", listener=self.name, inflight=self._inflight)
+            try:
+                await asyncio.wait_for(self._idle.wait(), self._drain_timeout_s)
+            except TimeoutError:
+                log.warning("drain timed out", listener=self.name, inflight=self._inflight)
+
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            await self._settle(delivery)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    async def _settle(self, delivery: Delivery) -> None:
+        message = delivery.message
+        try:
+            await self.process(message)
+        except MalformedMessage as exc:
+            self._dead_letter_log("malformed", message, exc)
+            await delivery.dead_letter()
+        except (StoreError, BusError) as exc:
+            log.warning(
+                "dependency failed; message requeued",
+                listener=self.name,
+                routing_key=message.routing_key,
+                error=repr(exc),
+            )
+            await asyncio.sleep(REQUEUE_PAUSE_S)
+            await delivery.requeue()
+        except Exception as exc:
+            self._dead_letter_log("handler_error", message, exc)
+            await delivery.dead_letter()
+        else:
+            await delivery.ack()
+
+    def _dead_letter_log(self, reason: str, message: Message, exc: Exception) -> None:
+        self._metrics.events_dead_lettered.labels(reason=reason).inc()
+        log.error(
+            "message dead-lettered",
+            listener=self.name,
+            reason=reason,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            error=repr(exc),
+            exc_info=reason == "handler_error",
+        )

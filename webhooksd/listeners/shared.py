@@ -1,0 +1,120 @@
+"""The shared listener (Kazoo ``webhooks_shared_listener``): events in, hook modules called.
+
+One durable queue shared by every instance, so each event is handled by exactly one of them.
+The message is acked only when every module's ``handle_event`` returned — that is, when every
+first attempt finished or its retry is safely queued — so a crash loses nothing.
+
+It also answers Kazoo's bulk re-enable request (``doc_type_update`` from crossbar) and replies
+on ``targeted`` to the requester's ``Server-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+import orjson
+import structlog
+
+from webhooksd.bus import Bus, Message, QueueSpec
+from webhooksd.events import Event, decode
+from webhooksd.listeners.base import QueueListener
+from webhooksd.metrics import Metrics
+from webhooksd.modules import Binding, HookContext, HookModule, Responder
+from webhooksd.reenable import reenable
+from webhooksd.store import Store
+
+log = structlog.get_logger(__name__)
+
+REENABLE_BINDING = Binding("configuration", "configuration.doc_type_update.webhook")
+
+
+class SharedListener(QueueListener):
+    name = "shared_listener"
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        metrics: Metrics,
+        store: Store,
+        modules: Mapping[str, HookModule],
+        ctx: HookContext,
+        queue_name: str,
+        prefetch: int,
+        node: str,
+        drain_timeout_s: float,
+    ) -> None:
+        super().__init__(
+            bus=bus, metrics=metrics, prefetch=prefetch, drain_timeout_s=drain_timeout_s
+        )
+        self._store = store
+        self._ctx = ctx
+        self._queue_name = queue_name
+        self._node = node
+        self._bindings: list[Binding] = [REENABLE_BINDING]
+        self._responders: list[tuple[Responder, HookModule]] = []
+        for module in modules.values():
+            bindings, responders = module.bindings_and_responders()
+            self._bindings.extend(b for b in bindings if b not in self._bindings)
+            self._responders.extend((r, module) for r in responders)
+
+    def queue_spec(self) -> QueueSpec:
+        return QueueSpec(name=self._queue_name, durable=True, dead_letter=True)
+
+    def bindings(self) -> Sequence[Binding]:
+        return self._bindings
+
+    def modules_for(self, event: Event) -> list[HookModule]:
+        """Every module with a responder matching the event, each once."""
+        found: list[HookModule] = []
+        for responder, module in self._responders:
+            if responder.matches(event.category, event.name) and module not in found:
+                found.append(module)
+        return found
+
+    async def process(self, message: Message) -> None:
+        event = decode(message)
+        self._metrics.events_consumed.labels(category=event.category, name=event.name).inc()
+        with structlog.contextvars.bound_contextvars(event_id=event.event_id):
+            await self._dispatch(event)
+
+    async def _dispatch(self, event: Event) -> None:
+        if event.category == "configuration" and event.name == "doc_type_update":
+            await self._reenable_request(event)
+            return
+        modules = self.modules_for(event)
+        if not modules:
+            log.debug("no module for event", category=event.category, name=event.name)
+            return
+        results = await asyncio.gather(
+            *(m.handle_event(event, self._ctx) for m in modules), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _reenable_request(self, event: Event) -> None:
+        body = event.body
+        account_id, action = body.get("Account-ID"), body.get("Action")
+        if body.get("Type") != "webhook" or not isinstance(account_id, str):
+            log.info("doc_type_update ignored", type=body.get("Type"))
+            return
+        if action not in ("account", "descendants"):
+            log.warning("doc_type_update with unknown action", action=action)
+            return
+        await reenable(
+            self._store, self._bus, account_id, descendants=action == "descendants", node=self._node
+        )
+        server_id = body.get("Server-ID")
+        if isinstance(server_id, str) and server_id:
+            reply = {
+                "status": "success",
+                "Event-Category": "configuration",
+                "Event-Name": "doc_type_updated",
+                "Msg-ID": body.get("Msg-ID", ""),
+                "App-Name": "webhooks",
+                "App-Version": "4.0.0",
+                "Node": self._node,
+            }
+            await self._bus.publish("targeted", server_id, orjson.dumps(reply))

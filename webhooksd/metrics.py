@@ -1,0 +1,45 @@
+"""Prometheus metrics, one registry per daemon (no module-level state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The daemon's counters; labels are bounded (no URLs, no account ids)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_consumed = Counter(
+            "webhooksd_events_consumed", "AMQP events consumed", ["category", "name"], registry=r
+        )
+        self.events_dead_lettered = Counter(
+            "webhooksd_events_dead_lettered", "AMQP messages dead-lettered", ["reason"], registry=r
+        )
+        self.deliveries = Counter(
+            "webhooksd_deliveries", "Delivery attempts", ["result", "status_class"], registry=r
+        )
+        self.delivery_seconds = Histogram(
+            "webhooksd_delivery_seconds",
+            "HTTP request duration of an attempt",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.retries_queued = Counter(
+            "webhooksd_retries_queued", "Retries handed to the delay queue", registry=r
+        )
+        self.hooks_loaded = Gauge(
+            "webhooksd_hooks_loaded", "Enabled hooks in the table", registry=r
+        )
+        self.hooks_auto_disabled = Counter(
+            "webhooksd_hooks_auto_disabled", "Hooks switched off by the disabler", registry=r
+        )
+        self.queue_depth = Gauge(
+            "webhooksd_queue_depth", "Messages ready in a queue", ["queue"], registry=r
+        )
+        self.child_restarts = Counter(
+            "webhooksd_child_restarts", "Supervised children restarted", ["child"], registry=r
+        )

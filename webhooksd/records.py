@@ -1,0 +1,157 @@
+"""Frozen records shared by the store, the hook table, the dispatcher and the API.
+
+``HookDoc`` and ``Account`` are what the store keeps; ``Hook`` is the compiled form the
+dispatcher fires (Kazoo's ``#webhook{}`` record, ``webhooks.hrl``); ``AttemptRecord`` is one
+delivery attempt with Kazoo's live field names in ``doc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+HttpVerb = Literal["get", "post", "put"]
+BodyFormat = Literal["form-data", "json"]
+AttemptResult = Literal["success", "failure"]
+
+#: The reason Kazoo writes into ``pvt_disabled_message`` when the disabler switches a hook off.
+AUTO_DISABLE_REASON = "too many failed attempts"
+
+#: Kazoo's name for the catch-all hook.
+ALL_HOOK = "all"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """An account, Kazoo-shaped: ``tree`` is ``pvt_tree``, the ancestors root first."""
+
+    id: str
+    name: str
+    parent_id: str | None = None
+    tree: tuple[str, ...] = ()
+    realm: str | None = None
+    is_reseller: bool = False
+    enabled: bool = True
+    #: other public fields a client stored (Kazoo keeps unknown fields)
+    doc: Mapping[str, Any] = field(default_factory=dict)
+    created_ms: int = 0
+    modified_ms: int = 0
+    revision: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HookDoc:
+    """A stored hook: Crossbar's public document (without ``id``) plus the private fields."""
+
+    id: str
+    account_id: str
+    #: the public document exactly as the API validated and stored it (defaults applied)
+    doc: Mapping[str, Any]
+    #: ``pvt_disabled_message``: set only when the server switched the hook off
+    disabled_reason: str | None = None
+    created_ms: int = 0
+    modified_ms: int = 0
+    revision: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.doc.get("enabled", True) is not False
+
+    @property
+    def is_auto_disabled(self) -> bool:
+        """Kazoo's ``kzd_webhooks:is_auto_disabled/1``: off, and off because of the disabler."""
+        return not self.enabled and self.disabled_reason is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hook:
+    """A hook compiled for dispatch (Kazoo's ``#webhook{}``)."""
+
+    id: str
+    account_id: str
+    name: str
+    uri: str
+    hook: str
+    http_verb: HttpVerb = "post"
+    format: BodyFormat = "form-data"
+    #: retries after the first attempt (the schema's 0..4)
+    retries: int = 2
+    enabled: bool = True
+    include_subaccounts: bool = False
+    include_internal_legs: bool = True
+    custom_data: Mapping[str, Any] = field(default_factory=dict)
+    #: the undocumented hook-document ``modifiers`` (Kazoo ``maybe_fire_hook/2``)
+    modifiers: Mapping[str, Any] | None = None
+    custom_request_headers: Mapping[str, str] = field(default_factory=dict)
+    #: Standard Webhooks signing secret (``whsec_…``), if the hook has one
+    secret: str | None = None
+    #: the whole public document, for features that read more fields
+    doc: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_doc(cls, stored: HookDoc) -> Hook:
+        doc = stored.doc
+        verb = str(doc.get("http_verb", "post")).lower()
+        fmt = str(doc.get("format", "form-data")).lower()
+        custom_data = doc.get("custom_data")
+        modifiers = doc.get("modifiers")
+        headers = doc.get("custom_request_headers")
+        secret = doc.get("secret")
+        return cls(
+            id=stored.id,
+            account_id=stored.account_id,
+            name=str(doc.get("name", "")),
+            uri=str(doc.get("uri", "")),
+            hook=str(doc.get("hook", "")).lower(),
+            http_verb=verb if verb in ("get", "put") else "post",  # type: ignore[arg-type]
+            format="json" if fmt == "json" else "form-data",
+            retries=_clamp_retries(doc.get("retries", 2)),
+            enabled=stored.enabled,
+            include_subaccounts=doc.get("include_subaccounts") is True,
+            include_internal_legs=doc.get("include_internal_legs", True) is not False,
+            custom_data=custom_data if isinstance(custom_data, Mapping) else {},
+            modifiers=modifiers if isinstance(modifiers, Mapping) and modifiers else None,
+            custom_request_headers=(
+                {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {}
+            ),
+            secret=secret if isinstance(secret, str) and secret else None,
+            doc=doc,
+        )
+
+
+def _clamp_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return 2
+    try:
+        retries = int(value)
+    except ValueError:
+        return 2
+    return max(0, min(4, retries))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptRecord:
+    """One delivery attempt; ``doc`` holds Kazoo's attempt fields (``hook_id``, ``result``…)."""
+
+    id: str
+    #: the hook owner (Kazoo writes attempts to the owner's MODb)
+    account_id: str
+    hook_id: str
+    event_id: str
+    created_ms: int
+    result: AttemptResult
+    #: failures count towards auto-disable until flushed (re-enable flushes them)
+    counts_as_failure: bool
+    doc: Mapping[str, Any]
+    #: the payload as sent (after custom_data and cluster_id), so the attempt can be replayed
+    payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureCount:
+    """In-window failures of one hook, as the disabler reads them from the store."""
+
+    account_id: str
+    hook_id: str
+    count: int

@@ -1,0 +1,204 @@
+"""Rows to records and back, shared by the SQLite and PostgreSQL stores.
+
+Both drivers hand back rows indexable by position (``sqlite3`` tuples, ``asyncpg.Record``),
+and both take JSON as text (SQLite ``TEXT``, PostgreSQL ``jsonb`` parameters), so the column
+order below is the one contract between the SQL in each store and this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final, NoReturn, Protocol, TypeVar
+
+import orjson
+
+from webhooksd.errors import Conflict, NotFound
+from webhooksd.records import Account, AttemptRecord, HookDoc
+
+_Stamped = TypeVar("_Stamped", Account, HookDoc)
+
+ACCOUNT_COLUMNS: Final = (
+    "id, name, parent_id, tree, realm, is_reseller, enabled, doc, created_ms, modified_ms, revision"
+)
+HOOK_COLUMNS: Final = "id, account_id, doc, disabled_reason, created_ms, modified_ms, revision"
+ATTEMPT_COLUMNS: Final = (
+    "id, account_id, hook_id, event_id, created_ms, result, counts_as_failure, doc, payload"
+)
+
+
+class Row(Protocol):
+    """What both drivers' rows offer: positional access."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+def _default(value: object) -> object:
+    # records type their documents as Mapping; orjson serialises only dict natively
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, default=_default).decode()
+
+
+def dumps_canonical(value: Any) -> str:
+    """JSON with sorted keys, so equal values are equal text (module metadata compares so)."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+# -- accounts ------------------------------------------------------------------------------
+def account_params(account: Account) -> tuple[Any, ...]:
+    """``account`` as parameters in ``ACCOUNT_COLUMNS`` order."""
+    return (
+        account.id,
+        account.name,
+        account.parent_id,
+        dumps(list(account.tree)),
+        account.realm,
+        account.is_reseller,
+        account.enabled,
+        dumps(account.doc),
+        account.created_ms,
+        account.modified_ms,
+        account.revision,
+    )
+
+
+def account_from_row(row: Row) -> Account:
+    return Account(
+        id=row[0],
+        name=row[1],
+        parent_id=row[2],
+        tree=tuple(loads(row[3])),
+        realm=row[4],
+        is_reseller=bool(row[5]),
+        enabled=bool(row[6]),
+        doc=loads(row[7]),
+        created_ms=row[8],
+        modified_ms=row[9],
+        revision=row[10],
+    )
+
+
+def ancestor_rows(account: Account) -> list[tuple[str, str]]:
+    """``(account_id, ancestor_id)`` for every ancestor in the tree (never the account)."""
+    ancestors = dict.fromkeys(a for a in account.tree if a != account.id)
+    return [(account.id, ancestor) for ancestor in ancestors]
+
+
+# -- hooks ---------------------------------------------------------------------------------
+def hook_params(hook: HookDoc) -> tuple[Any, ...]:
+    """``hook`` as parameters in ``HOOK_COLUMNS`` order, plus ``enabled`` last."""
+    return (
+        hook.id,
+        hook.account_id,
+        dumps(hook.doc),
+        hook.disabled_reason,
+        hook.created_ms,
+        hook.modified_ms,
+        hook.revision,
+        hook.enabled,
+    )
+
+
+def hook_from_row(row: Row) -> HookDoc:
+    return HookDoc(
+        id=row[0],
+        account_id=row[1],
+        doc=loads(row[2]),
+        disabled_reason=row[3],
+        created_ms=row[4],
+        modified_ms=row[5],
+        revision=row[6],
+    )
+
+
+# -- attempts ------------------------------------------------------------------------------
+def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
+    """``attempt`` as parameters in ``ATTEMPT_COLUMNS`` order."""
+    return (
+        attempt.id,
+        attempt.account_id,
+        attempt.hook_id,
+        attempt.event_id,
+        attempt.created_ms,
+        attempt.result,
+        attempt.counts_as_failure,
+        dumps(attempt.doc),
+        None if attempt.payload is None else dumps(attempt.payload),
+    )
+
+
+def attempt_from_row(row: Row) -> AttemptRecord:
+    return AttemptRecord(
+        id=row[0],
+        account_id=row[1],
+        hook_id=row[2],
+        event_id=row[3],
+        created_ms=row[4],
+        result=row[5],
+        counts_as_failure=bool(row[6]),
+        doc=loads(row[7]),
+        payload=None if row[8] is None else loads(row[8]),
+    )
+
+
+# -- stamping ------------------------------------------------------------------------------
+def stamp_new(record: _Stamped, now: int) -> _Stamped:
+    """A record as first stored: revision 1; created/modified now unless the caller set them
+    (an import keeps Kazoo's ``pvt_created``)."""
+    created = record.created_ms or now
+    modified = record.modified_ms or created
+    return replace(record, created_ms=created, modified_ms=modified, revision=1)
+
+
+def check_revision(kind: str, record_id: str, stored: int | None, given: int) -> NoReturn:
+    """Why an ``UPDATE … WHERE revision = given`` changed nothing: NotFound or Conflict."""
+    if stored is None:
+        raise NotFound(f"{kind} {record_id} does not exist")
+    raise Conflict(f"{kind} {record_id} is at revision {stored}, not {given}")
+
+
+# -- attempt listing -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptQuery:
+    """The arguments of ``Store.list_attempts``."""
+
+    account_id: str
+    hook_id: str | None
+    created_from_ms: int
+    created_to_ms: int
+    descending: bool
+    after: tuple[int, str] | None
+    limit: int
+
+
+def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
+    """``SELECT`` for one page of attempts, with ``?`` placeholders, and its parameters.
+
+    Keyset paging: the page starts strictly after ``query.after`` in the order's direction,
+    so a page boundary never repeats or skips a row even when many share ``created_ms``.
+    """
+    clauses = ["account_id = ?", "created_ms >= ?", "created_ms <= ?"]
+    params: list[Any] = [query.account_id, query.created_from_ms, query.created_to_ms]
+    if query.hook_id is not None:
+        clauses.append("hook_id = ?")
+        params.append(query.hook_id)
+    if query.after is not None:
+        op = "<" if query.descending else ">"
+        clauses.append(f"(created_ms {op} ? OR (created_ms = ? AND id {op} ?))")
+        params.extend((query.after[0], query.after[0], query.after[1]))
+    order = "DESC" if query.descending else "ASC"
+    params.append(max(0, query.limit))
+    sql = (
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {' AND '.join(clauses)}"
+        f" ORDER BY created_ms {order}, id {order} LIMIT ?"
+    )
+    return sql, params

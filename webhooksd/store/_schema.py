@@ -1,0 +1,109 @@
+"""The store's tables, as numbered migrations shared by the SQLite and PostgreSQL stores.
+
+Kazoo keeps these in CouchDB: accounts in ``accounts``, hooks in ``webhooks`` (one document
+each), attempts in each account's MODb (``webhooks_attempts`` view), module metadata as
+``webhooks_*`` documents of the master account and settings in ``system_config/webhooks``.
+Here they are tables with the fields the daemon queries on pulled out into columns.
+
+Each migration is a tuple of DDL statements; ``{json}`` is the dialect's JSON column type
+(``TEXT`` for SQLite, ``jsonb`` for PostgreSQL) and ``{collate}`` the collation clause of
+id columns (PostgreSQL sorts ids bytewise with ``COLLATE "C"``, as SQLite always does, so
+both stores order and page alike whatever the database's locale). A migration is never
+edited once released: a change is a new, higher-numbered migration.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: (version, statements), applied in ascending order; each version exactly once
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            """CREATE TABLE accounts (
+                id TEXT{collate} PRIMARY KEY,
+                name TEXT NOT NULL,
+                parent_id TEXT,
+                tree {json} NOT NULL,
+                realm TEXT,
+                is_reseller BOOLEAN NOT NULL,
+                enabled BOOLEAN NOT NULL,
+                doc {json} NOT NULL,
+                created_ms BIGINT NOT NULL,
+                modified_ms BIGINT NOT NULL,
+                revision INTEGER NOT NULL
+            )""",
+            "CREATE INDEX accounts_parent ON accounts (parent_id)",
+            "CREATE INDEX accounts_realm ON accounts (realm)",
+            # one row per (account, ancestor) so descendants are an index read, not a scan
+            """CREATE TABLE account_ancestors (
+                account_id TEXT NOT NULL,
+                ancestor_id TEXT NOT NULL,
+                PRIMARY KEY (ancestor_id, account_id)
+            )""",
+            "CREATE INDEX account_ancestors_account ON account_ancestors (account_id)",
+            """CREATE TABLE api_keys (
+                key_hash TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL UNIQUE
+            )""",
+            """CREATE TABLE hooks (
+                id TEXT{collate} PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                doc {json} NOT NULL,
+                disabled_reason TEXT,
+                enabled BOOLEAN NOT NULL,
+                created_ms BIGINT NOT NULL,
+                modified_ms BIGINT NOT NULL,
+                revision INTEGER NOT NULL
+            )""",
+            "CREATE INDEX hooks_account ON hooks (account_id, id)",
+            """CREATE TABLE attempts (
+                id TEXT{collate} PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                hook_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                result TEXT NOT NULL,
+                counts_as_failure BOOLEAN NOT NULL,
+                doc {json} NOT NULL,
+                payload {json}
+            )""",
+            "CREATE INDEX attempts_account ON attempts (account_id, created_ms, id)",
+            "CREATE INDEX attempts_hook ON attempts (hook_id, created_ms, id)",
+            "CREATE INDEX attempts_created ON attempts (created_ms)",
+            # partial indexes stay small: only failures that still count are in them
+            """CREATE INDEX attempts_failures_since ON attempts (created_ms)
+                WHERE counts_as_failure""",
+            """CREATE INDEX attempts_failures_hook ON attempts (account_id, hook_id)
+                WHERE counts_as_failure""",
+            "CREATE TABLE module_meta (id TEXT{collate} PRIMARY KEY, meta {json} NOT NULL)",
+            """CREATE TABLE settings (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value {json} NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
+        ),
+    ),
+)
+
+#: created before the migrations run, so it cannot itself be a migration
+SCHEMA_VERSION_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_ms BIGINT NOT NULL
+)"""
+
+
+def pending(current: int, *, json_type: str, collate: str) -> list[tuple[int, list[str]]]:
+    """The migrations after ``current``, in order, rendered for one dialect."""
+    return [
+        (version, [s.format(json=json_type, collate=collate) for s in statements])
+        for version, statements in MIGRATIONS
+        if version > current
+    ]
+
+
+def latest() -> int:
+    """The version a fully migrated store is at."""
+    return MIGRATIONS[-1][0]

@@ -1,0 +1,226 @@
+"""Conditions on payload fields that must all hold for a hook to fire (Webitel's hook
+``filter``, ``hookClass.js`` ``Hook.check`` and ``Operations``).
+
+Two shapes are accepted. Ours, a list of conditions, each naming a ``field`` (a dotted path)
+and one or more operators that must all hold::
+
+    [{"field": "call_direction", "eq": "inbound"},
+     {"field": "duration_seconds", "gte": 10, "lt": 60},
+     {"field": "caller_id_number", "regex": "^\\+44"},
+     {"field": "hangup_cause", "in": ["NORMAL_CLEARING", "ORIGINATOR_CANCEL"]},
+     {"field": "custom_channel_vars.owner_id", "exists": true}]
+
+Operators: ``eq``, ``ne``, ``in``, ``not_in``, ``gt``, ``gte``, ``lt``, ``lte``, ``regex``
+(Python syntax, searched anywhere in the value; ``(?i)`` for flags), ``exists`` (present and
+not null). Numbers and numeric strings compare as numbers (Kazoo sends some numbers as
+strings); two strings compare as strings; anything else does not match. A missing field
+matches only ``ne``, ``not_in`` and ``exists: false``.
+
+Webitel's shape, an object ``{"<field>": {"operation": "==", "value": …}}`` with the
+operations ``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` and ``reg`` (``/pattern/flags``
+allowed), is translated to the same conditions; ``"null"`` with ``==``/``!=`` means absent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .paths import Path, lookup, parse_path
+from .problems import Problems
+
+MAX_CONDITIONS = 50
+MAX_IN_ITEMS = 100
+MAX_REGEX_CHARS = 1000
+OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "regex", "exists")
+WEBITEL_OPERATIONS = {
+    "==": "eq",
+    "!=": "ne",
+    "<": "lt",
+    ">": "gt",
+    "<=": "lte",
+    ">=": "gte",
+    "reg": "regex",
+}
+_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+_SLASHED = re.compile(r"^/(.*)/([a-z]*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Condition:
+    """One operator on one field; ``operand`` is compiled (a pattern for ``regex``)."""
+
+    path: Path
+    op: str
+    operand: Any
+
+    def holds(self, payload: Mapping[str, Any]) -> bool:
+        found, actual = lookup(payload, self.path)
+        present = found and actual is not None
+        if self.op == "exists":
+            return bool(present == self.operand)
+        if not present:
+            return self.op in ("ne", "not_in")
+        return _TESTS[self.op](actual, self.operand)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _equal(actual: Any, wanted: Any) -> bool:
+    if isinstance(wanted, bool) and isinstance(actual, str):
+        return actual.lower() == ("true" if wanted else "false")
+    if isinstance(wanted, int | float) and not isinstance(wanted, bool):
+        number = _number(actual)
+        return number is not None and number == float(wanted)
+    return bool(actual == wanted)
+
+
+def _order(actual: Any, wanted: Any, test: Callable[[Any, Any], bool]) -> bool:
+    a, w = _number(actual), _number(wanted)
+    if a is not None and w is not None:
+        return test(a, w)
+    if isinstance(actual, str) and isinstance(wanted, str):
+        return test(actual, wanted)
+    return False
+
+
+def _search(actual: Any, pattern: re.Pattern[str]) -> bool:
+    if isinstance(actual, bool):
+        text = "true" if actual else "false"
+    elif isinstance(actual, str | int | float):
+        text = str(actual)
+    else:
+        return False
+    return pattern.search(text) is not None
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": _equal,
+    "ne": lambda a, w: not _equal(a, w),
+    "in": lambda a, w: any(_equal(a, item) for item in w),
+    "not_in": lambda a, w: not any(_equal(a, item) for item in w),
+    "gt": lambda a, w: _order(a, w, lambda x, y: x > y),
+    "gte": lambda a, w: _order(a, w, lambda x, y: x >= y),
+    "lt": lambda a, w: _order(a, w, lambda x, y: x < y),
+    "lte": lambda a, w: _order(a, w, lambda x, y: x <= y),
+    "regex": _search,
+}
+
+
+def _regex(value: Any, *, slashed: bool) -> re.Pattern[str]:
+    if not isinstance(value, str):
+        raise ValueError("a regular expression must be a string")
+    if len(value) > MAX_REGEX_CHARS:
+        raise ValueError(f"a regular expression must not be longer than {MAX_REGEX_CHARS}")
+    flags = 0
+    match = _SLASHED.match(value) if slashed else None
+    if match is not None:
+        value = match.group(1)
+        for flag in match.group(2):
+            flags |= _REGEX_FLAGS.get(flag, 0)  # JavaScript's g and y mean nothing here
+    try:
+        return re.compile(value, flags)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None
+
+
+def _operand(op: str, value: Any, *, slashed: bool = False) -> Any:
+    """The compiled operand of ``op``; ValueError when it does not suit the operator."""
+    if op == "regex":
+        return _regex(value, slashed=slashed)
+    if op == "exists":
+        if not isinstance(value, bool):
+            raise ValueError("exists takes true or false")
+        return value
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value or len(value) > MAX_IN_ITEMS:
+            raise ValueError(f"{op} takes a list of 1 to {MAX_IN_ITEMS} values")
+        if any(isinstance(item, dict | list) for item in value):
+            raise ValueError(f"{op} takes a list of strings, numbers, booleans or null")
+        return tuple(value)
+    if op in ("gt", "gte", "lt", "lte"):
+        if _number(value) is None and not isinstance(value, str):
+            raise ValueError(f"{op} takes a number or a string")
+        return value
+    return value
+
+
+def _native(index: int, raw: Any, problems: Problems) -> list[Condition]:
+    where = f"filter.{index}"
+    if not isinstance(raw, Mapping):
+        problems.add(where, "a condition must be an object with a field and an operator")
+        return []
+    try:
+        path = parse_path(raw.get("field"))
+    except ValueError as exc:
+        problems.add(f"{where}.field", str(exc))
+        path = ()
+    conditions: list[Condition] = []
+    ops = [k for k in raw if k != "field"]
+    if not ops:
+        problems.add(where, f"a condition needs an operator: one of {', '.join(OPERATORS)}")
+    for op in ops:
+        if op not in OPERATORS:
+            problems.add(f"{where}.{op}", f"unknown operator; use one of {', '.join(OPERATORS)}")
+            continue
+        try:
+            conditions.append(Condition(path=path, op=op, operand=_operand(op, raw[op])))
+        except ValueError as exc:
+            problems.add(f"{where}.{op}", str(exc))
+    return conditions
+
+
+def _webitel(key: str, raw: Any, problems: Problems) -> list[Condition]:
+    where = f"filter.{key}"
+    try:
+        path = parse_path(key)
+    except ValueError as exc:
+        problems.add(where, str(exc))
+        return []
+    if not isinstance(raw, Mapping):
+        problems.add(where, 'a Webitel filter entry must be {"operation": …, "value": …}')
+        return []
+    op = WEBITEL_OPERATIONS.get(str(raw.get("operation")))
+    if op is None:
+        known = ", ".join(WEBITEL_OPERATIONS)
+        problems.add(f"{where}.operation", f"unknown operation; use one of {known}")
+        return []
+    value = raw.get("value")
+    if op in ("eq", "ne") and value == "null":  # Webitel: 'null' stands for undefined
+        return [Condition(path=path, op="exists", operand=op == "ne")]
+    try:
+        return [Condition(path=path, op=op, operand=_operand(op, value, slashed=True))]
+    except ValueError as exc:
+        problems.add(f"{where}.value", str(exc))
+        return []
+
+
+def compile_filter(raw: Any, problems: Problems) -> tuple[Condition, ...]:
+    """Every condition of a ``filter`` value (None or empty: no conditions)."""
+    if raw is None:
+        return ()
+    if isinstance(raw, list):
+        if len(raw) > MAX_CONDITIONS:
+            problems.add("filter", f"a filter may have at most {MAX_CONDITIONS} conditions")
+            return ()
+        return tuple(c for i, item in enumerate(raw) for c in _native(i, item, problems))
+    if isinstance(raw, Mapping):
+        if len(raw) > MAX_CONDITIONS:
+            problems.add("filter", f"a filter may have at most {MAX_CONDITIONS} conditions")
+            return ()
+        return tuple(c for k, item in raw.items() for c in _webitel(str(k), item, problems))
+    problems.add("filter", "a filter must be a list of conditions (or Webitel's object)")
+    return ()
