@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # Debian's chromium, driven by Playwright through executable_path (no browser download)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-unit test-integration test-ui lint format bench install clean
+.PHONY: run test test-unit test-integration test-ui screenshots lint format bench install clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "webhooksd needs Python 3.11 or newer")'
@@ -35,6 +35,10 @@ test-integration: install
 
 test-ui: install
 	$(PY) -m pytest -m ui
+
+# refresh docs/screenshots/ from the UI tests (real Chromium, real daemon)
+screenshots: install
+	WEBHOOKSD_UI_SCREENSHOTS=1 CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m ui tests/ui
 
 lint: install
 	$(VENV)/bin/ruff check .
