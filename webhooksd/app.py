@@ -144,6 +144,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     bus=bus,
                     metrics=metrics,
                     retrier=dispatcher,
+                    probe=store.ping,
                     queue_name=settings.retry_queue,
                     prefetch=settings.prefetch,
                     drain_timeout_s=drain,

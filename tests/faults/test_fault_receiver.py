@@ -12,20 +12,20 @@ from tests.faults.rig import HANG, Kazoo, StartReceiver, make_live, report, tall
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: the brief asks for a minute; 20 s keeps CI time down and still outlasts several breaker
-#: cool-downs and the first three retries
-OUTAGE_S = 20.0
+#: the issue's minute
+OUTAGE_S = 60.0
 EVENTS = 200
 
 
 async def test_receiver_down_for_a_while(rig: Rig, receivers: StartReceiver, kazoo: Kazoo) -> None:
-    """The receiver's port is closed for 20 s while events flow; retries=4 from a 3 s base
-    span the gap (the breaker cools down in 4 s, so it probes several times meanwhile):
+    """The receiver's port is closed for a minute while events flow; retries=4 from a 10 s
+    base span the gap (at least 75 s with jitter; the breaker cools down in 4 s, so it probes
+    several times meanwhile and deferred attempts use no retry):
     once it is back every event arrives. Auto-disable is raised out of reach: at its default
     (6 failures a minute) it would rightly switch the hook off — that is fault 7."""
     receiver = await receivers()
     daemon = await rig.start(
-        retry_base_delay_ms=3000, breaker_cooldown_ms=4000, attempt_failure_count=100_000
+        retry_base_delay_ms=10_000, breaker_cooldown_ms=4000, attempt_failure_count=100_000
     )
     api = await rig.api(daemon)
     await api.create_hook("down", receiver.url + "/down", retries=4)
@@ -39,12 +39,12 @@ async def test_receiver_down_for_a_while(rig: Rig, receivers: StartReceiver, kaz
     await asyncio.sleep(OUTAGE_S - (time.monotonic() - down_at))
     accepted_before = len(receiver.accepted_calls() & set(calls))
     await receiver.start()
-    await receiver.wait_accepted(calls, timeout=60)
+    await receiver.wait_accepted(calls, timeout=150)
     back_s = time.monotonic() - down_at - OUTAGE_S
     await until(lambda: False, 1.0)
     result = tally(receiver.hits, calls)
     print(f"{accepted_before} accepted before the outage; all back {back_s:.1f}s after it")
-    report(result, "receiver_down_20s")
+    report(result, "receiver_down_60s")
 
 
 async def test_hung_receiver_blocks_nobody(

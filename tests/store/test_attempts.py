@@ -176,3 +176,7 @@ async def test_prune_is_strictly_older(store: Store) -> None:
     assert await store.get_attempt("p20") is None
     assert await store.get_attempt("p5") is None
     assert await store.prune_attempts(30) == 0
+
+
+async def test_ping_answers_while_the_database_is_reachable(store: Store) -> None:
+    await store.ping()  # raises StoreError otherwise (the disruptive fault test stops it)

@@ -97,3 +97,29 @@ async def test_postgres_documents_are_jsonb(store_url: str) -> None:
         " WHERE table_schema = current_schema() AND column_name IN ('doc', 'meta', 'value')",
     )
     assert types == [("jsonb",)]
+
+
+@pytest.mark.integration
+async def test_postgres_ping_fails_as_a_store_error_once_the_database_is_gone() -> None:
+    """What the listeners probe during an outage: a lost database is a StoreError (which
+    requeues the event), never a crash and never a hang."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+
+    from .conftest import PG_URL
+
+    name = f"webhooksd_ping_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
+        async with open_store(url) as store:
+            await store.ping()
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            with pytest.raises(StoreError):
+                await store.ping()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import Receiver
+from tests.integration.conftest import free_port
 from tests.ui.conftest import API_KEY, UiDaemon, UiPage
 
 pytestmark = pytest.mark.ui
@@ -429,3 +430,80 @@ async def test_network_and_api_errors_are_shown(ui: UiPage, ui_daemon: UiDaemon)
     await expect(page.get_by_text("Your session has ended; sign in again.")).to_be_visible()
     # the browser logged the refused requests: expected here
     ui.console.errors.clear()
+
+
+async def test_log_pages_and_shows_a_client_error(
+    ui: UiPage, ui_daemon: UiDaemon, receiver: Receiver
+) -> None:
+    """More attempts than a page: "Load more" fetches the next page through start_key; an
+    attempt that got no response shows the client error instead of a response."""
+    account = ui_daemon.account_id
+    hook = await ui_daemon.api(
+        "PUT",
+        f"/accounts/{account}/webhooks",
+        {"name": "Busy", "hook": "channel_create", "uri": receiver.url + "/busy"},
+    )
+    hook_id = hook["data"]["id"]
+    for _ in range(55):
+        await ui_daemon.api("POST", f"/accounts/{account}/webhooks/{hook_id}/test")
+    closed = free_port()  # nothing listens there
+    await ui_daemon.api(
+        "POST",
+        f"/accounts/{account}/webhooks/{hook_id}",
+        {"name": "Busy", "hook": "channel_create", "uri": f"http://127.0.0.1:{closed}/busy"},
+    )
+    page = ui.page
+    await sign_in(page)
+    await row(page, "Busy").get_by_role("link", name="Request log of Busy").click()
+    rows = page.locator("table.log tbody tr")
+    await expect(rows).to_have_count(50)
+    await expect(page.get_by_role("status").last).to_contain_text("more are available")
+    await page.get_by_role("button", name="Load more").click()
+    await expect(rows).to_have_count(55)
+    await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+
+    await page.get_by_role("button", name="Send test event").click()
+    dialog = page.get_by_role("dialog", name="Attempt details")
+    await expect(dialog).to_contain_text("Failed: kazoo http client error")
+    await expect(dialog).to_contain_text("No response: failed_connect")
+    await dialog.get_by_role("button", name="Close", exact=True).click()
+    await expect(rows).to_have_count(56)
+    await expect(rows.first).to_have_class("failed")
+
+
+async def test_reenable_all_failing_webhooks(ui: UiPage, ui_daemon: UiDaemon) -> None:
+    """The bulk button re-enables what the server switched off and leaves hand-disabled
+    hooks alone."""
+    account = ui_daemon.account_id
+    for name in ("Gone one", "Gone two", "Paused"):
+        await ui_daemon.api(
+            "PUT",
+            f"/accounts/{account}/webhooks",
+            {"name": name, "hook": "channel_create", "uri": "https://hooks.example/" + name[-3:]},
+        )
+    listing = await ui_daemon.api("GET", f"/accounts/{account}/webhooks")
+    ids = {h["name"]: h["id"] for h in listing["data"]}
+    await ui_daemon.api(
+        "PATCH", f"/accounts/{account}/webhooks/{ids['Paused']}", {"enabled": False}
+    )
+    with sqlite3.connect(ui_daemon.db_path) as db:  # what the disabler writes
+        for name in ("Gone one", "Gone two"):
+            db.execute(
+                "UPDATE hooks SET enabled = 0, disabled_reason = 'too many failed attempts', "
+                "doc = json_set(doc, '$.enabled', json('false')) WHERE id = ?",
+                (ids[name],),
+            )
+    page = ui.page
+    await sign_in(page)
+    await expect(page.locator("[data-count=failing] .count")).to_have_text("2")
+    await page.get_by_role("button", name="Re-enable all failing webhooks").click()
+    await expect(page.get_by_role("status")).to_contain_text("Failing webhooks were re-enabled")
+    await expect(page.locator("[data-count=active] .count")).to_have_text("2")
+    await expect(page.locator("[data-count=disabled] .count")).to_have_text("1")
+    await expect(page.locator("[data-count=failing] .count")).to_have_text("0")
+    listing = await ui_daemon.api("GET", f"/accounts/{account}/webhooks")
+    assert {h["name"]: h["enabled"] for h in listing["data"]} == {
+        "Gone one": True,
+        "Gone two": True,
+        "Paused": False,
+    }

@@ -248,3 +248,14 @@ async def test_gauges_sample_queue_depths(bus: Bus) -> None:
     await Gauges(bus=bus, metrics=metrics, table=HookTable(), queues=[queue]).sample()
     samples = {s.labels.get("queue"): s.value for s in metrics.queue_depth.collect()[0].samples}
     assert samples[queue] == 3
+
+
+def test_the_requeue_pause_grows_with_the_outage_and_is_capped() -> None:
+    """A short blip is retried after a second; a long outage is not hammered."""
+    from webhooksd.listeners.base import REQUEUE_MAX_PAUSE_S, REQUEUE_PAUSE_S, requeue_pause
+
+    assert requeue_pause(0.0) == REQUEUE_PAUSE_S
+    assert requeue_pause(10.0) == 5.0
+    assert requeue_pause(3600.0) == REQUEUE_MAX_PAUSE_S
+    pauses = [requeue_pause(t) for t in range(0, 120, 5)]
+    assert pauses == sorted(pauses)

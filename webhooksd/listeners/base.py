@@ -13,7 +13,8 @@ How a message is settled (Kazoo lets a crashing handler lose the message; we do 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -25,8 +26,16 @@ from webhooksd.supervisor import ChildHandle
 
 log = structlog.get_logger(__name__)
 
-#: how long a message waits before it is requeued after a store or bus failure
+#: how long a message waits before it is requeued after a store or bus failure; the pause
+#: grows with the outage (half its length so far, up to the maximum) so that a long outage
+#: does not turn every in-flight event into a request per second to its receiver
 REQUEUE_PAUSE_S = 1.0
+REQUEUE_MAX_PAUSE_S = 15.0
+
+
+def requeue_pause(outage_s: float) -> float:
+    """The pause before a requeue, ``outage_s`` seconds into a dependency outage."""
+    return min(REQUEUE_MAX_PAUSE_S, max(REQUEUE_PAUSE_S, outage_s / 2))
 
 
 class QueueListener:
@@ -34,14 +43,27 @@ class QueueListener:
 
     name = "listener"
 
-    def __init__(self, *, bus: Bus, metrics: Metrics, prefetch: int, drain_timeout_s: float):
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        metrics: Metrics,
+        prefetch: int,
+        drain_timeout_s: float,
+        probe: Callable[[], Awaitable[None]] | None = None,
+    ):
         self._bus = bus
+        #: checks the listener's dependencies (the store) before a message is handled during
+        #: an outage, so that nothing is sent to a receiver while its attempt cannot be recorded
+        self._probe = probe
         self._metrics = metrics
         self._prefetch = prefetch
         self._drain_timeout_s = drain_timeout_s
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        #: when the current store/bus outage began (monotonic), None while all is well
+        self._outage_since: float | None = None
         self.queue = ""
 
     def queue_spec(self) -> QueueSpec:
@@ -88,23 +110,31 @@ class QueueListener:
     async def _settle(self, delivery: Delivery) -> None:
         message = delivery.message
         try:
+            if self._outage_since is not None and self._probe is not None:
+                await self._probe()
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
             await delivery.dead_letter()
         except (StoreError, BusError) as exc:
+            now = time.monotonic()
+            if self._outage_since is None:
+                self._outage_since = now
+            pause = requeue_pause(now - self._outage_since)
             log.warning(
                 "dependency failed; message requeued",
                 listener=self.name,
                 routing_key=message.routing_key,
                 error=repr(exc),
+                pause_s=round(pause, 1),
             )
-            await asyncio.sleep(REQUEUE_PAUSE_S)
+            await asyncio.sleep(pause)
             await delivery.requeue()
         except Exception as exc:
             self._dead_letter_log("handler_error", message, exc)
             await delivery.dead_letter()
         else:
+            self._outage_since = None
             await delivery.ack()
 
     def _dead_letter_log(self, reason: str, message: Message, exc: Exception) -> None:

@@ -6,7 +6,7 @@ sleeping tasks, so a restart loses none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from webhooksd.bus import Bus, Message, QueueSpec
@@ -32,9 +32,14 @@ class RetryListener(QueueListener):
         queue_name: str,
         prefetch: int,
         drain_timeout_s: float,
+        probe: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
-            bus=bus, metrics=metrics, prefetch=prefetch, drain_timeout_s=drain_timeout_s
+            bus=bus,
+            metrics=metrics,
+            prefetch=prefetch,
+            drain_timeout_s=drain_timeout_s,
+            probe=probe,
         )
         self._retrier = retrier
         self._queue_name = queue_name

@@ -46,7 +46,11 @@ class SharedListener(QueueListener):
         drain_timeout_s: float,
     ) -> None:
         super().__init__(
-            bus=bus, metrics=metrics, prefetch=prefetch, drain_timeout_s=drain_timeout_s
+            bus=bus,
+            metrics=metrics,
+            prefetch=prefetch,
+            drain_timeout_s=drain_timeout_s,
+            probe=store.ping,
         )
         self._store = store
         self._ctx = ctx

@@ -103,6 +103,9 @@ class Store(Protocol):
     async def prune_attempts(self, older_than_ms: int) -> int:
         """Delete attempts created before ``older_than_ms``; return how many."""
 
+    async def ping(self) -> None:
+        """A round trip to the database; raises :class:`StoreError` when it is unreachable."""
+
     # -- hook-module metadata ------------------------------------------------------------
     async def list_module_meta(self) -> dict[str, dict[str, Any]]: ...
 

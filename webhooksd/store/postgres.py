@@ -320,6 +320,10 @@ class PostgresStore:
         async with self._conn() as conn:
             return affected(await conn.execute(sql, account_id, hook_id))
 
+    async def ping(self) -> None:
+        async with self._conn() as conn:
+            await conn.fetchval("SELECT 1")
+
     async def prune_attempts(self, older_than_ms: int) -> int:
         async with self._conn() as conn:
             sql = "DELETE FROM attempts WHERE created_ms < $1"

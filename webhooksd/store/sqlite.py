@@ -354,6 +354,10 @@ class SqliteStore:
             sql = f"UPDATE attempts SET counts_as_failure = 0 WHERE {where}"
             return await rowcount(conn, sql, params)
 
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await one(conn, "SELECT 1", ())
+
     async def prune_attempts(self, older_than_ms: int) -> int:
         async with self._write() as conn:
             sql = "DELETE FROM attempts WHERE created_ms < ?"

@@ -833,10 +833,6 @@
       const renames = mapEditor.value();
       if (Object.keys(renames).length) data.map = renames;
       if (templateText.value) data.body_template = templateText.value;
-      if (editing && data.enabled && current.enabled === false) {
-        // switching a hook back on through the form clears the server's disable reason too
-        data.enabled = true;
-      }
       const button = $("button[type=submit]", form);
       button.disabled = true;
       try {
