@@ -51,6 +51,14 @@ async def create_hook(page: Page, name: str, url: str, **options: Any) -> None:
     await page.get_by_role("button", name="Create webhook").click()
 
 
+async def open_empty_form(ui: UiPage, name: str) -> Page:
+    """Sign in to the empty account and start a hook from the empty state's link."""
+    await sign_in(ui.page)
+    await ui.page.get_by_role("link", name="Create your first webhook").click()
+    await ui.page.get_by_label("Name", exact=True).fill(name)
+    return ui.page
+
+
 def row(page: Page, name: str) -> Any:
     return page.locator(".hook-row", has=page.get_by_role("link", name=name, exact=True))
 
@@ -225,10 +233,7 @@ async def test_switch_search_filter_and_reenable_all(ui: UiPage, ui_daemon: UiDa
 async def test_server_validation_errors_appear_beside_their_fields(
     ui: UiPage, ui_daemon: UiDaemon
 ) -> None:
-    page = ui.page
-    await sign_in(page)
-    await page.get_by_role("link", name="Create your first webhook").click()
-    await page.get_by_label("Name", exact=True).fill("Signed")
+    page = await open_empty_form(ui, "Signed")
     await page.get_by_label("URL", exact=True).fill("not a url")
     await page.get_by_role("button", name="Create webhook").click()
     # the browser's own check first: nothing reaches the server
@@ -261,10 +266,7 @@ async def test_server_validation_errors_appear_beside_their_fields(
 async def test_modifiers_are_required_choices_and_saved_in_custom_data(
     ui: UiPage, ui_daemon: UiDaemon
 ) -> None:
-    page = ui.page
-    await sign_in(page)
-    await page.get_by_role("link", name="Create your first webhook").click()
-    await page.get_by_label("Name", exact=True).fill("Users edited")
+    page = await open_empty_form(ui, "Users edited")
     await page.get_by_label("Event", exact=True).select_option("object")
     await expect(page.get_by_text("Receive notifications when objects")).to_be_visible()
     await page.get_by_label("URL", exact=True).fill("https://hooks.example/objects")
