@@ -93,5 +93,7 @@ def test_a_breaker_cooldown_as_long_as_the_failure_window_is_refused() -> None:
     with pytest.raises(ConfigError, match="breaker_cooldown_ms"):
         load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "60000"})
     assert load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "59999"}).breaker_cooldown_ms == 59999
-    settings = load(environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "90000", "WEBHOOKSD_BREAKER_FAILURES": "0"})
+    settings = load(
+        environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "90000", "WEBHOOKSD_BREAKER_FAILURES": "0"}
+    )
     assert settings.breaker_failures == 0
