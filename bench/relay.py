@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 import aio_pika
 import aiohttp
+
+from webhooksd.cli import loop_factory
 
 
 async def main(amqp_url: str, queue_name: str, target: str, prefetch: int) -> None:
@@ -43,4 +46,7 @@ if __name__ == "__main__":
     parser.add_argument("--target", required=True)
     parser.add_argument("--prefetch", type=int, default=100)
     args = parser.parse_args()
-    asyncio.run(main(args.amqp_url, args.queue, args.target, args.prefetch))
+    # the daemon's event loop, so that the comparison is like for like
+    factory = loop_factory(os.environ.get("WEBHOOKSD_EVENT_LOOP", "auto"))
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(args.amqp_url, args.queue, args.target, args.prefetch))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from webhooksd.accountcache import AccountCache
 from webhooksd.api.app import ApiDeps, create_app
 from webhooksd.apiserver import ApiServer
 from webhooksd.bus import Bus, open_bus
@@ -107,6 +108,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             fire=dispatcher.fire,
         )
         drain = float(settings.drain_timeout_s)
+        accounts = AccountCache(store, ttl_s=settings.api_account_cache_ms / 1000)
         children: list[ChildSpec] = [
             ChildSpec(
                 name="config_listener",
@@ -117,6 +119,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     table=table,
                     known_hooks={*modules, "all"},
                     drain_timeout_s=drain,
+                    on_account_change=accounts.forget,
                 ),
             ),
             ChildSpec(
@@ -178,6 +181,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                 metrics=metrics,
                 tester=dispatcher,
                 readiness=readiness,
+                accounts=accounts,
             )
         )
         api = ApiServer(app=app, host=settings.api_host, port=settings.api_port, shutdown_s=drain)

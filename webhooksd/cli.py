@@ -32,11 +32,27 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     logs.configure(settings.log_level, settings.log_format)
     try:
-        sys.exit(asyncio.run(args.command(args, settings)))
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+            code = runner.run(args.command(args, settings))
+        sys.exit(code)
     except KeyboardInterrupt:
         sys.exit(130)
     except WebhooksdError as exc:
         sys.exit(f"webhooksd: {exc}")
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``event_loop`` names: uvloop (``auto`` when it is installed) cuts the
+    loop's own cost per event by about a third; ``asyncio`` is the standard loop."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if name == "uvloop":
+            sys.exit("webhooksd: event_loop: uvloop is not installed")
+        return None
+    return uvloop.new_event_loop
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -51,6 +51,7 @@ class Settings:
     retry_queue: str = "webhooks_retry"
     prefetch: int = 100
     token_ttl_s: int = 3600
+    api_account_cache_ms: int = 1000
     rate_limit_per_s: int = 0
     load_entry_points: bool = True
     reserved_ccv_keys: tuple[str, ...] = ()
@@ -58,6 +59,7 @@ class Settings:
     max_restarts: int = 5
     restart_period_s: int = 10
     drain_timeout_s: int = 20
+    event_loop: str = "auto"
     log_level: str = "info"
     log_format: str = "auto"
 
@@ -163,6 +165,27 @@ def _check(settings: Settings) -> None:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ConfigError("allowed_target_networks", f"{network!r} is not a CIDR") from None
+    _check_numbers(settings)
+    if settings.breaker_failures > 0 and (
+        settings.breaker_cooldown_ms >= settings.attempt_failure_expiry_ms
+    ):
+        # An open breaker sends one probe per cooldown: with a cooldown as long as the failure
+        # window, earlier failures expire before the next one lands and a dead endpoint's hook
+        # would never be auto-disabled.
+        raise ConfigError(
+            "breaker_cooldown_ms",
+            f"{settings.breaker_cooldown_ms} must be less than attempt_failure_expiry_ms "
+            f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
+        )
+    if settings.event_loop not in ("auto", "uvloop", "asyncio"):
+        raise ConfigError("event_loop", f"{settings.event_loop!r} is not auto/uvloop/asyncio")
+    if settings.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level", f"{settings.log_level!r} is not debug/info/warning/error")
+    if settings.log_format not in ("json", "console", "auto"):
+        raise ConfigError("log_format", f"{settings.log_format!r} is not json/console/auto")
+
+
+def _check_numbers(settings: Settings) -> None:
     positive = (
         "connect_timeout_ms",
         "request_timeout_ms",
@@ -178,18 +201,6 @@ def _check(settings: Settings) -> None:
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(name, f"must be positive, not {getattr(settings, name)}")
-    if settings.breaker_failures > 0 and (
-        settings.breaker_cooldown_ms >= settings.attempt_failure_expiry_ms
-    ):
-        # An open breaker sends one probe per cooldown: with a cooldown as long as the failure
-        # window, earlier failures expire before the next one lands and a dead endpoint's hook
-        # would never be auto-disabled.
-        raise ConfigError(
-            "breaker_cooldown_ms",
-            f"{settings.breaker_cooldown_ms} must be less than attempt_failure_expiry_ms "
-            f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
-        )
-    if settings.log_level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("log_level", f"{settings.log_level!r} is not debug/info/warning/error")
-    if settings.log_format not in ("json", "console", "auto"):
-        raise ConfigError("log_format", f"{settings.log_format!r} is not json/console/auto")
+    for name in ("api_account_cache_ms", "breaker_failures", "rate_limit_per_s"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(name, f"must not be negative, not {getattr(settings, name)}")

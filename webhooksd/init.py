@@ -49,18 +49,19 @@ class Init:
         self._table.put_accounts(await self._store.list_accounts())
         known = {*self._modules, ALL_HOOK}
         loaded = skipped = 0
-        for stored in await self._store.list_all_hooks(enabled_only=True):
-            hook = Hook.from_doc(stored)
-            if hook.hook not in known:
-                skipped += 1
-                log.warning(
-                    "hook of unknown type not loaded",
-                    hook_id=hook.id,
-                    account_id=hook.account_id,
-                    hook_event=hook.hook,
-                )
-                continue
-            self._table.put(hook)
-            loaded += 1
+        async for batch in self._store.hook_batches(enabled_only=True):
+            for stored in batch:
+                hook = Hook.from_doc(stored)
+                if hook.hook not in known:
+                    skipped += 1
+                    log.warning(
+                        "hook of unknown type not loaded",
+                        hook_id=hook.id,
+                        account_id=hook.account_id,
+                        hook_event=hook.hook,
+                    )
+                    continue
+                self._table.put(hook)
+                loaded += 1
         self._metrics.hooks_loaded.set(len(self._table))
         log.info("hooks loaded", hooks=loaded, skipped=skipped, accounts=self._table.account_count)

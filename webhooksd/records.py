@@ -7,8 +7,10 @@ delivery attempt with Kazoo's live field names in ``doc``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 HttpVerb = Literal["get", "post", "put"]
@@ -20,6 +22,33 @@ AUTO_DISABLE_REASON = "too many failed attempts"
 
 #: Kazoo's name for the catch-all hook.
 ALL_HOOK = "all"
+
+#: one empty mapping shared by every hook without custom data, headers or extra keys: with
+#: 100k hooks loaded, a fresh ``{}`` each costs megabytes
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return _EMPTY
+
+
+#: the document keys a ``Hook`` holds in its own fields (``pvt_*`` and ``id`` never reach it)
+_FIELD_KEYS = frozenset(
+    {
+        "name",
+        "uri",
+        "hook",
+        "http_verb",
+        "format",
+        "retries",
+        "enabled",
+        "include_subaccounts",
+        "include_internal_legs",
+        "modifiers",
+        "custom_request_headers",
+        "secret",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,14 +109,17 @@ class Hook:
     enabled: bool = True
     include_subaccounts: bool = False
     include_internal_legs: bool = True
-    custom_data: Mapping[str, Any] = field(default_factory=dict)
+    custom_data: Mapping[str, Any] = field(default_factory=_empty)
     #: the undocumented hook-document ``modifiers`` (Kazoo ``maybe_fire_hook/2``)
     modifiers: Mapping[str, Any] | None = None
-    custom_request_headers: Mapping[str, str] = field(default_factory=dict)
+    custom_request_headers: Mapping[str, str] = field(default_factory=_empty)
     #: Standard Webhooks signing secret (``whsec_…``), if the hook has one
     secret: str | None = None
-    #: the whole public document, for features that read more fields
-    doc: Mapping[str, Any] = field(default_factory=dict)
+    #: the document's keys that no field above holds: the transforms (``filter``,
+    #: ``body_template``, ``auth``…), ``custom_data`` as stored, anything a client added.
+    #: Keeping only these (not the whole document) is what fits 100k hooks in the memory
+    #: budget; the store has the whole document.
+    doc: Mapping[str, Any] = field(default_factory=_empty)
 
     @classmethod
     def from_doc(cls, stored: HookDoc) -> Hook:
@@ -98,26 +130,33 @@ class Hook:
         modifiers = doc.get("modifiers")
         headers = doc.get("custom_request_headers")
         secret = doc.get("secret")
+        extra = {k: v for k, v in doc.items() if k not in _FIELD_KEYS}
         return cls(
             id=stored.id,
-            account_id=stored.account_id,
+            # shared strings: many hooks have the same account, event and URL
+            account_id=sys.intern(stored.account_id),
             name=str(doc.get("name", "")),
-            uri=str(doc.get("uri", "")),
-            hook=str(doc.get("hook", "")).lower(),
-            http_verb=verb if verb in ("get", "put") else "post",  # type: ignore[arg-type]
+            uri=sys.intern(str(doc.get("uri", ""))),
+            hook=sys.intern(str(doc.get("hook", "")).lower()),
+            http_verb=_VERBS.get(verb, "post"),
             format="json" if fmt == "json" else "form-data",
             retries=_clamp_retries(doc.get("retries", 2)),
             enabled=stored.enabled,
             include_subaccounts=doc.get("include_subaccounts") is True,
             include_internal_legs=doc.get("include_internal_legs", True) is not False,
-            custom_data=custom_data if isinstance(custom_data, Mapping) else {},
+            custom_data=custom_data if isinstance(custom_data, Mapping) and custom_data else _EMPTY,
             modifiers=modifiers if isinstance(modifiers, Mapping) and modifiers else None,
             custom_request_headers=(
-                {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {}
+                {str(k): str(v) for k, v in headers.items()}
+                if isinstance(headers, Mapping) and headers
+                else _EMPTY
             ),
             secret=secret if isinstance(secret, str) and secret else None,
-            doc=doc,
+            doc=extra or _EMPTY,
         )
+
+
+_VERBS: dict[str, HttpVerb] = {"get": "get", "put": "put", "post": "post"}
 
 
 def _clamp_retries(value: object) -> int:

@@ -354,16 +354,23 @@ async def test_descendants_path(api: Api, token: str) -> None:
     assert (await api.store.get_hook(data["id"])).account_id == parent.id  # type: ignore[union-attr]
 
 
-
 async def test_size_limits_are_validation_errors(api: Api, token: str, hooks_path: str) -> None:
     """Oversized names, URIs, custom data and headers are 400s with dotted keys (limits
     against abuse; Kazoo has none)."""
     too_many = {f"k{n}": "v" for n in range(51)}
-    status, body, _ = await api.call("PUT", hooks_path, token=token, data={
-        "name": "n" * 257, "hook": "channel_create",
-        "uri": "http://hooks.example.com/" + "p" * 2048, "custom_data": too_many,
-        "custom_request_headers": {"X-Big": "v" * 1025}, "group": "g" * 129,
-    })
+    status, body, _ = await api.call(
+        "PUT",
+        hooks_path,
+        token=token,
+        data={
+            "name": "n" * 257,
+            "hook": "channel_create",
+            "uri": "http://hooks.example.com/" + "p" * 2048,
+            "custom_data": too_many,
+            "custom_request_headers": {"X-Big": "v" * 1025},
+            "group": "g" * 129,
+        },
+    )
     assert status == 400 and body["message"] == "validation error"
     data = body["data"]
     assert data["name"]["maxLength"]["target"] == 256

@@ -110,6 +110,24 @@ async def test_list_all_hooks_enabled_only(store: Store) -> None:
     assert all(h.enabled for h in enabled)
 
 
+async def test_hook_batches(store: Store) -> None:
+    """Batches come in id order, ``size`` at a time, and cover every hook exactly once;
+    enabled_only leaves out disabled hooks without leaving a batch short of the rest."""
+    for n in (6, 2, 0, 5, 3, 1, 4):
+        await store.create_hook(hook(f"h{n}", f"a{n % 2}", enabled=n != 3))
+    batches = [b async for b in store.hook_batches(enabled_only=False, size=3)]
+    assert [[h.id for h in b] for b in batches] == [["h0", "h1", "h2"], ["h3", "h4", "h5"], ["h6"]]
+    assert batches[0][1] == await store.get_hook("h1")
+    enabled = [[h.id for h in b] async for b in store.hook_batches(enabled_only=True, size=3)]
+    assert enabled == [["h0", "h1", "h2"], ["h4", "h5", "h6"]]
+    (whole,) = [b async for b in store.hook_batches(enabled_only=True, size=100)]
+    assert len(whole) == 6 and whole[-1].id == "h6"
+
+
+async def test_hook_batches_empty(store: Store) -> None:
+    assert [b async for b in store.hook_batches(enabled_only=False)] == []
+
+
 async def test_delete_hook_returns_stored(store: Store) -> None:
     """delete_hook hands back what was stored, then None once it is gone."""
     created = await store.create_hook(hook("h1", "a1"))

@@ -18,13 +18,19 @@ BIN = Path(sys.executable).parent / "webhooksd"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "WEBHOOKSD_STORE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
-            "WEBHOOKSD_AMQP_URL": "memory://", "WEBHOOKSD_LOG_LEVEL": "warning", **extra}
+    return {
+        **os.environ,
+        "WEBHOOKSD_STORE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
+        "WEBHOOKSD_AMQP_URL": "memory://",
+        "WEBHOOKSD_LOG_LEVEL": "warning",
+        **extra,
+    }
 
 
 def _run(args: list[str], env: dict[str, str]) -> dict[str, str]:
-    proc = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
+    proc = subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout
     parsed: dict[str, str] = json.loads(lines[0])
@@ -47,8 +53,14 @@ def test_accounts_create_under_a_parent(tmp_path: Path) -> None:
     master = _run(["bootstrap"], env)
     child = _run(["accounts", "create", "--name", "child", "--parent", master["account_id"]], env)
     assert len(child["account_id"]) == 32 and len(child["api_key"]) == 64
-    bad = subprocess.run([str(BIN), "accounts", "create", "--name", "x", "--parent", "f" * 32],
-                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    bad = subprocess.run(
+        [str(BIN), "accounts", "create", "--name", "x", "--parent", "f" * 32],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode != 0 and "does not exist" in bad.stderr
 
 
@@ -73,8 +85,9 @@ def test_run_serves_probes_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     """`run` answers /healthz and /readyz once every child is up, and exits 0 on SIGTERM."""
     port = _free_port()
     env = _env(tmp_path, WEBHOOKSD_API_LISTEN=f"127.0.0.1:{port}")
-    proc = subprocess.Popen([str(BIN), "run"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(BIN), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 30
         while _status(f"http://127.0.0.1:{port}/readyz") != 200:

@@ -97,3 +97,18 @@ def test_a_breaker_cooldown_as_long_as_the_failure_window_is_refused() -> None:
         environ={"WEBHOOKSD_BREAKER_COOLDOWN_MS": "90000", "WEBHOOKSD_BREAKER_FAILURES": "0"}
     )
     assert settings.breaker_failures == 0
+
+
+def test_event_loop_setting() -> None:
+    """``event_loop``: auto takes uvloop (a dependency on Linux), asyncio the standard loop;
+    anything else is refused naming the setting."""
+    import uvloop
+
+    from webhooksd.cli import loop_factory
+
+    assert load(environ={}).event_loop == "auto"
+    assert loop_factory("auto") is uvloop.new_event_loop
+    assert loop_factory("uvloop") is uvloop.new_event_loop
+    assert loop_factory("asyncio") is None
+    with pytest.raises(ConfigError, match="event_loop"):
+        load(environ={"WEBHOOKSD_EVENT_LOOP": "trio"})

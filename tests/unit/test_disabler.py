@@ -23,19 +23,29 @@ EXPIRY = 60_000
 async def _hook(store: Store, *, enabled: bool = True, reason: str | None = None) -> str:
     hook_id = uuid.uuid4().hex
     doc = {"name": "h", "uri": "http://h.example/", "hook": "channel_create", "enabled": enabled}
-    await store.create_hook(HookDoc(id=hook_id, account_id=ACCOUNT, doc=doc,
-                                    disabled_reason=reason))
+    await store.create_hook(
+        HookDoc(id=hook_id, account_id=ACCOUNT, doc=doc, disabled_reason=reason)
+    )
     return hook_id
 
 
 async def _fail(store: Store, hook_id: str, count: int, *, ago_ms: int) -> None:
     now = now_ms()
-    await store.add_attempts([
-        AttemptRecord(id=uuid.uuid4().hex, account_id=ACCOUNT, hook_id=hook_id,
-                      event_id="e" * 10, created_ms=now - ago_ms + n, result="failure",
-                      counts_as_failure=True, doc={"hook_id": hook_id, "result": "failure"})
-        for n in range(count)
-    ])
+    await store.add_attempts(
+        [
+            AttemptRecord(
+                id=uuid.uuid4().hex,
+                account_id=ACCOUNT,
+                hook_id=hook_id,
+                event_id="e" * 10,
+                created_ms=now - ago_ms + n,
+                result="failure",
+                counts_as_failure=True,
+                doc={"hook_id": hook_id, "result": "failure"},
+            )
+            for n in range(count)
+        ]
+    )
 
 
 async def _collect(bus: Bus, exchange: str, key: str) -> list[dict[str, object]]:
@@ -111,8 +121,18 @@ async def test_reenable_descendants(store: Store, bus: Bus) -> None:
     child = Account(id="c" * 32, name="child", parent_id=ACCOUNT, tree=(ACCOUNT,))
     await store.create_account(child)
     hook_id = uuid.uuid4().hex
-    await store.create_hook(HookDoc(id=hook_id, account_id=child.id, doc={
-        "name": "h", "uri": "http://h.example/", "hook": "sms", "enabled": False,
-    }, disabled_reason=AUTO_DISABLE_REASON))
+    await store.create_hook(
+        HookDoc(
+            id=hook_id,
+            account_id=child.id,
+            doc={
+                "name": "h",
+                "uri": "http://h.example/",
+                "hook": "sms",
+                "enabled": False,
+            },
+            disabled_reason=AUTO_DISABLE_REASON,
+        )
+    )
     assert await reenable(store, bus, ACCOUNT, descendants=False, node="n") == []
     assert await reenable(store, bus, ACCOUNT, descendants=True, node="n") == [hook_id]

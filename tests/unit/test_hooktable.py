@@ -97,3 +97,36 @@ def test_reseller_id_is_nearest_reseller_ancestor() -> None:
     assert other is not None and other.reseller_id == ROOT
     root = table.account(ROOT)
     assert root is not None and root.reseller_id == ROOT
+
+
+def test_loaded_hook_keeps_only_what_dispatch_reads() -> None:
+    """``Hook.from_doc`` keeps the keys no field holds (transforms, custom data as stored) and
+    shares what 100k hooks have in common instead of copying it per hook."""
+    from webhooksd.payloads import hook_custom_data
+    from webhooksd.records import HookDoc
+
+    plain = {"name": "a", "uri": "http://r.example/h", "hook": "CHANNEL_CREATE", "retries": 3}
+    first = Hook.from_doc(HookDoc(id="1" * 32, account_id="a" * 32, doc=plain))
+    second = Hook.from_doc(HookDoc(id="2" * 32, account_id="a" * 32, doc=dict(plain)))
+    assert (first.hook, first.retries, first.doc) == ("channel_create", 3, {})
+    assert first.uri is second.uri and first.account_id is second.account_id
+    assert first.doc is second.doc and first.custom_data is second.custom_data
+    assert hook_custom_data(first) is None
+
+    rich = {
+        **plain,
+        "custom_data": {},
+        "filter": [{"field": "call_id", "exists": True}],
+        "x_client_key": 1,
+        "custom_request_headers": {"X-A": "b"},
+        "secret": "whsec_x",
+    }
+    hook = Hook.from_doc(HookDoc(id="3" * 32, account_id="a" * 32, doc=rich))
+    assert dict(hook.doc) == {
+        "custom_data": {},
+        "filter": [{"field": "call_id", "exists": True}],
+        "x_client_key": 1,
+    }
+    # an empty custom_data object is not the same as none (Kazoo: it never matches)
+    assert hook_custom_data(hook) == {}
+    assert (dict(hook.custom_request_headers), hook.secret) == ({"X-A": "b"}, "whsec_x")

@@ -93,6 +93,28 @@ async def test_config_listener_removes_deleted_accounts(store: Store, bus: Bus) 
         await _eventually(lambda: table.get("h1") is None)
 
 
+async def test_config_listener_tells_of_account_changes(store: Store, bus: Bus) -> None:
+    """Another instance's account notice reaches ``on_account_change`` (the API's cache
+    forgets the account at once instead of after its TTL)."""
+    changed: list[str] = []
+    listener = ConfigListener(
+        bus=bus,
+        metrics=Metrics(),
+        store=store,
+        table=HookTable(),
+        known_hooks={"sms"},
+        drain_timeout_s=1,
+        on_account_change=changed.append,
+    )
+    account = Account(id="d" * 32, name="acct")
+    async with _running(listener):
+        await store.create_account(account)
+        await publish_account_change(bus, "doc_edited", account_id=account.id, node="other")
+        await _eventually(lambda: changed == [account.id])
+        await publish_account_change(bus, "doc_deleted", account_id=account.id, node="other")
+        await _eventually(lambda: changed == [account.id, account.id])
+
+
 class RecordingModule:
     """A minimal hook module that records the events it is handed (or fails on demand)."""
 

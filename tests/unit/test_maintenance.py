@@ -24,9 +24,20 @@ async def _store(tmp_path: Path) -> AsyncIterator[Store]:
     async with open_store(f"sqlite:///{tmp_path}/s.sqlite3") as store:
         await store.create_account(Account(id=ACCOUNT, name="acct"))
         for n, enabled in enumerate((True, False)):
-            await store.create_hook(HookDoc(id=f"{n}" * 32, account_id=ACCOUNT, doc={
-                "name": f"h{n}", "uri": f"http://h{n}.example/", "hook": "channel_create",
-                "http_verb": "get", "retries": 3, "enabled": enabled}))
+            await store.create_hook(
+                HookDoc(
+                    id=f"{n}" * 32,
+                    account_id=ACCOUNT,
+                    doc={
+                        "name": f"h{n}",
+                        "uri": f"http://h{n}.example/",
+                        "hook": "channel_create",
+                        "http_verb": "get",
+                        "retries": 3,
+                        "enabled": enabled,
+                    },
+                )
+            )
         yield store
 
 
@@ -43,10 +54,21 @@ async def test_hooks_list_prints_enabled_hooks(store: Store) -> None:
 async def test_failures_and_flush(store: Store) -> None:
     """`hooks failures` counts in-window failures; `flush-failures` clears them."""
     hook_id = "0" * 32
-    await store.add_attempts([
-        AttemptRecord(id=uuid.uuid4().hex, account_id=ACCOUNT, hook_id=hook_id, event_id="e",
-                      created_ms=now_ms() - 10, result="failure", counts_as_failure=True,
-                      doc={}) for _ in range(3)])
+    await store.add_attempts(
+        [
+            AttemptRecord(
+                id=uuid.uuid4().hex,
+                account_id=ACCOUNT,
+                hook_id=hook_id,
+                event_id="e",
+                created_ms=now_ms() - 10,
+                result="failure",
+                counts_as_failure=True,
+                doc={},
+            )
+            for _ in range(3)
+        ]
+    )
     out = io.StringIO()
     await maintenance.hooks_failures(store, load(environ={}), None, out)
     assert out.getvalue().splitlines()[1].split() == [ACCOUNT, hook_id, "3"]
@@ -56,13 +78,16 @@ async def test_failures_and_flush(store: Store) -> None:
     assert await store.count_failures(0) == []
 
 
-@pytest.mark.parametrize(("key", "value", "ok"), [
-    ("attempt_failure_count", "3", True),
-    ("attempt_failure_expiry_ms", "120000", True),
-    ("attempt_failure_count", "-1", False),
-    ("attempt_failure_count", "x", False),
-    ("cluster_id", "1", False),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "ok"),
+    [
+        ("attempt_failure_count", "3", True),
+        ("attempt_failure_expiry_ms", "120000", True),
+        ("attempt_failure_count", "-1", False),
+        ("attempt_failure_count", "x", False),
+        ("cluster_id", "1", False),
+    ],
+)
 async def test_settings_set_validates(store: Store, key: str, value: str, ok: bool) -> None:
     """`settings set` accepts the two tunables as positive integers, system or per account."""
     out = io.StringIO()

@@ -17,6 +17,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from webhooksd.accountcache import AccountCache
+
 from .auth import AUTH, load_auth_state
 from .deps import DEPS, ApiDeps, HookTester
 from .envelope import CORS_HEADERS, JSON
@@ -81,8 +83,11 @@ async def _cors(request: web.Request, response: web.StreamResponse) -> None:
 async def _auth_state(app: web.Application) -> AsyncIterator[None]:
     """Load the shared token secret once the store is reachable (the app is starting)."""
     deps = app[DEPS]
+    accounts = deps.accounts or AccountCache(
+        deps.store, ttl_s=deps.settings.api_account_cache_ms / 1000
+    )
     app[AUTH] = await load_auth_state(
-        deps.store, deps.settings.rate_limit_per_s, secrets.token_hex(32)
+        deps.store, deps.settings.rate_limit_per_s, secrets.token_hex(32), accounts
     )
     yield
 

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from webhooksd.accountcache import AccountCache
 from webhooksd.accounts import hash_api_key, master_account_id
 from webhooksd.records import Account
 from webhooksd.store import SYSTEM, Store
@@ -31,25 +32,27 @@ TOKEN_SECRET_KEY = "token_secret"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthState:
-    """What authentication needs beyond the deps: the shared secret and the buckets."""
+    """What authentication needs beyond the deps: the shared secret, the buckets and the
+    accounts every request reads."""
 
     secret: str
     limiter: RateLimiter | None
+    accounts: AccountCache
 
 
 AUTH = web.AppKey("auth", AuthState)
 
 
-async def identify(store: Store, secret: str, token: str) -> tokens.TokenCheck | Identity:
+async def identify(auth: AuthState, token: str) -> tokens.TokenCheck | Identity:
     """The caller behind ``token``: an Identity, or why there is none. A token whose account
     was deleted since it was issued counts as invalid."""
-    checked = tokens.check(secret, token)
+    checked = tokens.check(auth.secret, token)
     if checked.state != "valid" or checked.account_id is None:
         return checked
-    account = await store.get_account(checked.account_id)
+    account = await auth.accounts.get(checked.account_id)
     if account is None:
         return tokens.TokenCheck(state="invalid")
-    master = await master_account_id(store)
+    master = await auth.accounts.master_id()
     return Identity(account=account, is_master=account.id == master, token=token)
 
 
@@ -100,8 +103,10 @@ async def api_auth(call: Call) -> Reply:
     return Reply(data=data, status=201, auth_token=token)
 
 
-async def load_auth_state(store: Store, rate_limit_per_s: int, new_secret: str) -> AuthState:
+async def load_auth_state(
+    store: Store, rate_limit_per_s: int, new_secret: str, accounts: AccountCache
+) -> AuthState:
     """Read (or create, first writer wins) the signing secret every instance shares."""
     secret = await store.setdefault_setting(SYSTEM, TOKEN_SECRET_KEY, new_secret)
     limiter = RateLimiter(rate_limit_per_s) if rate_limit_per_s > 0 else None
-    return AuthState(secret=str(secret), limiter=limiter)
+    return AuthState(secret=str(secret), limiter=limiter, accounts=accounts)

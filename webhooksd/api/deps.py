@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from webhooksd.accountcache import AccountCache
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.metrics import Metrics
@@ -40,6 +41,9 @@ class ApiDeps:
     tester: HookTester
     #: names of readiness checks → ok; ``/readyz`` is 200 only when all are true
     readiness: Callable[[], Mapping[str, bool]]
+    #: the accounts every request reads; the daemon shares it with its config listener so
+    #: that another instance's change is forgotten at once (one is made when not given)
+    accounts: AccountCache | None = None
 
 
 DEPS = web.AppKey("deps", ApiDeps)

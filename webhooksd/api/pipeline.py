@@ -62,7 +62,7 @@ async def _load_account(call: Call) -> Call:
     if len(account_id) != 32:
         message = f"invalid account_id '{account_id}'"
         raise Refusal(404, "bad identifier", {"message": message})
-    account = await call.deps.store.get_account(account_id)
+    account = await call.request.app[AUTH].accounts.get(account_id)
     if account is None:
         raise Refusal(404, "bad_identifier", {"cause": account_id, "message": "bad identifier"})
     return replace(call, account=account)
@@ -100,7 +100,7 @@ async def _caller(call: Call, ctx: EnvelopeContext) -> tuple[Call, EnvelopeConte
     """Early token check: an expired token is 401 anywhere; other bad tokens count as none."""
     if call.token is None:
         return call, ctx
-    who = await identify(call.deps.store, call.request.app[AUTH].secret, call.token)
+    who = await identify(call.request.app[AUTH], call.token)
     if isinstance(who, Identity):
         return replace(call, identity=who), replace(ctx, version=VERSION)
     if who.state == "expired":

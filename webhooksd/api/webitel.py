@@ -194,7 +194,7 @@ async def _identity(request: web.Request) -> Identity:
     token = request.headers.get("X-Access-Token") or request.query.get("access_token")
     key = request.headers.get("X-Key") or request.query.get("x_key")
     if token:
-        who = await identify(store, request.app[AUTH].secret, token)
+        who = await identify(request.app[AUTH], token)
         if isinstance(who, Identity):
             return who
         if who.state == "expired":

@@ -13,7 +13,7 @@ from typing import Any
 
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest
-from webhooksd.ids import new_id
+from webhooksd.ids import new_time_ordered_id
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.timeutil import now_ms
 
@@ -80,12 +80,13 @@ def attempt_record(
         doc["resp_body"] = outcome.body
     if outcome.client_error:
         doc["client_error"] = outcome.client_error
+    created = now_ms()
     return AttemptRecord(
-        id=new_id(),
+        id=new_time_ordered_id(created),
         account_id=hook.account_id,
         hook_id=hook.id,
         event_id=event_id,
-        created_ms=now_ms(),
+        created_ms=created,
         result=doc["result"],
         counts_as_failure=not outcome.ok,
         doc=doc,

@@ -2,8 +2,8 @@
 ``map``, the templated body and headers, and the auth headers (Webitel's ``Hook.check``,
 ``Message`` and ``toRequest`` in ``hookClass.js``; Kazoo has none).
 
-Transforms are compiled once per hook document: the cache holds the document it compiled and
-recompiles only when the hook table hands over a new one (an edited hook is a new ``Hook``).
+Transforms are compiled once per hook: the cache holds the ``Hook`` it compiled and recompiles
+only when the hook table hands over a new one (an edited hook is a new ``Hook``).
 A stored hook whose transforms no longer compile (saved before validation existed) fails
 each attempt with the reason, so the problem shows in its attempts instead of in a log.
 """
@@ -61,7 +61,7 @@ class Preparer:
 
     def transforms(self, hook: Hook) -> HookTransforms | TransformError:
         cached = self._compiled.get(hook.id)
-        if cached is not None and cached[0] is hook.doc:
+        if cached is not None and cached[0] is hook:
             self._compiled.move_to_end(hook.id)
             return cached[1]
         try:
@@ -69,7 +69,7 @@ class Preparer:
         except TransformError as exc:
             log.warning("hook transforms invalid", hook_id=hook.id, error=str(exc))
             compiled = exc
-        self._compiled[hook.id] = (hook.doc, compiled)
+        self._compiled[hook.id] = (hook, compiled)
         self._compiled.move_to_end(hook.id)
         if len(self._compiled) > self._max:
             self._compiled.popitem(last=False)

@@ -7,7 +7,7 @@ notice cannot install stale data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -43,11 +43,13 @@ class ConfigListener(QueueListener):
         table: HookTable,
         known_hooks: set[str],
         drain_timeout_s: float,
+        on_account_change: Callable[[str], None] = lambda account_id: None,
     ) -> None:
         super().__init__(bus=bus, metrics=metrics, prefetch=50, drain_timeout_s=drain_timeout_s)
         self._store = store
         self._table = table
         self._known = known_hooks
+        self._on_account_change = on_account_change
 
     def queue_spec(self) -> QueueSpec:
         return QueueSpec(exclusive=True, auto_delete=True)
@@ -87,8 +89,9 @@ class ConfigListener(QueueListener):
             await self._store.flush_failures(stored.account_id, hook_id)
 
     async def _account_changed(self, action: str, account_id: object, doc_id: str) -> None:
+        target = account_id if isinstance(account_id, str) else doc_id
+        self._on_account_change(target)
         if action == "doc_deleted":
-            target = account_id if isinstance(account_id, str) else doc_id
             removed = self._table.remove_account(target)
             log.info("account unloaded", account_id=target, hooks=len(removed))
             return

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 from webhooksd.errors import ConfigError
 from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
 
+#: hooks read per query when loading them all
+HOOK_BATCH = 2_000
+
 #: the settings scope that is not an account
 SYSTEM = "system"
 
@@ -66,6 +69,12 @@ class Store(Protocol):
         """The hooks of one account, ordered by id ascending."""
 
     async def list_all_hooks(self, *, enabled_only: bool) -> list[HookDoc]: ...
+
+    def hook_batches(
+        self, *, enabled_only: bool, size: int = HOOK_BATCH
+    ) -> AsyncIterator[list[HookDoc]]:
+        """Every hook (or every enabled one) in id order, ``size`` at a time, each batch its
+        own short query: loading 100k hooks never holds every row and document at once."""
 
     async def delete_account_hooks(self, account_id: str) -> list[str]:
         """Delete every hook of one account; return their ids."""

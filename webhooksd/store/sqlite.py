@@ -21,7 +21,7 @@ import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
 from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
-from webhooksd.store import _schema
+from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
     ACCOUNT_COLUMNS,
     ATTEMPT_COLUMNS,
@@ -282,6 +282,21 @@ class SqliteStore:
         async with self._read() as conn:
             rows = await fetch_all(conn, f"SELECT {HOOK_COLUMNS} FROM hooks{where}")
             return [hook_from_row(row) for row in rows]
+
+    async def hook_batches(
+        self, *, enabled_only: bool, size: int = HOOK_BATCH
+    ) -> AsyncIterator[list[HookDoc]]:
+        enabled = " AND enabled" if enabled_only else ""
+        sql = f"SELECT {HOOK_COLUMNS} FROM hooks WHERE id > ?{enabled} ORDER BY id LIMIT ?"
+        after = ""
+        while True:
+            async with self._read() as conn:
+                rows = await fetch_all(conn, sql, (after, size))
+            if not rows:
+                return
+            batch = [hook_from_row(row) for row in rows]
+            after = batch[-1].id
+            yield batch
 
     async def delete_account_hooks(self, account_id: str) -> list[str]:
         async with self._write() as conn:
