@@ -94,18 +94,29 @@ class Receiver:
             await asyncio.sleep(0.05)
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(
-    receiver: Receiver, account: str, count: int, rate: float | None
+    receiver: Receiver, account: str, count: int, rate: float | None, pid: int
 ) -> dict[str, Any]:
+    """Throughput and latency of one run, and the CPU the consuming process spent per event:
+    a figure the other processes on a shared machine disturb much less than events/s."""
     await receiver.reset()
+    cpu_before = cpu_s(pid)
     started = await publish(AMQP_URL, account, count, rate)
     stats = await receiver.wait_for(count, timeout=max(60.0, count / 200))
+    cpu_ms = (cpu_s(pid) - cpu_before) * 1000
     elapsed = stats["last"] - started if stats["count"] else float("nan")
     lat = stats["latencies_ms"]
     return {
         "events": count,
         "delivered": stats["count"],
         "rate": rate,
+        "cpu_ms_per_event": round(cpu_ms / max(stats["count"], 1), 3),
         "events_per_s": round(stats["count"] / elapsed, 1) if elapsed else None,
         "p50_ms": round(percentile(lat, 50), 2),
         "p95_ms": round(percentile(lat, 95), 2),
@@ -128,10 +139,12 @@ async def run_relay(
         "--target",
         f"http://127.0.0.1:{port}/hook",
     ]
-    async with process(args):
-        out = {"full": await measure(receiver, "relay", count, None)}
+    async with process(args) as proc:
+        out = {"full": await measure(receiver, "relay", count, None, proc.pid)}
         for rate in rates:
-            out[f"rate_{int(rate)}"] = await measure(receiver, "relay", int(rate * 10), rate)
+            out[f"rate_{int(rate)}"] = await measure(
+                receiver, "relay", int(rate * 10), rate, proc.pid
+            )
     await delete_queue(queue)
     return out
 
@@ -206,13 +219,14 @@ async def run_daemon(
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="webhooksd-bench-"))
     api_port, tag, key = free_port(), uuid.uuid4().hex[:8], secrets.token_hex(32)
-    env = daemon_env(workdir, api_port, tag)
+    # BENCH_STORE_URL: an empty PostgreSQL database, to compare the stores (default: SQLite)
+    env = daemon_env(workdir, api_port, tag, store_url=os.environ.get("BENCH_STORE_URL"))
     bootstrap(env, key)
     api = f"http://127.0.0.1:{api_port}"
     try:
         async with process(
             [str(BIN / "webhooksd"), "run"], env, ready=lambda: wait_ready(http, api)
-        ):
+        ) as proc:
             token, account = await login(http, api, key)
             await api_call(
                 http,
@@ -228,9 +242,11 @@ async def run_daemon(
                 },
             )
             await asyncio.sleep(0.5)
-            out = {"full": await measure(receiver, account, count, None)}
+            out = {"full": await measure(receiver, account, count, None, proc.pid)}
             for rate in rates:
-                out[f"rate_{int(rate)}"] = await measure(receiver, account, int(rate * 10), rate)
+                out[f"rate_{int(rate)}"] = await measure(
+                    receiver, account, int(rate * 10), rate, proc.pid
+                )
         return out
     finally:
         await delete_queue(f"webhooks_shared_listener.bench.{tag}")
@@ -257,6 +273,9 @@ async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]
             relay_rate = results["relay"]["full"]["events_per_s"]
             daemon_rate = results["daemon"]["full"]["events_per_s"]
             results["throughput_ratio"] = round(daemon_rate / relay_rate, 3)
+            relay_cpu = results["relay"]["full"]["cpu_ms_per_event"]
+            daemon_cpu = results["daemon"]["full"]["cpu_ms_per_event"]
+            results["cpu_per_event_ratio"] = round(daemon_cpu / relay_cpu, 3)
     if "scale" not in skip:
         results["scale"] = await scale.run()
         print("scale", results["scale"], flush=True)
