@@ -86,7 +86,9 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
         sender = await stack.enter_async_context(Sender.open(settings))
         cluster_id = await store.setdefault_setting(SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16))
         table, metrics = HookTable(), Metrics()
-        disabler = Disabler(settings=settings, store=store, bus=bus, metrics=metrics)
+        disabler = Disabler(
+            settings=settings, store=store, bus=bus, metrics=metrics, unload=table.remove
+        )
         dispatcher = Dispatcher(
             settings=settings,
             store=store,

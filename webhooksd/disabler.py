@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -35,11 +36,21 @@ EXPIRY_KEY = "attempt_failure_expiry_ms"
 
 
 class Disabler:
-    def __init__(self, *, settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        bus: Bus,
+        metrics: Metrics,
+        unload: Callable[[str], object] = lambda hook_id: None,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._bus = bus
         self._metrics = metrics
+        #: drops a hook from this instance's table (``HookTable.remove``)
+        self._unload = unload
 
     async def __call__(self, handle: ChildHandle) -> None:
         handle.ready()
@@ -116,6 +127,9 @@ class Disabler:
             )
         except Conflict:
             return False
+        # this instance stops firing it now; the others when the doc_edited notice reaches
+        # their config listener (which re-reads the store, so the order does not matter)
+        self._unload(saved.id)
         await self._store.flush_failures(saved.account_id, saved.id)
         node = self._settings.node
         await publish_hook_change(

@@ -61,8 +61,14 @@ async def _collect(bus: Bus, exchange: str, key: str) -> list[dict[str, object]]
     return got
 
 
-def _disabler(store: Store, bus: Bus) -> Disabler:
-    return Disabler(settings=load(environ={}), store=store, bus=bus, metrics=Metrics())
+def _disabler(store: Store, bus: Bus, unloaded: list[str] | None = None) -> Disabler:
+    return Disabler(
+        settings=load(environ={}),
+        store=store,
+        bus=bus,
+        metrics=Metrics(),
+        unload=(unloaded if unloaded is not None else []).append,
+    )
 
 
 async def test_failures_outside_the_window_do_not_disable(store: Store, bus: Bus) -> None:
@@ -81,7 +87,10 @@ async def test_threshold_failures_inside_the_window_disable(store: Store, bus: B
     hook_id, other = await _hook(store), await _hook(store)
     await _fail(store, hook_id, 6, ago_ms=EXPIRY - 5_000)
     await _fail(store, other, 5, ago_ms=1_000)
-    assert await _disabler(store, bus).check() == [hook_id]
+    unloaded: list[str] = []
+    assert await _disabler(store, bus, unloaded).check() == [hook_id]
+    # out of this instance's table before any notice is out: no event fires it meanwhile
+    assert unloaded == [hook_id]
     stored = await store.get_hook(hook_id)
     assert stored is not None and not stored.enabled
     assert stored.disabled_reason == AUTO_DISABLE_REASON and stored.is_auto_disabled

@@ -7,7 +7,7 @@ order below is the one contract between the SQL in each store and this module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn, Protocol, TypeVar
 
@@ -106,6 +106,18 @@ def hook_params(hook: HookDoc) -> tuple[Any, ...]:
         hook.revision,
         hook.enabled,
     )
+
+
+async def hooks_by_id(
+    fetch: Callable[[str], Awaitable[Sequence[Row]]],
+) -> AsyncIterator[list[HookDoc]]:
+    """Keyset paging over hooks: ``fetch(after)`` returns the next rows whose id is greater
+    than ``after``, in id order; each batch is yielded until one comes back empty."""
+    after = ""
+    while rows := await fetch(after):
+        batch = [hook_from_row(row) for row in rows]
+        after = batch[-1].id
+        yield batch
 
 
 def hook_from_row(row: Row) -> HookDoc:

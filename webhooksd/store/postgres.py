@@ -35,6 +35,7 @@ from webhooksd.store._codec import (
     dumps,
     hook_from_row,
     hook_params,
+    hooks_by_id,
     loads,
     stamp_new,
 )
@@ -256,14 +257,12 @@ class PostgresStore:
     ) -> AsyncIterator[list[HookDoc]]:
         enabled = " AND enabled" if enabled_only else ""
         sql = f"SELECT {HOOK_COLUMNS} FROM hooks WHERE id > $1{enabled} ORDER BY id LIMIT $2"
-        after = ""
-        while True:
+
+        async def fetch(after: str) -> list[Any]:
             async with self._conn() as conn:
-                rows = await conn.fetch(sql, after, size)
-            if not rows:
-                return
-            batch = [hook_from_row(row) for row in rows]
-            after = batch[-1].id
+                return list(await conn.fetch(sql, after, size))
+
+        async for batch in hooks_by_id(fetch):
             yield batch
 
     async def delete_account_hooks(self, account_id: str) -> list[str]:

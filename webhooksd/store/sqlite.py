@@ -38,6 +38,7 @@ from webhooksd.store._codec import (
     dumps_canonical,
     hook_from_row,
     hook_params,
+    hooks_by_id,
     loads,
     stamp_new,
 )
@@ -288,14 +289,12 @@ class SqliteStore:
     ) -> AsyncIterator[list[HookDoc]]:
         enabled = " AND enabled" if enabled_only else ""
         sql = f"SELECT {HOOK_COLUMNS} FROM hooks WHERE id > ?{enabled} ORDER BY id LIMIT ?"
-        after = ""
-        while True:
+
+        async def fetch(after: str) -> list[Any]:
             async with self._read() as conn:
-                rows = await fetch_all(conn, sql, (after, size))
-            if not rows:
-                return
-            batch = [hook_from_row(row) for row in rows]
-            after = batch[-1].id
+                return list(await fetch_all(conn, sql, (after, size)))
+
+        async for batch in hooks_by_id(fetch):
             yield batch
 
     async def delete_account_hooks(self, account_id: str) -> list[str]:
