@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import re
 import secrets
 
@@ -17,8 +17,10 @@ def new_id() -> str:
 def new_time_ordered_id(now_ms: int) -> str:
     """An id of the same shape whose first 12 characters are the time in milliseconds: rows
     keyed by it are appended to the end of the primary-key index instead of scattered through
-    it: a quarter less CPU per attempt written, measured on SQLite."""
-    return f"{now_ms:012x}{os.urandom(10).hex()}"
+    it: a quarter less CPU per attempt written, measured on SQLite. The other 80 bits only
+    need to be unique, not secret, so they come from ``random`` rather than a system call per
+    attempt."""
+    return f"{now_ms:012x}{random.getrandbits(80):020x}"
 
 
 def is_id(value: object) -> bool:

@@ -7,6 +7,7 @@ last try); secrets never reach a record.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,12 +34,16 @@ def stored_hook_event(hook: str) -> str:
     return hook.upper() if hook in _CHANNEL_HOOKS else hook
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_name(name: str) -> bool:
+    # header names repeat on every attempt: the pattern runs once per name, not per attempt
+    return _SECRET_HEADER.search(name) is not None
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Lower-cased names (as Kazoo records them); credential-looking values redacted."""
     return {
-        name.lower(): REDACTED
-        if _SECRET_HEADER.search(name) or _SECRET_VALUE.match(value)
-        else value
+        name.lower(): REDACTED if _secret_name(name) or _SECRET_VALUE.match(value) else value
         for name, value in headers.items()
     }
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
@@ -100,6 +101,7 @@ class Dispatcher:
         self._cluster_id = cluster_id
         self._on_gone = on_gone
         self._attempts = AttemptWriter(store)
+        self._deliveries: dict[tuple[str, str], Counter] = {}
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
 
@@ -308,7 +310,11 @@ class Dispatcher:
 
     def _count(self, outcome: Outcome) -> None:
         status_class = f"{outcome.status // 100}xx" if outcome.status else "none"
-        self._metrics.deliveries.labels(
-            result="success" if outcome.ok else "failure", status_class=status_class
-        ).inc()
+        key = ("success" if outcome.ok else "failure", status_class)
+        counter = self._deliveries.get(key)
+        if counter is None:  # a labelled child looked up once, not on every delivery
+            counter = self._deliveries[key] = self._metrics.deliveries.labels(
+                result=key[0], status_class=key[1]
+            )
+        counter.inc()
         self._metrics.delivery_seconds.observe(outcome.duration_ms / 1000)

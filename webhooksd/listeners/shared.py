@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 import structlog
+from prometheus_client import Counter
 
 from webhooksd.bus import Bus, Message, QueueSpec
 from webhooksd.events import Event, decode
@@ -27,6 +28,8 @@ from webhooksd.store import Store
 log = structlog.get_logger(__name__)
 
 REENABLE_BINDING = Binding("configuration", "configuration.doc_type_update.webhook")
+#: kinds of event (category, name) whose routing is remembered at most
+MAX_ROUTES = 1024
 
 
 class SharedListener(QueueListener):
@@ -62,6 +65,9 @@ class SharedListener(QueueListener):
             bindings, responders = module.bindings_and_responders()
             self._bindings.extend(b for b in bindings if b not in self._bindings)
             self._responders.extend((r, module) for r in responders)
+        #: (category, name) → the modules that respond and the event's consumed counter,
+        #: worked out once per kind of event rather than once per event
+        self._routes: dict[tuple[str, str], tuple[list[HookModule], Counter]] = {}
 
     def queue_spec(self) -> QueueSpec:
         return QueueSpec(name=self._queue_name, durable=True, dead_letter=True)
@@ -77,17 +83,27 @@ class SharedListener(QueueListener):
                 found.append(module)
         return found
 
+    def _route(self, event: Event) -> tuple[list[HookModule], Counter]:
+        key = (event.category, event.name)
+        route = self._routes.get(key)
+        if route is None:
+            if len(self._routes) >= MAX_ROUTES:  # names come from publishers: stay bounded
+                self._routes.clear()
+            counter = self._metrics.events_consumed.labels(category=key[0], name=key[1])
+            route = self._routes[key] = (self.modules_for(event), counter)
+        return route
+
     async def process(self, message: Message) -> None:
         event = decode(message)
-        self._metrics.events_consumed.labels(category=event.category, name=event.name).inc()
+        modules, consumed = self._route(event)
+        consumed.inc()
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):
-            await self._dispatch(event)
+            await self._dispatch(event, modules)
 
-    async def _dispatch(self, event: Event) -> None:
+    async def _dispatch(self, event: Event, modules: list[HookModule]) -> None:
         if event.category == "configuration" and event.name == "doc_type_update":
             await self._reenable_request(event)
             return
-        modules = self.modules_for(event)
         if not modules:
             log.debug("no module for event", category=event.category, name=event.name)
             return
