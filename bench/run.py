@@ -124,6 +124,23 @@ async def measure(
     }
 
 
+#: full-speed runs per side; the median by events/s is the headline (the others are kept)
+FULL_RUNS = 3
+WARM_UP_EVENTS = 2_000
+
+
+async def measure_full(
+    receiver: Receiver, account: str, count: int, pid: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A warm-up (connections, the store's file and caches; not reported), then ``FULL_RUNS``
+    runs at full speed: the median one and all of them. One run alone swings by a quarter on
+    a shared machine."""
+    await measure(receiver, account, WARM_UP_EVENTS, None, pid)
+    runs = [await measure(receiver, account, count, None, pid) for _ in range(FULL_RUNS)]
+    ranked = sorted(runs, key=lambda r: r["events_per_s"] or 0.0)
+    return ranked[len(ranked) // 2], runs
+
+
 async def run_relay(
     receiver: Receiver, port: int, count: int, rates: list[float]
 ) -> dict[str, Any]:
@@ -140,7 +157,8 @@ async def run_relay(
         f"http://127.0.0.1:{port}/hook",
     ]
     async with process(args) as proc:
-        out = {"full": await measure(receiver, "relay", count, None, proc.pid)}
+        full, runs = await measure_full(receiver, "relay", count, proc.pid)
+        out: dict[str, Any] = {"full": full, "full_runs": runs}
         for rate in rates:
             out[f"rate_{int(rate)}"] = await measure(
                 receiver, "relay", int(rate * 10), rate, proc.pid
@@ -242,7 +260,8 @@ async def run_daemon(
                 },
             )
             await asyncio.sleep(0.5)
-            out = {"full": await measure(receiver, account, count, None, proc.pid)}
+            full, runs = await measure_full(receiver, account, count, proc.pid)
+            out: dict[str, Any] = {"full": full, "full_runs": runs}
             for rate in rates:
                 out[f"rate_{int(rate)}"] = await measure(
                     receiver, account, int(rate * 10), rate, proc.pid
