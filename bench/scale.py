@@ -150,10 +150,29 @@ async def run() -> dict[str, Any]:
             await init.load()
             out["load_100k_s"] = round(time.perf_counter() - started, 3)
             out["loaded"] = len(table)
+            out["full_gc_pause_ms"] = _full_gc_pause_ms()
         out["rss_100k_mb"] = await daemon_rss(url, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out
+
+
+def _full_gc_pause_ms() -> dict[str, float]:
+    """One full collection with the table loaded, before and after ``gc.freeze()`` (what the
+    daemon does once every child has started)."""
+    import gc
+
+    def pause() -> float:
+        started = time.perf_counter()
+        gc.collect()
+        return round((time.perf_counter() - started) * 1000, 1)
+
+    before = pause()
+    gc.freeze()
+    try:
+        return {"before_freeze": before, "after_freeze": pause()}
+    finally:
+        gc.unfreeze()
 
 
 async def daemon_rss(store_url: str, workdir: Path) -> dict[str, float]:

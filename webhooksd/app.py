@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import secrets
 import signal
 from collections.abc import AsyncIterator
@@ -259,6 +260,11 @@ async def _run(daemon: Daemon, stopping: asyncio.Event, notifier: Notifier) -> i
 
 async def _notify_ready(daemon: Daemon, notifier: Notifier) -> None:
     await daemon.supervisor.all_started.wait()
+    # What exists now (the loaded hook table above all) lives as long as the process: take it
+    # out of the cyclic collector's full scans. With 100k hooks loaded one full collection
+    # took ~100 ms, a pause that every delivery in flight would wait out; frozen objects are
+    # still freed as usual when the table drops them.
+    gc.freeze()
     notifier.ready(f"{len(daemon.table)} hooks loaded")
 
 

@@ -43,6 +43,7 @@ class Settings:
     retry_max_delay_ms: int = 300_000
     max_response_body_bytes: int = 4096
     log_successful_attempts: bool = True
+    attempt_write_linger_ms: int = 5
     attempt_retention_days: int = 35
     attempt_failure_count: int = 6
     attempt_failure_expiry_ms: int = 60_000
@@ -201,6 +202,11 @@ def _check_numbers(settings: Settings) -> None:
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(name, f"must be positive, not {getattr(settings, name)}")
-    for name in ("api_account_cache_ms", "breaker_failures", "rate_limit_per_s"):
+    for name in (
+        "api_account_cache_ms",
+        "attempt_write_linger_ms",
+        "breaker_failures",
+        "rate_limit_per_s",
+    ):
         if getattr(settings, name) < 0:
             raise ConfigError(name, f"must not be negative, not {getattr(settings, name)}")

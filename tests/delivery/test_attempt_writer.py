@@ -68,6 +68,30 @@ async def test_a_single_writer_is_written_at_once(counting: CountingStore) -> No
     assert counting.transactions == [1]
 
 
+async def test_linger_gathers_writers_that_arrive_within_it(counting: CountingStore) -> None:
+    """With a linger, writers arriving one after another within it share one transaction
+    (without one, each of them would find nothing pending and write alone)."""
+    writer = AttemptWriter(counting, linger_s=0.05)  # type: ignore[arg-type]
+
+    async def later(delay: float) -> None:
+        await asyncio.sleep(delay)
+        await writer.write([_record()])
+
+    await asyncio.gather(*(later(n * 0.005) for n in range(5)))
+    assert counting.transactions == [5]
+    eager = AttemptWriter(counting)  # type: ignore[arg-type]
+    counting.transactions.clear()
+    for _ in range(3):
+        await eager.write([_record()])
+    assert counting.transactions == [1, 1, 1]
+
+
+async def test_linger_flushes_a_full_batch_at_once(counting: CountingStore) -> None:
+    writer = AttemptWriter(counting, linger_s=60, max_batch=3)  # type: ignore[arg-type]
+    await asyncio.wait_for(writer.write([_record(), _record(), _record()]), 5)
+    assert counting.transactions == [3]
+
+
 async def test_a_failed_transaction_fails_each_of_its_writers(counting: CountingStore) -> None:
     """A store error reaches every writer whose records were in the failed transaction."""
     counting.fail = True

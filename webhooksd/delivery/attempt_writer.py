@@ -2,8 +2,11 @@
 
 Each caller still waits until its records are in the store (an event is acked only after its
 attempts are recorded), but while one transaction is being written the records of every other
-delivery gather, and all of them go in the next one. With no load a record is written at once;
-under load batches grow by themselves — no timer, no added latency.
+delivery gather, and all of them go in the next one. Under full load batches grow by
+themselves. At a moderate rate they would stay at one or two records, each transaction costing
+three trips to SQLite's thread, so a writer that finds nothing being written first waits
+``linger_s`` for others to join (``max_batch`` records flush at once). The wait delays only the
+ack and the record, never the delivery: the request has been sent by then.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ _Pending = tuple[Sequence[AttemptRecord], "asyncio.Future[None]"]
 
 
 class AttemptWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, linger_s: float = 0.0, max_batch: int = 100) -> None:
         self._store = store
+        self._linger_s = linger_s
+        self._max_batch = max_batch
         self._pending: list[_Pending] = []
+        self._pending_records = 0
         #: set while a transaction is being written; resolved when it is done
         self._flushing: asyncio.Future[None] | None = None
 
@@ -30,18 +36,25 @@ class AttemptWriter:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((records, done))
+        self._pending_records += len(records)
         while not done.done():
-            if self._flushing is None:
-                await self._flush_once()
-            else:
+            if self._flushing is not None:
                 await asyncio.shield(self._flushing)
+            elif self._linger_s > 0 and self._pending_records < self._max_batch:
+                # let the deliveries finishing meanwhile join this transaction; whoever wakes
+                # first writes them all, and the others find their records done
+                await asyncio.sleep(self._linger_s)
+                if not done.done() and self._flushing is None:
+                    await self._flush_once()
+            else:
+                await self._flush_once()
         await done
 
     async def _flush_once(self) -> None:
         """Write everything pending in one transaction. Each flusher writes one batch and
         returns, so no caller keeps flushing for others under sustained load."""
         flushing = self._flushing = asyncio.get_running_loop().create_future()
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._pending_records = self._pending, [], 0
         try:
             await self._store.add_attempts([r for records, _ in batch for r in records])
         except Exception as exc:

@@ -100,7 +100,7 @@ class Dispatcher:
         self._metrics = metrics
         self._cluster_id = cluster_id
         self._on_gone = on_gone
-        self._attempts = AttemptWriter(store)
+        self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
