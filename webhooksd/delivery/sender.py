@@ -45,10 +45,9 @@ class Sender:
         self._settings = settings
         self._policy = policy
         self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
-        #: hook URIs already parsed: their endpoint key, and whether the URI may be sent at
-        #: all (parsing a URL and an IP literal for every event was a measurable cost)
-        self._keys: dict[str, str] = {}
-        self._sendable: set[str] = set()
+        #: URIs that passed the checks of ``_refuse``, with their endpoint key: parsing the
+        #: URL and its IP literal for every event was a measurable cost
+        self._checked: dict[str, str] = {}
         self._timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout_ms / 1000,
             connect=settings.connect_timeout_ms / 1000,
@@ -83,31 +82,25 @@ class Sender:
             self._endpoints.move_to_end(key)
         return found
 
-    def _key(self, request: OutboundRequest) -> str:
-        key = self._keys.get(request.uri)
-        if key is None:
-            if len(self._keys) >= MAX_ENDPOINTS:
-                self._keys.clear()
-            key = self._keys[request.uri] = request.endpoint
-        return key
-
     def is_failing(self, request: OutboundRequest) -> bool:
         """Whether the endpoint is known to be failing right now (the breaker is open)."""
         return self.failing_for_s(request) > 0
 
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
-        return max(0.0, self._endpoint(self._key(request)).open_until - time.monotonic())
+        key = self._checked.get(request.uri) or request.endpoint
+        return max(0.0, self._endpoint(key).open_until - time.monotonic())
 
     async def send(self, request: OutboundRequest) -> Outcome:
-        if request.uri not in self._sendable:
+        key = self._checked.get(request.uri)
+        if key is None:
             refused = self._refuse(request)
             if refused is not None:  # never sent, so it tells nothing about the endpoint
                 return refused
-            if len(self._sendable) >= MAX_ENDPOINTS:
-                self._sendable.clear()
-            self._sendable.add(request.uri)
-        endpoint = self._endpoint(self._key(request))
+            if len(self._checked) >= MAX_ENDPOINTS:
+                self._checked.clear()
+            key = self._checked[request.uri] = request.endpoint
+        endpoint = self._endpoint(key)
         async with endpoint.slots:
             outcome = await self._send(request)
         if outcome.kind == "retryable":
