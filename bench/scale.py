@@ -26,8 +26,8 @@ from bench.run import (
     process,
     wait_ready,
 )
-from webhooksd.hooktable import HookTable
-from webhooksd.ids import new_id
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.ids import new_id
 from webhooksd.records import Account, HookDoc
 from webhooksd.store import open_store
 
@@ -132,10 +132,10 @@ async def run() -> dict[str, Any]:
     try:
         url = f"sqlite:///{workdir}/scale.sqlite3"
         await seed_store(url, accts, 100_000)
-        from webhooksd.app import load_modules
+        from webhooksd.children.init import Init
         from webhooksd.config import load
-        from webhooksd.init import Init
-        from webhooksd.metrics import Metrics
+        from webhooksd.runtime.daemon import load_modules
+        from webhooksd.runtime.metrics import Metrics
 
         async with open_store(url) as store:
             table = HookTable()

@@ -55,7 +55,7 @@ class MalformedMessage(WebhooksdError):
 
 
 class InvalidHookModule(WebhooksdError):
-    """A hook module does not satisfy the contract of :mod:`webhooksd.modules`."""
+    """A hook module does not satisfy the contract of :mod:`webhooksd.hooks.contract`."""
 
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"hook module {name!r}: {problem}")

@@ -8,9 +8,7 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Responder
-from webhooksd.payloads import from_pairs, to_number
+from webhooksd.hooks import Binding, Event, HookContext, Responder, from_pairs, to_number
 
 log = structlog.get_logger(__name__)
 

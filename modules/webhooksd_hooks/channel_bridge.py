@@ -1,6 +1,6 @@
 """The ``channel_bridge`` hook, Kazoo's ``webhooks_channel_bridge.erl``.
 
-Bound to ``call.CHANNEL_BRIDGE.*`` on ``callevt``; the work is :mod:`webhooksd.channel_util`'s.
+Bound to ``call.CHANNEL_BRIDGE.*`` on ``callevt``; the work is :mod:`webhooksd_hooks._channel`'s.
 
 The payload adds ``original_number`` and ``other_leg_destination_number``; FreeSWITCH's
 ``CHANNEL_BRIDGE`` carries no ``From``/``To``/``Request``, so those keys are usually absent.
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhooksd import channel_util
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
+from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
+from webhooksd_hooks import _channel as channel_util
 
 METADATA = Metadata(
     id="channel_bridge",

@@ -1,15 +1,14 @@
 """The ``channel_create`` hook, Kazoo's ``webhooks_channel_create.erl``.
 
-Bound to ``call.CHANNEL_CREATE.*`` on ``callevt``; the work is :mod:`webhooksd.channel_util`'s.
+Bound to ``call.CHANNEL_CREATE.*`` on ``callevt``; the work is :mod:`webhooksd_hooks._channel`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhooksd import channel_util
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
+from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
+from webhooksd_hooks import _channel as channel_util
 
 METADATA = Metadata(
     id="channel_create",

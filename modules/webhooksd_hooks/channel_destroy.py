@@ -1,6 +1,6 @@
 """The ``channel_destroy`` hook, Kazoo's ``webhooks_channel_destroy.erl``.
 
-Bound to ``call.CHANNEL_DESTROY.*`` on ``callevt``; the work is :mod:`webhooksd.channel_util`'s.
+Bound to ``call.CHANNEL_DESTROY.*`` on ``callevt``; the work is :mod:`webhooksd_hooks._channel`'s.
 
 The payload adds ``hangup_cause``, ``hangup_code`` and ``duration_seconds``,
 ``ringing_seconds``, ``billing_seconds`` (integers). A ``CHANNEL_DISCONNECTED`` handed to this
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhooksd import channel_util
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
+from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
+from webhooksd_hooks import _channel as channel_util
 
 METADATA = Metadata(
     id="channel_destroy",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
+from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
 
 from . import _im
 

@@ -19,10 +19,20 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
-from webhooksd.payloads import first_defined, hook_custom_data, ne_str, normalize, normalize_name
-from webhooksd.records import Hook, HookDoc
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    Hook,
+    HookContext,
+    HookDoc,
+    Metadata,
+    Responder,
+    first_defined,
+    hook_custom_data,
+    ne_str,
+    normalize,
+    normalize_name,
+)
 
 from .notification_types import BY_NAME, NOTIFICATION_TYPES
 

@@ -25,10 +25,17 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
-from webhooksd.payloads import from_pairs, hook_custom_data, ne_str
-from webhooksd.records import Hook
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    Hook,
+    HookContext,
+    Metadata,
+    Responder,
+    from_pairs,
+    hook_custom_data,
+    ne_str,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -16,9 +16,16 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
-from webhooksd.payloads import get_path, ne_str, normalize
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    HookContext,
+    Metadata,
+    Responder,
+    get_path,
+    ne_str,
+    normalize,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -42,8 +42,8 @@ or in its ``setup.cfg``::
         call_hold = my_hooks.call_hold
 
 Install it into the daemon's environment (``pip install my-hooks``) and restart webhooksd. The
-module is validated at start-up (:func:`webhooksd.modules.validate`) and a broken one stops the
-daemon with an error naming it; ``load_entry_points = false`` in the configuration turns
+module is validated at start-up (:func:`webhooksd.hooks.contract.validate`) and a broken one stops
+the daemon with an error naming it; ``load_entry_points = false`` in the configuration turns
 third-party modules off.
 """
 
@@ -54,9 +54,17 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
-from webhooksd.payloads import from_pairs, get_path, ne_str, to_int
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    HookContext,
+    Metadata,
+    Responder,
+    from_pairs,
+    get_path,
+    ne_str,
+    to_int,
+)
 
 log = structlog.get_logger(__name__)
 

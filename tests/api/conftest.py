@@ -15,12 +15,12 @@ from webhooksd.accounts import bootstrap_master, create_account
 from webhooksd.api import ApiDeps, create_app
 from webhooksd.bus import Bus, open_bus
 from webhooksd.config import Settings
-from webhooksd.ids import new_id
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Metadata
+from webhooksd.hooks.contract import Metadata
+from webhooksd.kazoo.ids import new_id
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account, AttemptRecord, Hook
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store, open_store
-from webhooksd.timeutil import now_ms
 
 OBJECT_TYPES = [
     "all",

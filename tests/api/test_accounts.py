@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from webhooksd.api import ApiDeps, create_app
-from webhooksd.metrics import Metrics
+from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from webhooksd.ids import new_id
+from webhooksd.kazoo.ids import new_id
+from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_ms
 from webhooksd.records import AttemptRecord, HookDoc
-from webhooksd.timeutil import GREGORIAN_OFFSET, now_ms
 
 from .conftest import Api
 

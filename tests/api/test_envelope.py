@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from webhooksd.api import ApiDeps, create_app
 from webhooksd.api.envelope import node_hash
-from webhooksd.metrics import Metrics
+from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from webhooksd.ids import new_id
+from webhooksd.kazoo.ids import new_id
+from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_ms
 from webhooksd.records import AUTO_DISABLE_REASON, AttemptRecord
-from webhooksd.timeutil import GREGORIAN_OFFSET, now_ms
 
 from .conftest import Api
 

@@ -18,7 +18,7 @@ from webhooksd.api import ApiDeps, create_app
 from webhooksd.api.catalogue import sample_ids
 from webhooksd.bus import open_bus
 from webhooksd.config import Settings
-from webhooksd.metrics import Metrics
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import open_store
 
 from .conftest import STOCK_METADATA, Api, RecordingTester

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from webhooksd.api import ApiDeps, create_app
-from webhooksd.metrics import Metrics
+from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from webhooksd.ids import new_id
+from webhooksd.kazoo.ids import new_id
 from webhooksd.records import AUTO_DISABLE_REASON, HookDoc
 
 from .conftest import Api

@@ -19,9 +19,9 @@ from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
+from webhooksd.hooks.table import HookTable
 from webhooksd.records import Account, Hook
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 
 from .conftest import Api

@@ -11,9 +11,9 @@ import pytest
 
 from webhooksd.delivery.attempt_writer import AttemptWriter
 from webhooksd.errors import StoreError
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import AttemptRecord
 from webhooksd.store import Store, open_store
-from webhooksd.timeutil import now_ms
 
 
 class CountingStore:

@@ -22,10 +22,10 @@ from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher, merge_payload, modifiers_pass
 from webhooksd.delivery.sender import Sender
 from webhooksd.errors import MalformedMessage
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.events import Event
 from webhooksd.records import Account, Hook, HookDoc
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store, open_store
 
 ACCOUNT = "a" * 32

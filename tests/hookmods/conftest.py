@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from webhooksd import config
-from webhooksd.hooktable import HookTable
-from webhooksd.modules import ModuleSettings
+from webhooksd.hooks.contract import ModuleSettings
+from webhooksd.hooks.table import HookTable
 
 from .helpers import RecordingContext, accounts
 

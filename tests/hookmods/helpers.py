@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import webhooksd
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
-from webhooksd.modules import AccountInfo, Metadata, ModuleSettings
+from webhooksd.hooks.contract import AccountInfo, Metadata, ModuleSettings
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.events import Event
 from webhooksd.records import Account, Hook, HookDoc
 
 SAMPLES_DIR = Path(webhooksd.__file__).resolve().parent / "data" / "samples"

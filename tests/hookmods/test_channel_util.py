@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from webhooksd import channel_util
 from webhooksd.records import Hook
+from webhooksd_hooks import _channel as channel_util
 from webhooksd_hooks import channel_answer, channel_bridge, channel_create, channel_destroy
 
 from .helpers import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from webhooksd.modules import ModuleSettings
+from webhooksd.hooks.contract import ModuleSettings
 from webhooksd_hooks import object as object_hook
 
 from .helpers import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from webhooksd.payloads import (
+from webhooksd.kazoo.payloads import (
     first_defined,
     from_pairs,
     hook_custom_data,

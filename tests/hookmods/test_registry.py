@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import webhooksd_hooks
-from webhooksd.modules import BUILTIN_MODULES, ENTRY_POINT_GROUP, Binding, discover, validate
+from webhooksd.hooks.contract import BUILTIN_MODULES, ENTRY_POINT_GROUP, Binding, discover, validate
 
 HERE = Path(__file__).resolve().parent
 

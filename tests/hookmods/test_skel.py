@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from webhooksd.modules import ENTRY_POINT_GROUP, validate
+from webhooksd.hooks.contract import ENTRY_POINT_GROUP, validate
 from webhooksd_hooks import skel
 
 from .helpers import ACCOUNT, RESELLER, SUB, RecordingContext, call_event, call_event_of, hook

@@ -20,8 +20,8 @@ import pytest
 
 from tests.conftest import AMQP_URL, PG_URL
 from webhooksd.accounts import bootstrap_master
-from webhooksd.app import Daemon, build
 from webhooksd.config import Settings, load
+from webhooksd.runtime.daemon import Daemon, build
 
 MASTER_KEY = "ab" * 32
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhooksd.ids import new_id
+from webhooksd.kazoo.ids import new_id
 from webhooksd.records import Account, AttemptRecord, AttemptResult, HookDoc
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from webhooksd.errors import Conflict, NotFound
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.store import Store
-from webhooksd.timeutil import now_ms
 
 from .factories import account, attempt, hook
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from webhooksd.errors import Conflict, NotFound
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import AUTO_DISABLE_REASON, HookDoc
 from webhooksd.store import Store
-from webhooksd.timeutil import now_ms
 
 from .factories import hook
 

@@ -20,10 +20,10 @@ from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.events import Event
 from webhooksd.records import Account, AttemptRecord, Hook, HookDoc
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store, open_store
 
 from .conftest import TokenServer

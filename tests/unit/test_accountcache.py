@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from webhooksd.accountcache import AccountCache
 from webhooksd.accounts import bootstrap_master
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.records import Account
 from webhooksd.store import Store
 

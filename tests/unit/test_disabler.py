@@ -8,13 +8,13 @@ import uuid
 import orjson
 
 from webhooksd.bus import Bus, Delivery, QueueSpec
+from webhooksd.children.disabler import Disabler
 from webhooksd.config import load
-from webhooksd.disabler import Disabler
-from webhooksd.metrics import Metrics
+from webhooksd.hooks.reenable import reenable
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import AUTO_DISABLE_REASON, Account, AttemptRecord, HookDoc
-from webhooksd.reenable import reenable
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
-from webhooksd.timeutil import now_ms
 
 ACCOUNT = "a" * 32
 EXPIRY = 60_000

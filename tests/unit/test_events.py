@@ -9,7 +9,7 @@ import pytest
 
 from webhooksd.bus import Message
 from webhooksd.errors import MalformedMessage
-from webhooksd.events import MAX_BODY_BYTES, decode
+from webhooksd.kazoo.events import MAX_BODY_BYTES, decode
 
 GOOD = {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Call-ID": "x"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhooksd.hooktable import HookTable
+from webhooksd.hooks.table import HookTable
 from webhooksd.records import Account, Hook
 
 ROOT, RESELLER, CHILD, OTHER = "a" * 32, "b" * 32, "c" * 32, "d" * 32
@@ -102,7 +102,7 @@ def test_reseller_id_is_nearest_reseller_ancestor() -> None:
 def test_loaded_hook_keeps_only_what_dispatch_reads() -> None:
     """``Hook.from_doc`` keeps the keys no field holds (transforms, custom data as stored) and
     shares what 100k hooks have in common instead of copying it per hook."""
-    from webhooksd.payloads import hook_custom_data
+    from webhooksd.kazoo.payloads import hook_custom_data
     from webhooksd.records import HookDoc
 
     plain = {"name": "a", "uri": "http://r.example/h", "hook": "CHANNEL_CREATE", "retries": 3}

@@ -11,16 +11,16 @@ from typing import Any
 import orjson
 
 from webhooksd.bus import DEAD_LETTER, Bus, Delivery
-from webhooksd.docchanges import publish_account_change, publish_hook_change
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
+from webhooksd.hooks.contract import Binding, HookContext, Metadata, Responder
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.docchanges import publish_account_change, publish_hook_change
+from webhooksd.kazoo.events import Event
 from webhooksd.listeners.config import ConfigListener
 from webhooksd.listeners.shared import SharedListener
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Binding, HookContext, Metadata, Responder
 from webhooksd.records import Account, Hook, HookDoc
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 from webhooksd.store import Store
-from webhooksd.supervisor import ChildHandle
 
 ACCOUNT = "a" * 32
 
@@ -261,7 +261,7 @@ async def test_kazoo_doc_type_update_reenables_and_replies(store: Store, bus: Bu
 async def test_gauges_sample_queue_depths(bus: Bus) -> None:
     """The gauges child puts queue depths and the table size on /metrics."""
     from webhooksd.bus import QueueSpec
-    from webhooksd.gauges import Gauges
+    from webhooksd.children.gauges import Gauges
 
     queue = await bus.declare_queue(QueueSpec(name=f"q.{uuid.uuid4().hex}"))
     for _ in range(3):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from webhooksd import maintenance
+from webhooksd.cli import maintenance
 from webhooksd.config import load
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account, AttemptRecord, HookDoc
 from webhooksd.store import SYSTEM, Store, open_store
-from webhooksd.timeutil import now_ms
 
 ACCOUNT = "a" * 32
 

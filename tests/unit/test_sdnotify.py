@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from webhooksd.sdnotify import Notifier
+from webhooksd.runtime.sdnotify import Notifier
 
 
 def test_ready_watchdog_stopping_reach_the_socket(tmp_path: Path) -> None:

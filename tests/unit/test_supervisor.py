@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from webhooksd.errors import SupervisorGaveUp
-from webhooksd.supervisor import ChildHandle, ChildSpec, Restart, Supervisor
+from webhooksd.runtime.supervisor import ChildHandle, ChildSpec, Restart, Supervisor
 
 
 class Crasher:

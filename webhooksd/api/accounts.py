@@ -17,8 +17,8 @@ import orjson
 import structlog
 
 from webhooksd.accounts import create_account, master_account_id
-from webhooksd.docchanges import DocAction, publish_account_change, publish_hook_change
 from webhooksd.errors import Conflict
+from webhooksd.kazoo.docchanges import DocAction, publish_account_change, publish_hook_change
 from webhooksd.records import Account
 
 from .auth import AUTH

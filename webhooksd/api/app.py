@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from webhooksd.accountcache import AccountCache
+from webhooksd.accounts.cache import AccountCache
 
 from .auth import AUTH, load_auth_state
 from .deps import DEPS, ApiDeps, HookTester

@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
+from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_gregorian, unix_to_gregorian
 from webhooksd.records import AttemptRecord
-from webhooksd.timeutil import GREGORIAN_OFFSET, now_gregorian, unix_to_gregorian
 
 from .envelope import Paging, Reply, bad_identifier, validation_error
 from .paging import PageRequest, doc_filter, encode_key, page_request

@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from webhooksd.accountcache import AccountCache
 from webhooksd.accounts import hash_api_key, master_account_id
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.records import Account
 from webhooksd.store import SYSTEM, Store
 

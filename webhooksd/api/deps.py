@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from webhooksd.accountcache import AccountCache
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
-from webhooksd.metrics import Metrics
 from webhooksd.records import AttemptRecord, Hook
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from webhooksd.kazoo.timeutil import unix_to_gregorian
 from webhooksd.records import HookDoc
-from webhooksd.timeutil import unix_to_gregorian
 from webhooksd.transforms.authspec import mask_auth, restore_auth
 
 #: fields a client may send back but never sets: the server computes them

@@ -13,12 +13,12 @@ from typing import Any
 
 import structlog
 
-from webhooksd.docchanges import DocAction, publish_hook_change
 from webhooksd.errors import Conflict
-from webhooksd.ids import new_id
+from webhooksd.hooks.reenable import reenable
+from webhooksd.kazoo.docchanges import DocAction, publish_hook_change
+from webhooksd.kazoo.ids import new_id
+from webhooksd.kazoo.timeutil import now_gregorian
 from webhooksd.records import ALL_HOOK, Hook, HookDoc
-from webhooksd.reenable import reenable
-from webhooksd.timeutil import now_gregorian
 
 from . import hookdocs
 from .attempts import attempt_item

@@ -24,9 +24,9 @@ import structlog
 from aiohttp import web
 
 from webhooksd.accounts import hash_api_key, master_account_id
-from webhooksd.docchanges import DocAction, publish_hook_change
 from webhooksd.errors import BusError, Conflict, StoreError
-from webhooksd.ids import new_id
+from webhooksd.kazoo.docchanges import DocAction, publish_hook_change
+from webhooksd.kazoo.ids import new_id
 from webhooksd.records import Account, HookDoc
 
 from . import hookdocs

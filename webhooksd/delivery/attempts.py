@@ -14,9 +14,9 @@ from typing import Any
 
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest
-from webhooksd.ids import new_time_ordered_id
+from webhooksd.kazoo.ids import new_time_ordered_id
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import AttemptRecord, Hook
-from webhooksd.timeutil import now_ms
 
 #: channel hooks are stored upper-case in Kazoo's record (``webhooks_util:hook_event/1``)
 _CHANNEL_HOOKS = frozenset(

@@ -32,10 +32,10 @@ from webhooksd.delivery.request import webhook_id
 from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
 from webhooksd.delivery.shaping import Prepared, Preparer
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.events import Event
 from webhooksd.records import AttemptRecord, Hook
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 
 log = structlog.get_logger(__name__)

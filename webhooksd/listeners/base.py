@@ -20,9 +20,9 @@ import structlog
 
 from webhooksd.bus import Bus, Delivery, Message, QueueSpec
 from webhooksd.errors import BusError, MalformedMessage, StoreError
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Binding
-from webhooksd.supervisor import ChildHandle
+from webhooksd.hooks.contract import Binding
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 
 log = structlog.get_logger(__name__)
 

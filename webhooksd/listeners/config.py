@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from webhooksd.bus import Bus, Message, QueueSpec
-from webhooksd.docchanges import ACCOUNTS_DB, WEBHOOKS_DB
-from webhooksd.events import decode
-from webhooksd.hooktable import HookTable
+from webhooksd.hooks.contract import Binding
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.docchanges import ACCOUNTS_DB, WEBHOOKS_DB
+from webhooksd.kazoo.events import decode
 from webhooksd.listeners.base import QueueListener
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Binding
 from webhooksd.records import Hook
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 
 log = structlog.get_logger(__name__)

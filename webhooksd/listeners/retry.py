@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from webhooksd.bus import Bus, Message, QueueSpec
+from webhooksd.hooks.contract import Binding
 from webhooksd.listeners.base import QueueListener
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Binding
+from webhooksd.runtime.metrics import Metrics
 
 
 class Retrier(Protocol):

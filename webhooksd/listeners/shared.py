@@ -18,11 +18,11 @@ import structlog
 from prometheus_client import Counter
 
 from webhooksd.bus import Bus, Message, QueueSpec
-from webhooksd.events import Event, decode
+from webhooksd.hooks.contract import Binding, HookContext, HookModule, Responder
+from webhooksd.hooks.reenable import reenable
+from webhooksd.kazoo.events import Event, decode
 from webhooksd.listeners.base import QueueListener
-from webhooksd.metrics import Metrics
-from webhooksd.modules import Binding, HookContext, HookModule, Responder
-from webhooksd.reenable import reenable
+from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 
 log = structlog.get_logger(__name__)

@@ -18,6 +18,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
 from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
@@ -40,7 +41,6 @@ from webhooksd.store._codec import (
     stamp_new,
 )
 from webhooksd.store._postgres_sql import MIGRATION_LOCK, affected, numbered, translated, values
-from webhooksd.timeutil import now_ms
 
 log = structlog.get_logger(__name__)
 

@@ -20,6 +20,7 @@ import aiosqlite
 import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
 from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
@@ -43,7 +44,6 @@ from webhooksd.store._codec import (
     stamp_new,
 )
 from webhooksd.store._sqlite_sql import fetch_all, one, rowcount, translated
-from webhooksd.timeutil import now_ms
 
 log = structlog.get_logger(__name__)
 

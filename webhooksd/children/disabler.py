@@ -21,13 +21,13 @@ import structlog
 
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
-from webhooksd.docchanges import publish_hook_change
 from webhooksd.errors import BusError, Conflict, StoreError
-from webhooksd.metrics import Metrics
+from webhooksd.kazoo.docchanges import publish_hook_change
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import AUTO_DISABLE_REASON, FailureCount, Hook
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 from webhooksd.store import SYSTEM, Store
-from webhooksd.supervisor import ChildHandle
-from webhooksd.timeutil import now_ms
 
 log = structlog.get_logger(__name__)
 

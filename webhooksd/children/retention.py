@@ -11,9 +11,9 @@ import asyncio
 import structlog
 
 from webhooksd.errors import StoreError
+from webhooksd.kazoo.timeutil import now_ms
+from webhooksd.runtime.supervisor import ChildHandle
 from webhooksd.store import Store
-from webhooksd.supervisor import ChildHandle
-from webhooksd.timeutil import now_ms
 
 log = structlog.get_logger(__name__)
 

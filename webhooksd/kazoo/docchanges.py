@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 
 from webhooksd.bus import Bus
-from webhooksd.timeutil import now_gregorian
+from webhooksd.kazoo.timeutil import now_gregorian
 
 DocAction = Literal["doc_created", "doc_edited", "doc_deleted"]
 

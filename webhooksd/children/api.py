@@ -11,7 +11,7 @@ import asyncio
 import structlog
 from aiohttp import web
 
-from webhooksd.supervisor import ChildHandle
+from webhooksd.runtime.supervisor import ChildHandle
 
 log = structlog.get_logger(__name__)
 

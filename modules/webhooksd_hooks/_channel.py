@@ -21,10 +21,18 @@ from typing import Any
 
 import structlog
 
-from webhooksd.events import Event
-from webhooksd.modules import Binding, HookContext, Responder
-from webhooksd.payloads import from_pairs, is_true, json_object, ne_str, to_int
-from webhooksd.records import Hook
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    Hook,
+    HookContext,
+    Responder,
+    from_pairs,
+    is_true,
+    json_object,
+    ne_str,
+    to_int,
+)
 
 log = structlog.get_logger(__name__)
 

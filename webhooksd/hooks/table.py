@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from webhooksd.modules import AccountInfo
+from webhooksd.hooks.contract import AccountInfo
 from webhooksd.records import ALL_HOOK, Account, Hook
 
 

@@ -29,28 +29,28 @@ from dataclasses import dataclass
 
 import structlog
 
-from webhooksd.accountcache import AccountCache
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.api.app import ApiDeps, create_app
-from webhooksd.apiserver import ApiServer
 from webhooksd.bus import Bus, open_bus
+from webhooksd.children.api import ApiServer
+from webhooksd.children.disabler import Disabler
+from webhooksd.children.gauges import Gauges
+from webhooksd.children.init import Init
+from webhooksd.children.retention import Retention
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
-from webhooksd.disabler import Disabler
 from webhooksd.errors import SupervisorGaveUp
-from webhooksd.gauges import Gauges
-from webhooksd.hookcontext import DaemonHookContext
-from webhooksd.hooktable import HookTable
-from webhooksd.init import Init
+from webhooksd.hooks.context import DaemonHookContext
+from webhooksd.hooks.contract import HookModule, ModuleSettings, discover
+from webhooksd.hooks.table import HookTable
 from webhooksd.listeners.config import ConfigListener
 from webhooksd.listeners.retry import RetryListener
 from webhooksd.listeners.shared import SharedListener
-from webhooksd.metrics import Metrics
-from webhooksd.modules import HookModule, ModuleSettings, discover
-from webhooksd.retention import Retention
-from webhooksd.sdnotify import Notifier
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.sdnotify import Notifier
+from webhooksd.runtime.supervisor import ChildSpec, Restart, Supervisor
 from webhooksd.store import SYSTEM, Store, open_store
-from webhooksd.supervisor import ChildSpec, Restart, Supervisor
 
 log = structlog.get_logger(__name__)
 

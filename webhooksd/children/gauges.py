@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import structlog
 
 from webhooksd.bus import DEAD_LETTER, Bus
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
-from webhooksd.supervisor import ChildHandle
+from webhooksd.hooks.table import HookTable
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 
 log = structlog.get_logger(__name__)
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 
 import structlog
 
-from webhooksd.hooktable import HookTable
-from webhooksd.metrics import Metrics
-from webhooksd.modules import HookContext, HookModule
+from webhooksd.hooks.contract import HookContext, HookModule
+from webhooksd.hooks.table import HookTable
 from webhooksd.records import ALL_HOOK, Hook
+from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 from webhooksd.store import Store
-from webhooksd.supervisor import ChildHandle
 
 log = structlog.get_logger(__name__)
 

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhooksd.errors import NotFound
-from webhooksd.ids import new_api_key, new_id
+from webhooksd.kazoo.ids import new_api_key, new_id
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account
 from webhooksd.store import SYSTEM, Store
-from webhooksd.timeutil import now_ms
 
 #: the system setting naming the master (super-admin) account
 MASTER_ACCOUNT_KEY = "master_account_id"

@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load(args.config)
     except ConfigError as exc:
         sys.exit(f"webhooksd: {exc}")
-    from webhooksd import logs
+    from webhooksd.runtime import logs
 
     logs.configure(settings.log_level, settings.log_format)
     try:
@@ -124,7 +124,7 @@ def _maintenance_parsers(sub: Any) -> None:
 
 def _maint(name: str) -> Command:
     async def command(args: argparse.Namespace, settings: Settings) -> int:
-        from webhooksd import maintenance as m
+        from webhooksd.cli import maintenance as m
 
         async with m.resources(settings, with_bus=name == "hooks_enable") as (store, bus):
             if name == "hooks_list":
@@ -148,7 +148,7 @@ def _print_json(obj: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from webhooksd.app import serve
+    from webhooksd.runtime.daemon import serve
 
     return await serve(settings)
 
@@ -186,14 +186,14 @@ async def _announce_account(settings: Settings, account_id: str) -> None:
     if settings.amqp_url.startswith("memory://"):
         return
     from webhooksd.bus import open_bus
-    from webhooksd.docchanges import publish_account_change
+    from webhooksd.kazoo.docchanges import publish_account_change
 
     async with open_bus(settings.amqp_url, connection_name=f"{settings.node}-cli") as bus:
         await publish_account_change(bus, "doc_created", account_id=account_id, node=settings.node)
 
 
 async def _receiver(args: argparse.Namespace, settings: Settings) -> int:
-    from webhooksd.receiver import serve
+    from webhooksd.cli.receiver import serve
 
     await serve(args.host, args.port)
     return 0

@@ -1,13 +1,13 @@
-"""The daemon's :class:`webhooksd.modules.HookContext`: what hook modules are handed."""
+"""The daemon's :class:`webhooksd.hooks.contract.HookContext`: what hook modules are handed."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from webhooksd.events import Event
-from webhooksd.hooktable import HookTable
-from webhooksd.modules import AccountInfo, Metadata, ModuleSettings
+from webhooksd.hooks.contract import AccountInfo, Metadata, ModuleSettings
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.events import Event
 from webhooksd.records import Hook
 from webhooksd.store import Store
 

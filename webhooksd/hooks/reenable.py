@@ -12,8 +12,8 @@ from dataclasses import replace
 import structlog
 
 from webhooksd.bus import Bus
-from webhooksd.docchanges import publish_hook_change
 from webhooksd.errors import Conflict
+from webhooksd.kazoo.docchanges import publish_hook_change
 from webhooksd.records import HookDoc
 from webhooksd.store import Store
 

@@ -11,13 +11,13 @@ from typing import Any, TextIO
 
 from webhooksd.bus import Bus, open_bus
 from webhooksd.config import Settings
-from webhooksd.hookcontext import DaemonHookContext
-from webhooksd.hooktable import HookTable
-from webhooksd.modules import ModuleSettings, discover
+from webhooksd.hooks.context import DaemonHookContext
+from webhooksd.hooks.contract import ModuleSettings, discover
+from webhooksd.hooks.reenable import reenable
+from webhooksd.hooks.table import HookTable
+from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Hook
-from webhooksd.reenable import reenable
 from webhooksd.store import SYSTEM, Store, open_store
-from webhooksd.timeutil import now_ms
 
 #: the settings ``settings set`` accepts (Kazoo's set_failure_expiry / set_disable_threshold)
 TUNABLE = ("attempt_failure_count", "attempt_failure_expiry_ms")

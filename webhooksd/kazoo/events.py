@@ -1,0 +1,86 @@
+"""A decoded Kazoo AMQP message (Kazoo ``kz_api`` envelope) and its decoding rules."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from webhooksd.bus import Message
+from webhooksd.errors import MalformedMessage
+
+#: Kazoo's mandatory envelope keys (``kz_api:validate/4`` → ``?DEFAULT_HEADERS``), less the two
+#: that only identify the publisher; webhooksd needs the category and the name to route.
+ROUTING_KEYS = ("Event-Category", "Event-Name")
+
+#: bodies larger than this are refused before decoding
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One Kazoo message: its JSON object and where it came from.
+
+    ``event_key`` is the SHA-256 of the raw body: a redelivery of the same message has the same
+    key, so the ``webhook-id`` derived from it lets receivers drop duplicates.
+    """
+
+    exchange: str
+    routing_key: str
+    body: Mapping[str, Any]
+    event_key: str
+
+    @property
+    def category(self) -> str:
+        return str(self.body.get("Event-Category", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.body.get("Event-Name", ""))
+
+    @property
+    def event_id(self) -> str:
+        """Kazoo's 10-hex ``event_id`` of the attempt documents, stable for this event."""
+        return self.event_key[:10]
+
+    @classmethod
+    def from_body(cls, exchange: str, routing_key: str, body: Mapping[str, Any]) -> Event:
+        """Build an event from an already decoded object (tests, the API's test-send)."""
+        raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        return cls(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=body,
+            event_key=hashlib.sha256(raw).hexdigest(),
+        )
+
+
+def decode(message: Message) -> Event:
+    """Decode a bus message into an :class:`Event`, or raise :class:`MalformedMessage`."""
+    raw = message.body
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedMessage(f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
+    if (message.content_encoding or "").lower() == "gzip":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise MalformedMessage(f"gzip body does not decompress: {exc}") from exc
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedMessage(f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise MalformedMessage(f"body is a JSON {type(body).__name__}, not an object")
+    for key in ROUTING_KEYS:
+        if not isinstance(body.get(key), str) or not body[key]:
+            raise MalformedMessage(f"missing or non-string {key!r}")
+    return Event(
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        body=body,
+        event_key=hashlib.sha256(message.body).hexdigest(),
+    )

@@ -1,0 +1,130 @@
+"""JSON value helpers hook modules share (Kazoo ``kz_json`` / ``kz_term`` accessors).
+
+Kazoo reads AMQP bodies through typed accessors that cast or drop values rather than crash:
+``get_ne_binary_value`` (a non-empty string, numbers and booleans cast), ``get_integer_value``,
+``get_number_value``, ``is_true`` and ``normalize``. Payloads are built with ``from_list``,
+which drops undefined values, so a missing source field is an absent key, never ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from webhooksd.records import Hook
+
+#: Latin-1 capitals ``kz_json:normalize_key`` lower-cases besides A-Z (U+00C0-U+00D6, U+00D8-U+00DE)
+_LATIN1_UPPER = {chr(c) for c in (*range(0xC0, 0xD7), *range(0xD8, 0xDF))}
+
+
+def ne_str(value: Any) -> str | None:
+    """``kz_json:get_ne_binary_value``: a non-empty string; numbers and booleans are cast."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def to_int(value: Any) -> int | None:
+    """``kz_json:get_integer_value``: integers, floats rounded, numeric strings; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value)
+    if isinstance(value, str):
+        number = to_number(value)
+        return None if number is None else round(number)
+    return None
+
+
+def to_number(value: Any) -> int | float | None:
+    """``kz_json:get_number_value``: a number, or a string holding one; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        for cast in (int, float):
+            try:
+                return cast(value.strip())
+            except ValueError:
+                continue
+    return None
+
+
+def is_true(value: Any) -> bool:
+    """``kz_term:is_true``: only ``true`` and ``"true"`` are true."""
+    return value is True or value == "true"
+
+
+def json_object(value: Any) -> Mapping[str, Any] | None:
+    """``kz_json:get_json_value``: the value when it is a JSON object, else None."""
+    return value if isinstance(value, Mapping) else None
+
+
+def get_path(body: Mapping[str, Any], path: str | Sequence[str]) -> Any:
+    """The value at ``path`` (a key, or keys into nested objects), or None."""
+    keys = (path,) if isinstance(path, str) else path
+    value: Any = body
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def first_defined(body: Mapping[str, Any], paths: Iterable[str | Sequence[str]]) -> Any:
+    """``kz_json:get_first_defined``: the first value that is not absent or ``null``."""
+    for path in paths:
+        value = get_path(body, path)
+        if value is not None:
+            return value
+    return None
+
+
+def from_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """``kz_json:from_list``: an object in pair order, pairs whose value is None dropped."""
+    return {key: value for key, value in pairs if value is not None}
+
+
+def normalize_key(key: str) -> str:
+    """``kz_json:normalize_key``: ``-`` becomes ``_``; A-Z and Latin-1 capitals lower-cased."""
+    return "".join(
+        "_" if c == "-" else c.lower() if "A" <= c <= "Z" or c in _LATIN1_UPPER else c for c in key
+    )
+
+
+def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``kz_json:normalize``: keys normalised recursively (objects inside lists too), ``null``
+    members of objects dropped. A later key that normalises to an earlier one wins."""
+    return {normalize_key(str(k)): _normalize_value(v) for k, v in obj.items() if v is not None}
+
+
+def _normalize_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return normalize(value)
+    if isinstance(value, list):
+        return [_normalize_value(item) for item in value]
+    return value
+
+
+def normalize_name(name: str) -> str:
+    """An event name as hooks' ``custom_data.type`` names it (lower-case, ``-`` → ``_``)."""
+    return name.lower().replace("-", "_")
+
+
+def hook_custom_data(hook: Hook) -> Mapping[str, Any] | None:
+    """The hook's ``custom_data`` object, or None when the hook has none.
+
+    Kazoo tells an absent ``custom_data`` (match everything) from ``{}`` (an object with no
+    ``type``/``action``, which never matches); ``Hook.custom_data`` defaults to ``{}``, so the
+    stored document decides when it has the key.
+    """
+    if "custom_data" in hook.doc:
+        return json_object(hook.doc["custom_data"])
+    return hook.custom_data or None
