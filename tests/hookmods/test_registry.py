@@ -37,7 +37,7 @@ def test_every_module_file_is_registered_or_a_helper() -> None:
     """Each hook-looking file in the package is registered, the template, or a helper."""
     package = Path(webhooksd_hooks.__file__).parent
     names = {p.stem for p in package.glob("*.py")} - {"__init__"}
-    helpers = {"_im", "notification_types", "skel"}
+    helpers = {"_channel", "_im", "notification_types", "skel"}
     assert names - helpers == set(BUILTIN_MODULES)
 
 
