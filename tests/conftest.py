@@ -6,10 +6,13 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.couch import CouchServer
 
 AMQP_URL = os.environ.get("WEBHOOKSD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 PG_URL = os.environ.get("WEBHOOKSD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -44,6 +47,17 @@ class Receiver:
                 self.arrived.wait_for(lambda: len(self.requests) >= count), timeout
             )
         return list(self.requests)
+
+
+@pytest.fixture(name="couch_server")
+async def _couch_server(tmp_path: Path) -> AsyncIterator[CouchServer]:
+    """A fresh pouchdb-server (in memory) for this test, stopped afterwards."""
+    server = CouchServer(tmp_path / "pouchdb")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture(name="receiver")

@@ -8,6 +8,7 @@
      │    ├── NotFound          a record that must exist does not
      │    └── Conflict          a record with that id already exists
      ├── BusError               the message bus failed or refused an operation
+ ├── CouchError             Kazoo's CouchDB failed or answered what it should not
      ├── MalformedMessage       an AMQP message cannot be understood (it is dead-lettered)
      ├── InvalidHookModule      a hook module does not satisfy the contract (start-up stops)
      └── SupervisorGaveUp       a child crashed too often (the daemon exits non-zero)
@@ -45,6 +46,10 @@ class Conflict(StoreError):
 
 class BusError(WebhooksdError):
     """The message bus failed or refused an operation (publish not confirmed, channel lost)."""
+
+
+class CouchError(WebhooksdError):
+    """Kazoo's CouchDB could not be reached or answered an unexpected status."""
 
 
 class MalformedMessage(WebhooksdError):
