@@ -7,7 +7,8 @@ registered, so the daemon never loads it. It fires ``call_event``/``CHANNEL_HOLD
 
 Writing your own
 ================
-1. Copy this file into your own package, e.g. ``my_hooks/call_hold.py``.
+1. Copy this file into your own package, e.g. ``my_hooks/call_hold.py``. Import from the
+   public plugin API, :mod:`webhooksd.hooks`, only (as this file does).
 2. Set ``METADATA.id`` to the hook type's id — what accounts put in a hook's ``"hook"`` field
    — plus a friendly ``name`` and a ``description``. ``modifiers`` are optional: each key becomes
    a ``custom_data`` key the API requires on hooks of this type (an array of allowed values,
