@@ -90,26 +90,15 @@ function attemptLog(hookId, hook, names, period) {
   const all = h("button", { type: "button", hidden: true }, "Load all");
   let nextKey = null; // Crossbar's next_start_key, while there is a next page
   let shown = 0;
-  const row = (item) => attemptRow(item, hookId, names.get(item.hook_id) || item.hook_id, resend);
+  const resendAndShow = (item, label) => resend(item, label, prepend);
+  const row = (item) => attemptRow(item, hookId, names.get(item.hook_id) || item.hook_id, resendAndShow);
 
-  function updateStatus() {
-    status.textContent = shown ? `${shown} attempt${shown === 1 ? "" : "s"} shown${nextKey ? "; more are available" : ""}.`
-      : hook ? "No attempt was recorded for this webhook in this period. Send a test event to see one."
-        : "No attempt was recorded in this period.";
-  }
+  const updateStatus = () => { status.textContent = statusText(shown, Boolean(nextKey), hook); };
 
   function prepend(item) {
     tbody.prepend(row(item));
     shown += 1;
     updateStatus();
-  }
-
-  async function resend(item, label) {
-    const reply = await attempt("Resending", () => api("POST", accountPath(`/webhooks/attempts/${item.id}/replay`)));
-    if (!reply) return;
-    const fresh = reply.data && reply.data.result ? reply.data : null;
-    toast(fresh ? `Resent: ${resultText(fresh)}.` : "Resent.");
-    if (fresh) { prepend(fresh); showAttempt(fresh, label); }
   }
 
   async function load(reset, everything) {
@@ -135,6 +124,21 @@ function attemptLog(hookId, hook, names, period) {
   more.addEventListener("click", () => load(false, false));
   all.addEventListener("click", () => load(true, true));
   return { table: logTable(hookId, hook, tbody), status, more, all, load, prepend };
+}
+
+function statusText(shown, more, hook) {
+  if (shown) return `${shown} attempt${shown === 1 ? "" : "s"} shown${more ? "; more are available" : ""}.`;
+  return hook ? "No attempt was recorded for this webhook in this period. Send a test event to see one."
+    : "No attempt was recorded in this period.";
+}
+
+/** Replay a failed attempt; the new attempt goes on top of the table and opens. */
+async function resend(item, label, onAttempt) {
+  const reply = await attempt("Resending", () => api("POST", accountPath(`/webhooks/attempts/${item.id}/replay`)));
+  if (!reply) return;
+  const fresh = reply.data && reply.data.result ? reply.data : null;
+  toast(fresh ? `Resent: ${resultText(fresh)}.` : "Resent.");
+  if (fresh) { onAttempt(fresh); showAttempt(fresh, label); }
 }
 
 function logTable(hookId, hook, tbody) {
