@@ -1,0 +1,173 @@
+// The request log of one hook or of the whole account: a period, a result filter, pages of
+// attempts, each with its details and (when it failed) a resend.
+import { accountPath, api } from "./api.js";
+import { resultText, showAttempt } from "./attempt.js";
+import { catalogue, eventName, getHook, listHooks } from "./catalogue.js";
+import { h, nextId } from "./dom.js";
+import { reenable, sendTest } from "./hook-actions.js";
+import { attempt, clearError, showError, toast } from "./messages.js";
+import { go } from "./nav.js";
+import { DAY_MS, clock, fromGregorian, isoDay, parseDay, toGregorian } from "./time.js";
+
+const PAGE_SIZE = 50;
+const MAX_RANGE_DAYS = 31; // the API refuses wider windows (Crossbar's maximum_range)
+const DEFAULT_DAYS = 6; // the last week, today included
+
+export async function logView(hookId) {
+  const [hooks] = await Promise.all([listHooks(), catalogue()]);
+  const names = new Map(hooks.map((x) => [x.id, x.name]));
+  const hook = hookId ? await getHook(hookId) : null;
+  const period = periodForm();
+  const log = attemptLog(hookId, hook, names, period);
+  period.element.addEventListener("submit", (event) => { event.preventDefault(); log.load(true, false); });
+  const actions = hook ? hookActions(hook, log.prepend) : [];
+  await log.load(true, false);
+  return h("section", {},
+    h("p", {}, h("a", { href: "#/hooks" }, "← Back to webhooks")),
+    h("div", { class: "page-head" },
+      h("h1", {}, hook ? `${hook.name}'s request log` : "Request log"),
+      h("div", { class: "head-actions" }, actions)),
+    hook ? h("p", { class: "muted" }, h("code", {}, hook.uri), " · ", eventName(hook.hook)) : null,
+    hook && serverDisabled(hook)
+      ? h("p", { class: "notice" }, "Disabled by the server: ", h("strong", {}, hook.disable_reason)) : null,
+    period.element,
+    h("div", { class: "table-wrap" }, log.table),
+    log.status,
+    h("div", { class: "toolbar" }, log.more, log.all));
+}
+
+const serverDisabled = (hook) => hook.enabled === false && Boolean(hook.disable_reason);
+
+function hookActions(hook, onAttempt) {
+  const actions = [
+    h("button", { type: "button", class: "primary", "data-autofocus": true, onclick: () => sendTest(hook, onAttempt) }, "Send test event"),
+    h("a", { class: "button", href: `#/hooks/${hook.id}` }, "Edit")];
+  if (serverDisabled(hook)) {
+    actions.push(h("button", {
+      type: "button",
+      onclick: async () => { if (await reenable(hook)) go("#/hooks"); },
+    }, "Re-enable this webhook"));
+  }
+  return actions;
+}
+
+/** From, To and Result; the submit listener is the caller's. */
+function periodForm() {
+  const today = new Date();
+  const fromId = nextId("from");
+  const toId = nextId("to");
+  const resultId = nextId("result");
+  const from = h("input", { id: fromId, type: "date", value: isoDay(new Date(today.getTime() - DEFAULT_DAYS * DAY_MS)), required: true });
+  const to = h("input", { id: toId, type: "date", value: isoDay(today), required: true });
+  const only = h("select", { id: resultId },
+    h("option", { value: "" }, "All results"),
+    h("option", { value: "failure" }, "Failures only"),
+    h("option", { value: "success" }, "Successes only"));
+  const element = h("form", { class: "toolbar", "aria-label": "Period" },
+    h("div", { class: "field-inline" }, h("label", { for: fromId }, "From"), from),
+    h("div", { class: "field-inline" }, h("label", { for: toId }, "To"), to),
+    h("div", { class: "field-inline" }, h("label", { for: resultId }, "Result"), only),
+    h("button", { type: "submit" }, "Filter"));
+  return { element, from, to, only };
+}
+
+/** The period as Crossbar's created_from/created_to, or null (and why) when it is not one. */
+function periodQuery({ from, to }) {
+  const start = parseDay(from.value, false);
+  const end = parseDay(to.value, true);
+  const refuse = (message) => { showError(new Error(message), "Request log"); return null; };
+  if (!start || !end) return refuse("Choose both dates.");
+  if (end < start) return refuse("The end date is before the start date.");
+  if ((end - start) / DAY_MS > MAX_RANGE_DAYS) return refuse(`Choose at most ${MAX_RANGE_DAYS} days.`);
+  return { created_from: toGregorian(start.getTime()), created_to: toGregorian(end.getTime()) };
+}
+
+/** The table, its status line and paging buttons, and what loads rows into them. */
+function attemptLog(hookId, hook, names, period) {
+  const tbody = h("tbody");
+  const status = h("p", { class: "muted", role: "status" });
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  const all = h("button", { type: "button", hidden: true }, "Load all");
+  let nextKey = null; // Crossbar's next_start_key, while there is a next page
+  let shown = 0;
+  const resendAndShow = (item, label) => resend(item, label, prepend);
+  const row = (item) => attemptRow(item, hookId, names.get(item.hook_id) || item.hook_id, resendAndShow);
+
+  const updateStatus = () => { status.textContent = statusText(shown, Boolean(nextKey), hook); };
+
+  function prepend(item) {
+    tbody.prepend(row(item));
+    shown += 1;
+    updateStatus();
+  }
+
+  async function load(reset, everything) {
+    const query = periodQuery(period);
+    if (!query) return;
+    if (everything) query.paginate = "false";
+    else query.page_size = PAGE_SIZE;
+    if (!reset && nextKey) query.start_key = nextKey;
+    if (period.only.value) query.filter_result = period.only.value;
+    const path = hookId ? `/webhooks/${hookId}/attempts` : "/webhooks/attempts";
+    const reply = await attempt("Loading the request log", () => api("GET", accountPath(path), { query }));
+    if (!reply) return;
+    clearError();
+    if (reset) { tbody.replaceChildren(); shown = 0; }
+    const items = reply.data.slice().sort((a, b) => b.timestamp - a.timestamp);
+    for (const item of items) tbody.append(row(item));
+    shown += items.length;
+    nextKey = !everything && reply.next_start_key && reply.next_start_key !== reply.start_key ? reply.next_start_key : null;
+    more.hidden = all.hidden = !nextKey;
+    updateStatus();
+  }
+
+  more.addEventListener("click", () => load(false, false));
+  all.addEventListener("click", () => load(true, true));
+  return { table: logTable(hookId, hook, tbody), status, more, all, load, prepend };
+}
+
+function statusText(shown, more, hook) {
+  if (shown) return `${shown} attempt${shown === 1 ? "" : "s"} shown${more ? "; more are available" : ""}.`;
+  return hook ? "No attempt was recorded for this webhook in this period. Send a test event to see one."
+    : "No attempt was recorded in this period.";
+}
+
+/** Replay a failed attempt; the new attempt goes on top of the table and opens. */
+async function resend(item, label, onAttempt) {
+  const reply = await attempt("Resending", () => api("POST", accountPath(`/webhooks/attempts/${item.id}/replay`)));
+  if (!reply) return;
+  const fresh = reply.data && reply.data.result ? reply.data : null;
+  toast(fresh ? `Resent: ${resultText(fresh)}.` : "Resent.");
+  if (fresh) { onAttempt(fresh); showAttempt(fresh, label); }
+}
+
+function logTable(hookId, hook, tbody) {
+  const columns = ["Date", "Time", hookId ? null : "Webhook", "Event", "Sent", "Received", "Status", "Retries left", "Duration", "Actions"]
+    .filter(Boolean);
+  return h("table", { class: "log" },
+    h("caption", { class: "visually-hidden" }, hook ? `Request log of ${hook.name}` : "Request log of the account"),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), tbody);
+}
+
+function attemptRow(item, hookId, label, onResend) {
+  const when = fromGregorian(item.timestamp);
+  const failed = item.result !== "success";
+  const actions = h("td", { class: "actions" },
+    h("button", { type: "button", class: "small", "aria-label": `Details of the attempt at ${clock(when)}`,
+      onclick: () => showAttempt(item, label) }, "Details"),
+    failed && item.id ? h("button", {
+      type: "button", class: "small", "aria-label": `Resend the attempt at ${clock(when)}`,
+      onclick: () => onResend(item, label),
+    }, "Resend") : null);
+  return h("tr", { class: failed ? "failed" : "ok", "data-attempt-id": item.id || "" },
+    h("td", {}, isoDay(when)),
+    h("td", {}, clock(when)),
+    hookId ? null : h("td", {}, h("a", { href: `#/hooks/${item.hook_id}/log` }, label)),
+    h("td", {}, item.hook_event || ""),
+    h("td", {}, String(item.method || "").toUpperCase()),
+    h("td", { class: "result" }, resultText(item)),
+    h("td", {}, item.resp_status_code || item.response_code || "—"),
+    h("td", {}, item.retries_left ?? "—"),
+    h("td", {}, typeof item.duration_ms === "number" ? `${Math.round(item.duration_ms)} ms` : "—"),
+    actions);
+}
