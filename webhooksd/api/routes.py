@@ -1,15 +1,67 @@
-"""Every ``/v2`` path the API answers and who may call it (Kazoo's ``allowed_methods`` of
-``cb_webhooks``, ``cb_accounts``, ``cb_api_auth``, ``cb_search``; plus our additions).
+"""Every path the API answers, who may call it and what the OpenAPI document says of it (Kazoo's
+``allowed_methods`` of ``cb_webhooks``, ``cb_accounts``, ``cb_api_auth``, ``cb_search``; plus our
+additions), registered with aiohttp's router one route per method.
 
 Literal segments (``samples``, ``attempts``) come before ``{hook_id}`` so that they win, as
-they do in Crossbar.
+they do in Crossbar. Each method of a path is an :class:`Endpoint`; aiohttp's route handler is
+its :meth:`Endpoint.serve`, so the middleware reads the endpoint's ``access`` from the match.
 """
 
 from __future__ import annotations
 
-from . import accounts, attempts, auth, catalogue, publish, webhooks, webitel
-from .routing import Endpoint, Handler, Route, refuse
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from . import accounts, apiauth, attempts, catalogue, publish, webhooks, webitel
+from .auth import Access
+from .envelope import ENVELOPE, Reply, render_reply
+from .request import CALL, Call
 from .webitel import WebitelEndpoint, WebitelRoute
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+async def refuse(call: Call) -> Reply:
+    """The handler of ``refused`` endpoints; the middleware answers before calling it."""
+    raise RuntimeError(f"refused endpoint reached for {call.request.path}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """One method of one path."""
+
+    handler: Handler
+    access: Access
+    summary: str
+    #: status of the success answer (201 for creates), for the OpenAPI document
+    status: int = 200
+    #: whether the request carries a ``data`` object the OpenAPI document should describe
+    body: bool = False
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """aiohttp's handler: run the call the middleware admitted, answer in the envelope."""
+        call = request[CALL]
+        reply = await self.handler(call)
+        return render_reply(reply, request[ENVELOPE], etag=call.method in ("GET", "HEAD"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """A path under ``/v2`` (aiohttp syntax, e.g. ``/accounts/{account_id}/webhooks``)."""
+
+    path: str
+    methods: Mapping[str, Endpoint]
+    tag: str
+    description: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def endpoint_of(match: web.UrlMappingMatchInfo) -> Endpoint | None:
+    """The endpoint a match found (None for aiohttp's match errors and the plain routes)."""
+    owner = getattr(match.handler, "__self__", None)
+    return owner if isinstance(owner, Endpoint) else None
 
 
 def _refused(summary: str) -> Endpoint:
@@ -28,7 +80,7 @@ ROUTES: tuple[Route, ...] = (
         tag="auth",
         methods={
             "PUT": Endpoint(
-                handler=auth.api_auth,
+                handler=apiauth.api_auth,
                 access="public",
                 status=201,
                 body=True,
@@ -239,3 +291,17 @@ WEBITEL_ROUTES: tuple[WebitelRoute, ...] = (
         },
     ),
 )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register every route, one per method (``GET`` answers ``HEAD`` too)."""
+    for route in ROUTES:
+        # Crossbar ignores a trailing slash
+        for path in (f"/v2{route.path}", f"/v2{route.path}/"):
+            for method, endpoint in route.methods.items():
+                router.add_route(method, path, endpoint.serve)
+                if method == "GET":
+                    router.add_route("HEAD", path, endpoint.serve)
+    for webitel_route in WEBITEL_ROUTES:
+        for method, webitel_endpoint in webitel_route.methods.items():
+            router.add_route(method, webitel_route.path, webitel_endpoint.serve)
