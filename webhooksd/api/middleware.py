@@ -151,10 +151,8 @@ async def _url_account(request: web.Request, account_id: str | None) -> Account 
     return account
 
 
-async def _crossbar(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # aiohttp clones a request only while its body is unread; a tunnelled verb is
-    # re-matched on this twin once the body has named it
-    unread = request.clone() if request.method == "POST" else request
+async def _caller(request: web.Request) -> Call:
+    """The body, the envelope, the token's caller and its budget (steps 1 and 2)."""
     envelope, data = parse_envelope(request, await read_body(request))
     token = supplied_token(request, envelope, data)
     request[ENVELOPE] = replace(request[ENVELOPE], auth_token=token)
@@ -162,26 +160,33 @@ async def _crossbar(request: web.Request, handler: Handler) -> web.StreamRespons
     if identity is not None:
         request[ENVELOPE] = replace(request[ENVELOPE], version=VERSION)
     _budget(request, identity)
-    method = effective_method(request, envelope)
-    match = await _match(request, unread, method)
-    if method == "OPTIONS" and _known_path(match):
-        return web.Response(status=200, headers={"X-Request-ID": request[ENVELOPE].request_id})
-    endpoint = _endpoint(match)
-    account = await _url_account(request, match.get("account_id"))
-    authorize(endpoint.access, identity, account)
-    request[CALL] = Call(
+    return Call(
         request=request,
-        method=method,
+        method=effective_method(request, envelope),
         envelope=envelope,
         data=data,
         query=dict(request.query),
-        path=dict(match),
         token=token,
         identity=identity,
-        account=account,
     )
+
+
+async def _crossbar(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # aiohttp clones a request only while its body is unread; a tunnelled verb is
+    # re-matched on this twin once the body has named it
+    unread = request.clone() if request.method == "POST" else request
+    call = await _caller(request)
+    match = await _match(request, unread, call.method)
+    if call.method == "OPTIONS" and _known_path(match):
+        return web.Response(status=200, headers={"X-Request-ID": request[ENVELOPE].request_id})
+    endpoint = _endpoint(match)
+    account = await _url_account(request, match.get("account_id"))
+    authorize(endpoint.access, call.identity, account)
+    request[CALL] = replace(call, path=dict(match), account=account)
+    # the router's handler, unless a tunnelled verb matched another endpoint
+    serve = handler if match is request.match_info else endpoint.serve
     with structlog.contextvars.bound_contextvars(account_id=account.id if account else None):
-        return await (handler if match is request.match_info else endpoint.serve)(request)
+        return await serve(request)
 
 
 def _crossbar_error(request: web.Request, refusal: Refusal) -> web.StreamResponse:

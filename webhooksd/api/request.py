@@ -63,7 +63,7 @@ class Call:
 
     @property
     def url_account(self) -> Account:
-        """The URL's account (the pipeline loads it before any account handler runs)."""
+        """The URL's account (the middleware loads it before any account handler runs)."""
         if self.account is None:
             raise RuntimeError("account-scoped handler called without an account")
         return self.account
