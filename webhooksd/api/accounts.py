@@ -21,7 +21,7 @@ from webhooksd.errors import Conflict
 from webhooksd.kazoo.docchanges import DocAction, publish_account_change, publish_hook_change
 from webhooksd.records import Account
 
-from .auth import AUTH
+from .deps import ACCOUNTS
 from .envelope import Refusal, Reply, forbidden, list_revision, validation_error
 from .paging import page_request, page_sorted
 from .request import Call
@@ -99,7 +99,7 @@ def _free_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _announce(call: Call, action: DocAction, account_id: str) -> None:
     # this instance forgets at once; the others when the notice reaches their config listener
-    call.request.app[AUTH].accounts.forget(account_id)
+    call.request.app[ACCOUNTS].forget(account_id)
     await publish_account_change(
         call.deps.bus, action, account_id=account_id, node=call.deps.settings.node
     )

@@ -1,8 +1,8 @@
 """The API server (Kazoo's ``crossbar`` application, for the webhooks resources).
 
-:func:`create_app` builds the aiohttp application: the Crossbar-compatible ``/v2`` routes of
-:mod:`webhooksd.api.routes` run through :mod:`webhooksd.api.pipeline`; Webitel's
-``/api/v2/hooks`` through :mod:`webhooksd.api.webitel`; beside them ``/healthz``,
+:func:`create_app` builds the aiohttp application: the Crossbar-compatible ``/v2`` routes and
+Webitel's ``/api/v2/hooks`` of :mod:`webhooksd.api.routes` on aiohttp's router, every request
+through the one middleware of :mod:`webhooksd.api.middleware`; beside them ``/healthz``,
 ``/readyz``, ``/metrics``, ``/v2/openapi.json`` and the static UI at ``/``.
 """
 
@@ -19,27 +19,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from webhooksd.accounts.cache import AccountCache
 
-from .auth import AUTH, load_auth_state
-from .deps import DEPS, ApiDeps, HookTester
+from .auth import load_token_secret
+from .deps import ACCOUNTS, DEPS, LIMITER, TOKEN_SECRET, ApiDeps, HookTester
 from .envelope import CORS_HEADERS, JSON
+from .middleware import api_middleware
 from .openapi import build
-from .pipeline import handle
+from .ratelimit import RateLimiter
 from .request import MAX_BODY_BYTES
-from .routes import ROUTES, WEBITEL_ROUTES
-from .routing import Route
-from .webitel import WebitelRoute, serve
+from .routes import ROUTES, WEBITEL_ROUTES, add_routes
 
 __all__ = ["ApiDeps", "HookTester", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "ui"
 _NO_UI = "webhooksd: the web UI is not installed; the API is at /v2.\n"
-
-
-def _serve(route: Route | None) -> Handler:
-    async def serve(request: web.Request) -> web.StreamResponse:
-        return await handle(request, route)
-
-    return serve
 
 
 def _json(status: int, body: object) -> web.Response:
@@ -80,53 +72,48 @@ async def _cors(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-async def _auth_state(app: web.Application) -> AsyncIterator[None]:
+async def _token_secret(app: web.Application) -> AsyncIterator[None]:
     """Load the shared token secret once the store is reachable (the app is starting)."""
-    deps = app[DEPS]
-    accounts = deps.accounts or AccountCache(
-        deps.store, ttl_s=deps.settings.api_account_cache_ms / 1000
-    )
-    app[AUTH] = await load_auth_state(
-        deps.store, deps.settings.rate_limit_per_s, secrets.token_hex(32), accounts
-    )
+    app[TOKEN_SECRET] = await load_token_secret(app, secrets.token_hex(32))
     yield
 
 
-def _add_v2_routes(app: web.Application) -> None:
-    for route in ROUTES:
-        serve = _serve(route)
-        path = f"/v2{route.path}"
-        app.router.add_route("*", path, serve)
-        app.router.add_route("*", f"{path}/", serve)  # Crossbar ignores a trailing slash
-    app.router.add_get("/v2/openapi.json", _openapi)
-    # anything else under /v2 still goes through the pipeline: 400/401 before 404
-    app.router.add_route("*", "/v2/{tail:.*}", _serve(None))
+def _add_ui(router: web.UrlDispatcher) -> None:
+    """The UI's files at their own paths: a static route at ``/`` would match every path, and
+    an unknown API path or method would be the UI's 404 instead of Crossbar's 404 or 405."""
+    router.add_get("/", _index)
+    if not STATIC_DIR.is_dir():
+        return
+    for entry in sorted(STATIC_DIR.iterdir()):
+        if entry.is_dir():
+            router.add_static(f"/{entry.name}", entry)
+        else:
+            router.add_get(f"/{entry.name}", _file(entry))
 
 
-def _serve_webitel(route: WebitelRoute) -> Handler:
-    async def serve_route(request: web.Request) -> web.StreamResponse:
-        return await serve(request, route)
+def _file(path: Path) -> Handler:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(path)
 
-    return serve_route
-
-
-def _add_webitel_routes(app: web.Application) -> None:
-    for route in WEBITEL_ROUTES:
-        app.router.add_route("*", route.path, _serve_webitel(route))
+    return serve
 
 
 def create_app(deps: ApiDeps) -> web.Application:
     """The API application; the caller runs it (``AppRunner`` inside the daemon's loop)."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api_middleware])
+    settings = deps.settings
     app[DEPS] = deps
-    app.cleanup_ctx.append(_auth_state)
+    app[ACCOUNTS] = deps.accounts or AccountCache(
+        deps.store, ttl_s=settings.api_account_cache_ms / 1000
+    )
+    rate = settings.rate_limit_per_s
+    app[LIMITER] = RateLimiter(rate) if rate > 0 else None
+    app.cleanup_ctx.append(_token_secret)
     app.on_response_prepare.append(_cors)
-    _add_v2_routes(app)
-    _add_webitel_routes(app)
+    add_routes(app.router)
+    app.router.add_get("/v2/openapi.json", _openapi)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/", _index)
-    if STATIC_DIR.is_dir():
-        app.router.add_static("/", STATIC_DIR)
+    _add_ui(app.router)
     return app

@@ -1,59 +1,104 @@
-"""Authentication and authorization (Kazoo ``cb_api_auth``, ``cb_token_auth``,
-``cb_simple_authz``).
+"""Who the caller is and what it may do (Kazoo ``cb_token_auth``, ``cb_simple_authz``), for
+both faces of the API.
 
-``PUT /v2/api_auth`` trades an account's API key for a token. A token's account may act on
-itself and on its descendants (its id is in their ``pvt_tree``); the master account may act on
-every account; nobody else may.
+:func:`identify` turns the supplied credentials into an :class:`Identity` by asking each
+verifier of :data:`VERIFIERS` in turn; the first that recognises the credentials decides.
+:func:`authorize` is the one access decision: a token's account may act on itself and on its
+descendants (its id is in their ``pvt_tree``), the master account on every account, nobody else
+on anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-import structlog
 from aiohttp import web
 
-from webhooksd.accounts import hash_api_key, master_account_id
-from webhooksd.accounts.cache import AccountCache
+from webhooksd.accounts import hash_api_key
 from webhooksd.records import Account
-from webhooksd.store import SYSTEM, Store
+from webhooksd.store import SYSTEM
 
 from . import tokens
-from .envelope import Refusal, Reply, invalid_credentials
-from .ratelimit import RateLimiter
-from .request import Call, Identity
-
-log = structlog.get_logger(__name__)
+from .deps import ACCOUNTS, DEPS, TOKEN_SECRET
+from .envelope import forbidden, invalid_credentials
 
 #: the system setting holding the token-signing secret every instance shares
 TOKEN_SECRET_KEY = "token_secret"
 
+#: who may call an endpoint:
+#: ``public`` anyone; ``account`` a token that manages the URL's account; ``master`` the
+#: master account's token; ``refused`` allowed by Crossbar's method table but never granted
+#: (401 without a token, 403 with one)
+Access = Literal["public", "account", "master", "refused"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AuthState:
-    """What authentication needs beyond the deps: the shared secret, the buckets and the
-    accounts every request reads."""
+class Credentials:
+    """What the caller presented: a token (each face has its headers for it) and, on the
+    Webitel face, an account API key."""
 
-    secret: str
-    limiter: RateLimiter | None
-    accounts: AccountCache
-
-
-AUTH = web.AppKey("auth", AuthState)
+    token: str | None = None
+    api_key: str | None = None
 
 
-async def identify(auth: AuthState, token: str) -> tokens.TokenCheck | Identity:
-    """The caller behind ``token``: an Identity, or why there is none. A token whose account
-    was deleted since it was issued counts as invalid."""
-    checked = tokens.check(auth.secret, token)
-    if checked.state != "valid" or checked.account_id is None:
-        return checked
-    account = await auth.accounts.get(checked.account_id)
-    if account is None:
-        return tokens.TokenCheck(state="invalid")
-    master = await auth.accounts.master_id()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """The authenticated caller: its account, whether that is the master account, and the
+    token it presented ("" when it authenticated with an API key)."""
+
+    account: Account
+    is_master: bool
+    token: str
+
+
+#: what a verifier says: the caller, "expired" (a genuine token past its time: 401 whatever
+#: else was presented), or None (not credentials this verifier knows: ask the next one)
+Verdict = Identity | Literal["expired"] | None
+Verifier = Callable[[web.Application, Credentials], Awaitable[Verdict]]
+
+
+async def _caller(app: web.Application, account: Account, token: str) -> Identity:
+    master = await app[ACCOUNTS].master_id()
     return Identity(account=account, is_master=account.id == master, token=token)
+
+
+async def signed_token(app: web.Application, credentials: Credentials) -> Verdict:
+    """Our own HS256 tokens (:mod:`webhooksd.api.tokens`). A token whose account was deleted
+    since it was issued counts as unknown."""
+    if not credentials.token:
+        return None
+    checked = tokens.check(app[TOKEN_SECRET], credentials.token)
+    if checked.state == "expired":
+        return "expired"
+    if checked.state != "valid" or checked.account_id is None:
+        return None
+    account = await app[ACCOUNTS].get(checked.account_id)
+    return await _caller(app, account, credentials.token) if account is not None else None
+
+
+async def api_key(app: web.Application, credentials: Credentials) -> Verdict:
+    """An enabled account's API key (Webitel's ``X-Key``)."""
+    if not credentials.api_key:
+        return None
+    account = await app[DEPS].store.account_by_api_key(hash_api_key(credentials.api_key))
+    return await _caller(app, account, "") if account is not None and account.enabled else None
+
+
+#: the verifiers, in the order they are asked
+VERIFIERS: tuple[Verifier, ...] = (signed_token, api_key)
+
+
+async def identify(
+    app: web.Application, credentials: Credentials
+) -> Identity | Literal["expired", "anonymous"]:
+    """The caller behind ``credentials``; "anonymous" when no verifier knows them."""
+    for verify in VERIFIERS:
+        verdict = await verify(app, credentials)
+        if verdict is not None:
+            return verdict
+    return "anonymous"
 
 
 def may_manage(identity: Identity, account: Account) -> bool:
@@ -65,48 +110,20 @@ def may_manage(identity: Identity, account: Account) -> bool:
     )
 
 
-async def reseller_id(store: Store, account: Account) -> str | None:
-    """Kazoo's ``kz_services_reseller:get_id/1``: the account if it is a reseller, else the
-    nearest reseller ancestor, else the master account."""
-    if account.is_reseller:
-        return account.id
-    for ancestor_id in reversed(account.tree):
-        ancestor = await store.get_account(ancestor_id)
-        if ancestor is not None and ancestor.is_reseller:
-            return ancestor.id
-    return await master_account_id(store)
-
-
-async def api_auth(call: Call) -> Reply:
-    """``PUT /v2/api_auth``: 201 with the token in the envelope's ``auth_token``."""
-    api_key = call.data_object.get("api_key")
-    if not isinstance(api_key, str) or not api_key:
-        required = {"message": "Field is required but missing", "value": "api_key"}
-        raise Refusal(400, "validation error", {"api_key": {"required": required}})
-    store = call.deps.store
-    account = await store.account_by_api_key(hash_api_key(api_key))
-    if account is None or not account.enabled:
-        log.info("api_auth refused", reason="unknown or disabled api key")
+def authorize(access: Access, identity: Identity | None, account: Account | None) -> None:
+    """Raise Crossbar's 401 (no caller) or 403 (not this caller) unless ``access`` lets
+    ``identity`` act on the URL's ``account``."""
+    if access == "public":
+        return
+    if identity is None:
         raise invalid_credentials()
-    master = await master_account_id(store)
-    token = tokens.issue(call.request.app[AUTH].secret, account.id, call.deps.settings.token_ttl_s)
-    data: dict[str, Any] = {
-        "account_id": account.id,
-        "account_name": account.name,
-        "apps": [],
-        "is_master_account": account.id == master,
-        "is_reseller": account.is_reseller,
-        "language": str(account.doc.get("language", "en-us")),
-        "reseller_id": await reseller_id(store, account),
-    }
-    log.info("api_auth issued token", account_id=account.id)
-    return Reply(data=data, status=201, auth_token=token)
+    if access == "refused" or (access == "master" and not identity.is_master):
+        raise forbidden()
+    if account is not None and not may_manage(identity, account):
+        raise forbidden()
 
 
-async def load_auth_state(
-    store: Store, rate_limit_per_s: int, new_secret: str, accounts: AccountCache
-) -> AuthState:
+async def load_token_secret(app: web.Application, new_secret: str) -> str:
     """Read (or create, first writer wins) the signing secret every instance shares."""
-    secret = await store.setdefault_setting(SYSTEM, TOKEN_SECRET_KEY, new_secret)
-    limiter = RateLimiter(rate_limit_per_s) if rate_limit_per_s > 0 else None
-    return AuthState(secret=str(secret), limiter=limiter, accounts=accounts)
+    secret = await app[DEPS].store.setdefault_setting(SYSTEM, TOKEN_SECRET_KEY, new_secret)
+    return str(secret)

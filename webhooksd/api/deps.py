@@ -1,7 +1,9 @@
-"""What the API needs from the daemon (Crossbar's view of the ``webhooks`` app).
+"""Everything the API reads from the application, each under one typed ``web.AppKey``.
 
-Everything arrives through :class:`ApiDeps`, stored under one typed ``web.AppKey``; nothing is
-module-level state.
+The daemon hands its resources over in one :class:`ApiDeps`; :func:`webhooksd.api.create_app`
+stores them, with the account cache, the rate limiter and (once the store answers) the shared
+token secret, under the keys below. Handlers and the middleware reach application state only
+through these keys; nothing is module-level state.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from webhooksd.config import Settings
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
+
+from .ratelimit import RateLimiter
 
 
 class HookTester(Protocol):
@@ -46,4 +50,11 @@ class ApiDeps:
     accounts: AccountCache | None = None
 
 
+#: the daemon's resources (store, bus, settings, metrics, tester, readiness)
 DEPS = web.AppKey("deps", ApiDeps)
+#: the accounts every request reads (the URL's account, the token's account)
+ACCOUNTS = web.AppKey("accounts", AccountCache)
+#: the callers' request budgets; None when ``rate_limit_per_s`` is 0 (no limit)
+LIMITER: web.AppKey[RateLimiter | None] = web.AppKey("limiter")
+#: the secret every instance signs and checks tokens with (set when the app starts)
+TOKEN_SECRET = web.AppKey("token_secret", str)

@@ -122,6 +122,14 @@ class EnvelopeContext:
     tokens: Mapping[str, int] | None = None
 
 
+#: the envelope facts known so far in a request; an answer given at any step repeats them
+ENVELOPE = web.RequestKey("envelope", EnvelopeContext)
+
+
+def too_many_requests() -> Refusal:
+    return Refusal(429, "too_many_requests", {"message": "too many requests"})
+
+
 def _common(ctx: EnvelopeContext, status: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "node": ctx.node,

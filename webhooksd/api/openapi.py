@@ -9,7 +9,7 @@ from typing import Any
 
 import webhooksd
 
-from .routing import Endpoint, Route
+from .routes import Endpoint, Route
 from .validation import base_schema
 from .webitel import WebitelRoute
 

@@ -1,4 +1,4 @@
-"""Per-token request budgets (Kazoo ``kz_buckets``, the token buckets of ``api_resource``).
+"""Per-caller request budgets (Kazoo ``kz_buckets``, the token buckets of ``api_resource``).
 
 Each caller has a bucket of ``2 * rate`` tokens refilled at ``rate`` per second; an empty bucket
 means 429 ``too_many_requests``. The buckets belong to one app instance (no module state).
@@ -7,8 +7,9 @@ means 429 ``too_many_requests``. The buckets belong to one app instance (no modu
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from webhooksd.bounded import BoundedCache
 
 #: buckets kept at most; the least recently used go first
 _MAX_BUCKETS = 10_000
@@ -35,16 +36,13 @@ class RateLimiter:
     def __init__(self, rate_per_s: int) -> None:
         self._rate = float(rate_per_s)
         self._burst = float(2 * rate_per_s)
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._buckets: BoundedCache[str, _Bucket] = BoundedCache(_MAX_BUCKETS)
 
     def take(self, key: str, *, now: float | None = None) -> Take:
         stamp = time.monotonic() if now is None else now
-        bucket = self._buckets.pop(key, None) or _Bucket(tokens=self._burst, stamp=stamp)
+        bucket = self._buckets.setdefault(key, lambda: _Bucket(tokens=self._burst, stamp=stamp))
         bucket.tokens = min(self._burst, bucket.tokens + (stamp - bucket.stamp) * self._rate)
         bucket.stamp = stamp
-        self._buckets[key] = bucket
-        while len(self._buckets) > _MAX_BUCKETS:
-            self._buckets.popitem(last=False)
         if bucket.tokens < 1:
             return Take(allowed=False, consumed=0, remaining=0)
         bucket.tokens -= 1

@@ -18,7 +18,8 @@ from aiohttp import hdrs, web
 
 from webhooksd.records import Account
 
-from .deps import ApiDeps
+from .auth import Identity
+from .deps import DEPS, ApiDeps
 from .envelope import Refusal
 
 #: a larger body is refused with 413 (Crossbar's own limit is in the same range)
@@ -32,21 +33,11 @@ _TUNNELLED = ("PUT", "DELETE", "PATCH")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Identity:
-    """The authenticated caller: the token's account, and whether it is the master account."""
-
-    account: Account
-    is_master: bool
-    token: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Call:
-    """One API call as it moves through the pipeline (Kazoo's ``cb_context``)."""
+    """One Crossbar call, built by the middleware once the caller may make it (Kazoo's
+    ``cb_context``); handlers read it and return a :class:`~webhooksd.api.envelope.Reply`."""
 
     request: web.Request
-    deps: ApiDeps
-    request_id: str
     method: str
     envelope: Mapping[str, Any]
     data: Any
@@ -56,6 +47,10 @@ class Call:
     identity: Identity | None = None
     #: the account named in the URL, once it was found
     account: Account | None = None
+
+    @property
+    def deps(self) -> ApiDeps:
+        return self.request.app[DEPS]
 
     def param(self, name: str) -> Any:
         """Kazoo's ``cb_context:req_value/2``: ``data``, then the query string, then the
@@ -68,7 +63,7 @@ class Call:
 
     @property
     def url_account(self) -> Account:
-        """The URL's account (the pipeline loads it before any account handler runs)."""
+        """The URL's account (the middleware loads it before any account handler runs)."""
         if self.account is None:
             raise RuntimeError("account-scoped handler called without an account")
         return self.account
@@ -81,6 +76,10 @@ class Call:
     def data_object(self) -> dict[str, Any]:
         """``data`` as an object (an array or empty body counts as ``{}``)."""
         return dict(self.data) if isinstance(self.data, Mapping) else {}
+
+
+#: where the middleware leaves the call for the endpoint
+CALL = web.RequestKey("call", Call)
 
 
 def request_id(request: web.Request) -> str:
@@ -153,7 +152,9 @@ def parse_envelope(request: web.Request, raw: bytes) -> tuple[dict[str, Any], An
     elif ctype in _MULTIPART or ctype in _CSV_TYPES:
         return {}, {}  # uploads have no meaning for webhooks; the body is ignored
     else:
-        raise web.HTTPUnsupportedMediaType()
+        raise Refusal(
+            415, "unsupported_media_type", {"message": "unsupported media type", "cause": ctype}
+        )
     if not isinstance(decoded, dict):
         raise _missing_data()
     envelope = _normalise(decoded)

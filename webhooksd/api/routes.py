@@ -1,221 +1,201 @@
-"""Every ``/v2`` path the API answers and who may call it (Kazoo's ``allowed_methods`` of
-``cb_webhooks``, ``cb_accounts``, ``cb_api_auth``, ``cb_search``; plus our additions).
+"""Every path the API answers, who may call it and what the OpenAPI document says of it (Kazoo's
+``allowed_methods`` of ``cb_webhooks``, ``cb_accounts``, ``cb_api_auth``, ``cb_search``; plus our
+additions), registered with aiohttp's router one route per method.
 
 Literal segments (``samples``, ``attempts``) come before ``{hook_id}`` so that they win, as
-they do in Crossbar.
+they do in Crossbar. Each method of a path is an :class:`Endpoint`; aiohttp's route handler is
+its :meth:`Endpoint.serve`, so the middleware reads the endpoint's ``access`` from the match.
 """
 
 from __future__ import annotations
 
-from . import accounts, attempts, auth, catalogue, publish, webhooks, webitel
-from .routing import Endpoint, Handler, Route, refuse
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from . import accounts, apiauth, attempts, catalogue, publish, webhooks, webitel
+from .auth import Access
+from .envelope import ENVELOPE, Reply, render_reply
+from .request import CALL, Call
 from .webitel import WebitelEndpoint, WebitelRoute
 
-
-def _refused(summary: str) -> Endpoint:
-    return Endpoint(handler=refuse, access="refused", summary=summary)
+Handler = Callable[[Call], Awaitable[Reply]]
 
 
-def _account(handler: Handler, summary: str, *, status: int = 200, body: bool = False) -> Endpoint:
-    return Endpoint(handler=handler, access="account", summary=summary, status=status, body=body)
+async def refuse(call: Call) -> Reply:
+    """The handler of ``refused`` endpoints; the middleware answers before calling it."""
+    raise RuntimeError(f"refused endpoint reached for {call.request.path}")
 
 
-_HOOK_SUMMARY = "Webhooks of an account"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """One method of one path."""
+
+    handler: Handler
+    access: Access
+    summary: str
+    #: status of the success answer (201 for creates), for the OpenAPI document
+    status: int = 200
+    #: whether the request carries a ``data`` object the OpenAPI document should describe
+    body: bool = False
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """aiohttp's handler: run the call the middleware admitted, answer in the envelope."""
+        call = request[CALL]
+        reply = await self.handler(call)
+        return render_reply(reply, request[ENVELOPE], etag=call.method in ("GET", "HEAD"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """A path under ``/v2`` (aiohttp syntax, e.g. ``/accounts/{account_id}/webhooks``)."""
+
+    path: str
+    methods: Mapping[str, Endpoint]
+    tag: str
+    description: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def endpoint_of(match: web.UrlMappingMatchInfo) -> Endpoint | None:
+    """The endpoint a match found (None for aiohttp's match errors and the plain routes)."""
+    owner = getattr(match.handler, "__self__", None)
+    return owner if isinstance(owner, Endpoint) else None
+
+
+def _route(tag: str, path: str, **methods: Endpoint) -> Route:
+    """A path and its endpoints by method name (``get=…``, ``put=…``)."""
+    return Route(path=path, tag=tag, methods={m.upper(): e for m, e in methods.items()})
+
+
+def _public(handler: Handler, summary: str, *, status: int = 200, body: bool = False) -> Endpoint:
+    return Endpoint(handler=handler, access="public", summary=summary, status=status, body=body)
+
+
+def _account(handler: Handler, summary: str) -> Endpoint:
+    return Endpoint(handler=handler, access="account", summary=summary)
+
+
+def _write(handler: Handler, summary: str, *, status: int = 200) -> Endpoint:
+    """An account endpoint that takes a ``data`` object."""
+    return Endpoint(handler=handler, access="account", summary=summary, status=status, body=True)
+
+
+#: a method Crossbar routes without an account, and never grants
+_NO = Endpoint(handler=refuse, access="refused", summary="Refused without an account")
+_SAMPLES = "Names of the sample payload sets"
+_A = "/accounts/{account_id}"
+_HOOKS = f"{_A}/webhooks"
 
 ROUTES: tuple[Route, ...] = (
-    Route(
-        path="/api_auth",
-        tag="auth",
-        methods={
-            "PUT": Endpoint(
-                handler=auth.api_auth,
-                access="public",
-                status=201,
-                body=True,
-                summary="Trade an account API key for a token",
-            ),
-        },
+    _route(
+        "auth",
+        "/api_auth",
+        put=_public(
+            apiauth.api_auth, "Trade an account API key for a token", status=201, body=True
+        ),
     ),
-    Route(
-        path="/webhooks",
-        tag="catalogue",
-        methods={
-            "GET": Endpoint(
-                handler=catalogue.list_available, access="public", summary="Available hook types"
-            ),
-            "PUT": _refused("Refused without an account"),
-            "PATCH": _refused("Refused without an account"),
-        },
+    _route(
+        "catalogue",
+        "/webhooks",
+        get=_public(catalogue.list_available, "Available hook types"),
+        put=_NO,
+        patch=_NO,
     ),
-    Route(
-        path="/webhooks/samples",
-        tag="catalogue",
-        methods={
-            "GET": Endpoint(
-                handler=catalogue.list_samples,
-                access="public",
-                summary="Names of the sample payload sets",
-            ),
-        },
+    _route("catalogue", "/webhooks/samples", get=_public(catalogue.list_samples, _SAMPLES)),
+    _route(
+        "catalogue",
+        "/webhooks/samples/{sample_id}",
+        get=_public(catalogue.get_sample, "One set of sample payloads (filter_* applies)"),
     ),
-    Route(
-        path="/webhooks/samples/{sample_id}",
-        tag="catalogue",
-        methods={
-            "GET": Endpoint(
-                handler=catalogue.get_sample,
-                access="public",
-                summary="One set of sample payloads (filter_* applies)",
-            ),
-        },
+    _route("catalogue", "/webhooks/attempts", get=_NO),
+    _route("catalogue", "/webhooks/{hook_id}", get=_NO, post=_NO, patch=_NO, delete=_NO),
+    _route("catalogue", "/webhooks/{hook_id}/attempts", get=_NO),
+    _route(
+        "accounts",
+        _A,
+        get=_account(accounts.get_account, "Fetch an account"),
+        put=_write(accounts.create_sub_account, "Create a sub-account", status=201),
+        post=_write(accounts.replace_account, "Replace an account"),
+        patch=_write(accounts.patch_account, "Patch an account"),
+        delete=_account(accounts.delete_account, "Delete an account and its hooks"),
     ),
-    Route(
-        path="/webhooks/attempts",
-        tag="catalogue",
-        methods={
-            "GET": _refused("Refused without an account"),
-        },
+    _route(
+        "accounts", f"{_A}/children", get=_account(accounts.list_children, "Direct sub-accounts")
     ),
-    Route(
-        path="/webhooks/{hook_id}",
-        tag="catalogue",
-        methods={
-            m: _refused("Refused without an account") for m in ("GET", "POST", "PATCH", "DELETE")
-        },
+    _route(
+        "accounts",
+        f"{_A}/descendants",
+        get=_account(accounts.list_descendants, "Every sub-account below"),
     ),
-    Route(
-        path="/webhooks/{hook_id}/attempts",
-        tag="catalogue",
-        methods={
-            "GET": _refused("Refused without an account"),
-        },
+    _route(
+        "accounts",
+        f"{_A}/search",
+        get=_account(accounts.search, "Search sub-accounts (t=account&q=name&v=…)"),
     ),
-    Route(
-        path="/accounts/{account_id}",
-        tag="accounts",
-        methods={
-            "GET": _account(accounts.get_account, "Fetch an account"),
-            "PUT": _account(
-                accounts.create_sub_account, "Create a sub-account", status=201, body=True
-            ),
-            "POST": _account(accounts.replace_account, "Replace an account", body=True),
-            "PATCH": _account(accounts.patch_account, "Patch an account", body=True),
-            "DELETE": _account(accounts.delete_account, "Delete an account and its hooks"),
-        },
+    _route(
+        "webhooks",
+        _HOOKS,
+        get=_account(webhooks.list_hooks, "Summary of the account's hooks"),
+        put=_write(webhooks.create_hook, "Create a hook", status=201),
+        patch=_write(webhooks.reenable_account, "Re-enable auto-disabled hooks"),
     ),
-    Route(
-        path="/accounts/{account_id}/children",
-        tag="accounts",
-        methods={
-            "GET": _account(accounts.list_children, "Direct sub-accounts"),
-        },
+    _route(
+        "webhooks",
+        f"{_A}/descendants/webhooks",
+        get=_account(webhooks.list_hooks, "Summary of the account's own hooks"),
+        put=_write(webhooks.create_hook, "Create a hook", status=201),
+        patch=_write(webhooks.reenable_descendants, "Re-enable auto-disabled hooks here and below"),
     ),
-    Route(
-        path="/accounts/{account_id}/descendants",
-        tag="accounts",
-        methods={
-            "GET": _account(accounts.list_descendants, "Every sub-account below"),
-        },
+    _route("catalogue", f"{_HOOKS}/samples", get=_account(catalogue.list_samples, _SAMPLES)),
+    _route(
+        "catalogue",
+        f"{_HOOKS}/samples/{{sample_id}}",
+        get=_account(catalogue.get_sample, "One set of sample payloads"),
     ),
-    Route(
-        path="/accounts/{account_id}/search",
-        tag="accounts",
-        methods={
-            "GET": _account(accounts.search, "Search sub-accounts (t=account&q=name&v=…)"),
-        },
+    _route(
+        "attempts",
+        f"{_HOOKS}/attempts",
+        get=_account(attempts.list_account_attempts, "The account's attempts, newest first"),
     ),
-    Route(
-        path="/accounts/{account_id}/webhooks",
-        tag="webhooks",
-        methods={
-            "GET": _account(webhooks.list_hooks, "Summary of the account's hooks"),
-            "PUT": _account(webhooks.create_hook, "Create a hook", status=201, body=True),
-            "PATCH": _account(
-                webhooks.reenable_account, "Re-enable auto-disabled hooks", body=True
-            ),
-        },
+    _route(
+        "attempts",
+        f"{_HOOKS}/attempts/{{attempt_id}}/replay",
+        post=_account(attempts.replay_attempt, "Send an attempt's payload again"),
     ),
-    Route(
-        path="/accounts/{account_id}/descendants/webhooks",
-        tag="webhooks",
-        methods={
-            "GET": _account(webhooks.list_hooks, "Summary of the account's own hooks"),
-            "PUT": _account(webhooks.create_hook, "Create a hook", status=201, body=True),
-            "PATCH": _account(
-                webhooks.reenable_descendants,
-                "Re-enable auto-disabled hooks here and below",
-                body=True,
-            ),
-        },
+    _route(
+        "webhooks",
+        f"{_HOOKS}/{{hook_id}}",
+        get=_account(webhooks.get_hook, "Fetch a hook"),
+        post=_write(webhooks.replace_hook, "Replace a hook (defaults re-applied)"),
+        patch=_write(webhooks.patch_hook, "Patch a hook (null deletes a key)"),
+        delete=_account(webhooks.delete_hook, "Delete a hook"),
     ),
-    Route(
-        path="/accounts/{account_id}/webhooks/samples",
-        tag="catalogue",
-        methods={
-            "GET": _account(catalogue.list_samples, "Names of the sample payload sets"),
-        },
+    _route(
+        "attempts",
+        f"{_HOOKS}/{{hook_id}}/attempts",
+        get=_account(attempts.list_hook_attempts, "The hook's attempts, newest first"),
     ),
-    Route(
-        path="/accounts/{account_id}/webhooks/samples/{sample_id}",
-        tag="catalogue",
-        methods={"GET": _account(catalogue.get_sample, "One set of sample payloads")},
+    _route(
+        "webhooks",
+        f"{_HOOKS}/{{hook_id}}/test",
+        post=_account(webhooks.test_hook, "Send the hook type's sample payload now"),
     ),
-    Route(
-        path="/accounts/{account_id}/webhooks/attempts",
-        tag="attempts",
-        methods={
-            "GET": _account(attempts.list_account_attempts, "The account's attempts, newest first"),
-        },
+    _route(
+        "attempts",
+        f"{_HOOKS}/{{hook_id}}/replay",
+        post=_account(attempts.replay_hook, "Replay the hook's failed events in a window"),
     ),
-    Route(
-        path="/accounts/{account_id}/webhooks/attempts/{attempt_id}/replay",
-        tag="attempts",
-        methods={"POST": _account(attempts.replay_attempt, "Send an attempt's payload again")},
-    ),
-    Route(
-        path="/accounts/{account_id}/webhooks/{hook_id}",
-        tag="webhooks",
-        methods={
-            "GET": _account(webhooks.get_hook, "Fetch a hook"),
-            "POST": _account(
-                webhooks.replace_hook, "Replace a hook (defaults re-applied)", body=True
-            ),
-            "PATCH": _account(webhooks.patch_hook, "Patch a hook (null deletes a key)", body=True),
-            "DELETE": _account(webhooks.delete_hook, "Delete a hook"),
-        },
-    ),
-    Route(
-        path="/accounts/{account_id}/webhooks/{hook_id}/attempts",
-        tag="attempts",
-        methods={
-            "GET": _account(attempts.list_hook_attempts, "The hook's attempts, newest first"),
-        },
-    ),
-    Route(
-        path="/accounts/{account_id}/webhooks/{hook_id}/test",
-        tag="webhooks",
-        methods={
-            "POST": _account(webhooks.test_hook, "Send the hook type's sample payload now"),
-        },
-    ),
-    Route(
-        path="/accounts/{account_id}/webhooks/{hook_id}/replay",
-        tag="attempts",
-        methods={
-            "POST": _account(attempts.replay_hook, "Replay the hook's failed events in a window"),
-        },
-    ),
-    Route(
-        path="/bus/publish",
-        tag="bus",
-        methods={
-            "POST": Endpoint(
-                handler=publish.publish,
-                access="master",
-                body=True,
-                summary="Publish an event on the bus (master account only)",
-            ),
-        },
+    _route(
+        "bus",
+        "/bus/publish",
+        post=Endpoint(
+            handler=publish.publish,
+            access="master",
+            body=True,
+            summary="Publish an event on the bus (master account only)",
+        ),
     ),
 )
 
@@ -239,3 +219,17 @@ WEBITEL_ROUTES: tuple[WebitelRoute, ...] = (
         },
     ),
 )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register every route, one per method (``GET`` answers ``HEAD`` too)."""
+    for route in ROUTES:
+        # Crossbar ignores a trailing slash
+        for path in (f"/v2{route.path}", f"/v2{route.path}/"):
+            for method, endpoint in route.methods.items():
+                router.add_route(method, path, endpoint.serve)
+                if method == "GET":
+                    router.add_route("HEAD", path, endpoint.serve)
+    for webitel_route in WEBITEL_ROUTES:
+        for method, webitel_endpoint in webitel_route.methods.items():
+            router.add_route(method, webitel_route.path, webitel_endpoint.serve)

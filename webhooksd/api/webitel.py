@@ -11,6 +11,10 @@ Webitel's field names). The caller is our token in ``X-Access-Token`` (or ``acce
 or an account API key in ``X-Key`` (or ``x_key``); ``?domain=`` names the account, by realm or
 by name, among the accounts the caller may manage. Every write publishes the same
 document-change notice as the Crossbar API, so each instance's hook table follows.
+
+Requests pass through the same middleware as the Crossbar face
+(:mod:`webhooksd.api.middleware`: one auth path, one rate limiter); this module holds Webitel's
+handlers and the Webitel-shaped pieces the middleware uses.
 """
 
 from __future__ import annotations
@@ -23,17 +27,14 @@ import orjson
 import structlog
 from aiohttp import web
 
-from webhooksd.accounts import hash_api_key, master_account_id
-from webhooksd.errors import BusError, Conflict, StoreError
 from webhooksd.kazoo.docchanges import DocAction, publish_hook_change
 from webhooksd.kazoo.ids import new_id
 from webhooksd.records import Account, HookDoc
 
 from . import hookdocs
-from .auth import AUTH, identify
+from .auth import Credentials, Identity
 from .deps import DEPS, ApiDeps
 from .envelope import JSON, Refusal
-from .request import Identity
 from .validation import validate_hook
 from .webitel_docs import WebitelError, error_summary, insert_result, to_hook_doc, to_webitel
 
@@ -48,16 +49,22 @@ class WebitelCall:
     """One authenticated call with its domain's account."""
 
     request: web.Request
-    deps: ApiDeps
     identity: Identity
     account: Account
     domain: str
     body: Mapping[str, Any]
 
     @property
+    def deps(self) -> ApiDeps:
+        return self.request.app[DEPS]
+
+    @property
     def hook_id(self) -> str:
         return self.request.match_info["hook_id"]
 
+
+#: where the middleware leaves the call for the endpoint
+WEBITEL_CALL = web.RequestKey("webitel_call", WebitelCall)
 
 WebitelHandler = Callable[[WebitelCall], Awaitable[Any]]
 
@@ -67,6 +74,11 @@ class WebitelEndpoint:
     handler: WebitelHandler
     summary: str
     body: bool = False
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """aiohttp's handler: run the call the middleware admitted, answer Webitel's way."""
+        data = await self.handler(request[WEBITEL_CALL])
+        return _answer(200, {"status": "OK", "data": data})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,46 +186,46 @@ async def delete_hook(call: WebitelCall) -> dict[str, Any]:
     return {"ok": 1, "n": 1}
 
 
-# -- serving -------------------------------------------------------------------------------
+# -- the Webitel-shaped pieces of the middleware ----------------------------------------------
+#: Webitel's ``info`` for the refusals both faces share
+_INFO = {
+    409: "conflicting documents",
+    413: "request entity too large",
+    429: "Too many requests",
+    500: "internal server error",
+    503: "Request failed on the backend",
+}
+
+
 def _answer(status: int, body: Any) -> web.Response:
     # browsers send Webitel's credentials headers, which Crossbar's CORS answer does not list
     headers = {"Access-Control-Allow-Headers": ALLOW_HEADERS}
     return web.Response(status=status, body=orjson.dumps(body), content_type=JSON, headers=headers)
 
 
-def _error(status: int, info: str, errors: Mapping[str, Any] | None = None) -> web.Response:
+def preflight() -> web.Response:
+    return web.Response(status=200, headers={"Access-Control-Allow-Headers": ALLOW_HEADERS})
+
+
+def render_error(request: web.Request, refusal: Refusal) -> web.Response:
+    """A refusal in Webitel's shape; an unrouted path or method is Express's 404."""
+    if isinstance(refusal, WebitelError):
+        status, info, errors = refusal.status, refusal.info, refusal.errors
+    elif refusal.status in (404, 405):
+        status, info, errors = 404, f"{request.path_qs} not found.", None
+    else:
+        status, info, errors = refusal.status, _INFO.get(refusal.status, refusal.message), None
     body: dict[str, Any] = {"status": "error", "info": info}
     if errors:
         body["errors"] = dict(errors)
     return _answer(status, body)
 
 
-async def _identity(request: web.Request) -> Identity:
+def credentials(request: web.Request) -> Credentials:
     """``X-Access-Token`` (our token), else ``X-Key`` (an account API key)."""
-    store = request.app[DEPS].store
     token = request.headers.get("X-Access-Token") or request.query.get("access_token")
     key = request.headers.get("X-Key") or request.query.get("x_key")
-    if token:
-        who = await identify(request.app[AUTH], token)
-        if isinstance(who, Identity):
-            return who
-        if who.state == "expired":
-            raise WebitelError(401, "Token Expired")
-    if key:
-        account = await store.account_by_api_key(hash_api_key(key))
-        if account is not None and account.enabled:
-            master = await master_account_id(store)
-            return Identity(account=account, is_master=account.id == master, token="")
-    raise WebitelError(401, "Invalid token")
-
-
-def _rate_limit(request: web.Request, identity: Identity) -> None:
-    limiter = request.app[AUTH].limiter
-    if limiter is None:
-        return
-    who = identity.token or f"account:{identity.account.id}"
-    if not limiter.take(f"token:{who}").allowed:
-        raise WebitelError(429, "Too many requests")
+    return Credentials(token=token or None, api_key=key or None)
 
 
 async def _domain_account(deps: ApiDeps, identity: Identity, domain: str | None) -> Account:
@@ -245,44 +257,21 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     return decoded
 
 
-async def _call(request: web.Request, endpoint: WebitelEndpoint) -> Any:
-    deps = request.app[DEPS]
-    identity = await _identity(request)
-    _rate_limit(request, identity)
+async def admit(request: web.Request, endpoint: WebitelEndpoint, identity: Identity) -> WebitelCall:
+    """The call of an authenticated caller: its body (when the endpoint takes one) and the
+    account its ``?domain=`` names."""
     body = await _body(request) if endpoint.body else {}
-    domain = request.query.get("domain")
-    account = await _domain_account(deps, identity, domain)
-    call = WebitelCall(
+    account = await _domain_account(request.app[DEPS], identity, request.query.get("domain"))
+    return WebitelCall(
         request=request,
-        deps=deps,
         identity=identity,
         account=account,
         domain=account.realm or account.name,
         body=body,
     )
-    with structlog.contextvars.bound_contextvars(account_id=account.id):
-        return await endpoint.handler(call)
 
 
-async def serve(request: web.Request, route: WebitelRoute) -> web.Response:
-    """Answer one ``/api/v2/hooks`` request in Webitel's shapes, whatever happens."""
-    if request.method == "OPTIONS":
-        return web.Response(status=200, headers={"Access-Control-Allow-Headers": ALLOW_HEADERS})
-    endpoint = route.methods.get(request.method)
-    if endpoint is None:  # Express answers an unrouted method like an unknown path
-        return _error(404, f"{request.path_qs} not found.")
-    try:
-        data = await _call(request, endpoint)
-    except WebitelError as exc:
-        return _error(exc.status, exc.info, exc.errors)
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, "request entity too large")
-    except Conflict:
-        return _error(409, "conflicting documents")
-    except (StoreError, BusError) as exc:
-        log.warning("backend refused a webitel api request", error=str(exc), path=request.path)
-        return _error(503, "Request failed on the backend")
-    except Exception:
-        log.exception("webitel api request failed", path=request.path, method=request.method)
-        return _error(500, "internal server error")
-    return _answer(200, {"status": "OK", "data": data})
+def endpoint_of(match: web.UrlMappingMatchInfo) -> WebitelEndpoint | None:
+    """The endpoint a match found (aiohttp's route handler is its bound ``serve``)."""
+    owner = getattr(match.handler, "__self__", None)
+    return owner if isinstance(owner, WebitelEndpoint) else None

@@ -25,6 +25,7 @@ from typing import Any
 from webhooksd.records import ALL_HOOK, HookDoc
 from webhooksd.transforms.authspec import mask_auth
 
+from .envelope import Refusal
 from .validation import HIDDEN_HOOK_IDS
 
 #: Webitel (FreeSWITCH) event names that are another hook id's upper case
@@ -58,12 +59,11 @@ NO_AUTH = {"headers": {}, "map": {}, "enabled": False}
 MAX_RETRIES = 4
 
 
-class WebitelError(Exception):
+class WebitelError(Refusal):
     """A request Webitel's API refuses: ``{"status": "error", "info": …}`` with ``status``."""
 
     def __init__(self, status: int, info: str, errors: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {info}")
-        self.status = status
+        super().__init__(status, info, dict(errors or {}))
         self.info = info
         self.errors = errors
 
