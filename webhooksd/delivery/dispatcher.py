@@ -16,7 +16,7 @@ import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -31,7 +31,7 @@ from webhooksd.delivery.outcome import Outcome, backoff_ms
 from webhooksd.delivery.request import webhook_id
 from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
-from webhooksd.delivery.shaping import Prepared, Preparer
+from webhooksd.delivery.shaping import Preparer
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
 from webhooksd.records import AttemptRecord, Hook
@@ -68,15 +68,15 @@ def merge_payload(hook: Hook, payload: Mapping[str, Any], cluster_id: str) -> di
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Try:
-    hook: Hook
-    payload: Mapping[str, Any]
-    event_id: str
-    msg_id: str
-    attempt: int
-    #: the event's routing key and the hook's event when the delivery began (kept in retries)
-    event_key: str = ""
-    hook_event: str = ""
+class Attempted:
+    """What one attempt came to: its record, and the attempt due next, if any."""
+
+    #: None when the attempt was deferred unsent (its endpoint's breaker is open)
+    record: AttemptRecord | None
+    #: whether the record is written: failures always, successes if ``log_successful_attempts``
+    kept: bool = False
+    #: the job to queue with its delay in ms: a retry, or the deferred attempt itself
+    due: tuple[RetryJob, int] | None = None
 
 
 class Dispatcher:
@@ -107,25 +107,25 @@ class Dispatcher:
 
     # -- the HookContext side ------------------------------------------------------------
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        tries: list[_Try] = []
+        jobs: list[tuple[Hook, RetryJob]] = []
         for hook in hooks:
             if not modifiers_pass(hook.modifiers, payload):
                 continue
             merged = merge_payload(hook, payload, self._cluster_id)
             if self._prepare.passes(hook, merged):  # the filter reads the payload as merged
-                tries.append(
-                    _Try(
-                        hook=hook,
-                        payload=merged,
-                        event_id=event.event_id,
-                        msg_id=webhook_id(event.event_key, hook.id),
-                        attempt=1,
-                        event_key=event.event_key,
-                        hook_event=hook.hook,
-                    )
+                job = RetryJob(
+                    hook_id=hook.id,
+                    account_id=hook.account_id,
+                    payload=merged,
+                    event_id=event.event_id,
+                    msg_id=webhook_id(event.event_key, hook.id),
+                    attempt=1,
+                    event_key=event.event_key,
+                    hook_event=hook.hook,
                 )
-        if tries:
-            await self._run(tries)
+                jobs.append((hook, job))
+        if jobs:
+            await self._deliver(jobs, retries=True)
 
     # -- the retry worker side -----------------------------------------------------------
     async def retry(self, job: bytes) -> None:
@@ -139,33 +139,17 @@ class Dispatcher:
                 event_id=decoded.event_id,
             )
             return
-        await self._run(
-            [
-                _Try(
-                    hook=hook,
-                    payload=decoded.payload,
-                    event_id=decoded.event_id,
-                    msg_id=decoded.msg_id,
-                    attempt=decoded.attempt,
-                    event_key=decoded.event_key,
-                    hook_event=decoded.hook_event,
-                )
-            ],
-        )
+        await self._deliver([(hook, decoded)], retries=True)
 
     # -- the API side --------------------------------------------------------------------
     async def send_test(self, hook: Hook, payload: Mapping[str, Any]) -> AttemptRecord:
         """One immediate attempt, always recorded, never retried (the API's test event)."""
-        merged = merge_payload(hook, payload, self._cluster_id)
         event_id = hashlib.sha256(f"test:{time.time_ns()}".encode()).hexdigest()[:10]
-        return await self._once(
-            _Try(
-                hook=hook,
-                payload=merged,
-                event_id=event_id,
-                msg_id=f"msg_test_{event_id}",
-                attempt=1,
-            )
+        return await self._send_once(
+            hook,
+            merge_payload(hook, payload, self._cluster_id),
+            event_id=event_id,
+            msg_id=f"msg_test_{event_id}",
         )
 
     async def replay(self, attempt: AttemptRecord) -> AttemptRecord:
@@ -174,91 +158,82 @@ class Dispatcher:
         stored = await self._store.get_hook(attempt.hook_id)
         if stored is None or attempt.payload is None:
             raise LookupError("the hook or the attempt's payload is gone")
-        hook = Hook.from_doc(stored)
         msg_id = (
             "msg_replay_"
             + hashlib.sha256(f"{attempt.id}:{time.time_ns()}".encode()).hexdigest()[:24]
         )
-        return await self._once(
-            _Try(
-                hook=hook,
-                payload=attempt.payload,
-                event_id=attempt.event_id,
-                msg_id=msg_id,
-                attempt=1,
-            )
+        return await self._send_once(
+            Hook.from_doc(stored), attempt.payload, event_id=attempt.event_id, msg_id=msg_id
         )
 
     # -- internals -----------------------------------------------------------------------
-    async def _once(self, one: _Try) -> AttemptRecord:
-        with structlog.contextvars.bound_contextvars(
-            account_id=one.hook.account_id, hook_id=one.hook.id, event_id=one.event_id
-        ):
-            return await self._once_bound(one)
-
-    async def _once_bound(self, one: _Try) -> AttemptRecord:
-        prepared = await self._request(one)
-        outcome = prepared.failure or await self._sender.send(prepared.request)
-        self._prepare.settle(one.hook, outcome)
-        self._count(outcome)
-        record = attempt_record(
-            hook=one.hook,
-            request=prepared.recorded,
-            outcome=outcome,
-            event_id=one.event_id,
+    async def _send_once(
+        self, hook: Hook, payload: Mapping[str, Any], *, event_id: str, msg_id: str
+    ) -> AttemptRecord:
+        job = RetryJob(
+            hook_id=hook.id,
+            account_id=hook.account_id,
+            payload=payload,
+            event_id=event_id,
+            msg_id=msg_id,
             attempt=1,
-            retries_left=0,
-            payload=one.payload,
         )
-        await self._attempts.write([record])
-        return record
+        (done,) = await self._deliver([(hook, job)], retries=False)
+        assert done.record is not None, "an attempt without retries is never deferred"
+        return done.record
 
-    async def _request(self, one: _Try) -> Prepared:
-        return await self._prepare.prepare(
-            one.hook, one.payload, msg_id=one.msg_id, timestamp=int(time.time())
-        )
+    async def _deliver(
+        self, jobs: Sequence[tuple[Hook, RetryJob]], *, retries: bool
+    ) -> list[Attempted]:
+        """Send each job at once, record the attempts in one write, queue what is due again.
+        Returns when the records are stored and the retries confirmed queued (so the caller
+        may ack)."""
+        results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
+        await self._attempts.write([r.record for r in results if r.kept and r.record is not None])
+        for result in results:
+            if result.due is not None:
+                await self._schedule(*result.due)
+        return results
 
-    async def _run(self, tries: Sequence[_Try]) -> None:
-        results = await asyncio.gather(*(self._attempt(t) for t in tries))
-        records = [r for r, _ in results if r is not None]
-        await self._attempts.write(records)
-        for (_, later), one in zip(results, tries, strict=True):
-            if later is not None:
-                await self._schedule(one, *later)
-
-    async def _attempt(self, one: _Try) -> tuple[AttemptRecord | None, tuple[int, int] | None]:
-        """Send one attempt; return its record (if it is kept) and, when another attempt is
-        due, ``(attempt number, delay ms)``."""
+    async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
+        """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
+        retries) an attempt to a failing endpoint is deferred, a retryable failure with
+        retries left is due again, a 410 switches the hook off, and a success is recorded
+        only if ``log_successful_attempts``; without (the API's test and replay) the attempt
+        is sent once whatever the breaker says and always recorded."""
         with structlog.contextvars.bound_contextvars(
-            account_id=one.hook.account_id, hook_id=one.hook.id, event_id=one.event_id
+            account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         ):
-            prepared = await self._request(one)
+            prepared = await self._prepare.prepare(
+                hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
+            )
             request = prepared.request
-            wait_s = self._sender.failing_for_s(request)
+            wait_s = self._sender.failing_for_s(request) if retries else 0.0
             if wait_s > 0:
                 # the same attempt, later: it neither calls a failing endpoint nor holds a
                 # worker while others wait, and it uses up none of the hook's retries
                 log.info(
                     "endpoint failing; attempt deferred",
                     endpoint=request.endpoint,
-                    attempt=one.attempt,
+                    attempt=job.attempt,
                     seconds=round(wait_s, 1),
                 )
-                return None, (one.attempt, int(wait_s * 1000) + random.randint(0, 500))
+                later = int(wait_s * 1000) + random.randint(0, 500)
+                return Attempted(record=None, due=(self._pinned(hook, job), later))
             outcome = prepared.failure or await self._sender.send(request)
-            self._prepare.settle(one.hook, outcome)
+            self._prepare.settle(hook, outcome)
             self._count(outcome)
-            retries_left = max(0, one.hook.retries + 1 - one.attempt)
+            retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
             record = attempt_record(
-                hook=one.hook,
+                hook=hook,
                 request=prepared.recorded,
                 outcome=outcome,
-                event_id=one.event_id,
-                attempt=one.attempt,
+                event_id=job.event_id,
+                attempt=job.attempt,
                 retries_left=retries_left,
-                payload=one.payload,
-                hook_event=one.hook_event or None,
+                payload=job.payload,
+                hook_event=job.hook_event or None,
             )
             if outcome.ok:
                 log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
@@ -268,13 +243,22 @@ class Dispatcher:
                     status=outcome.status,
                     error=outcome.client_error,
                     retrying=retrying,
-                    attempt=one.attempt,
+                    attempt=job.attempt,
                 )
-            if outcome.kind == "gone":
-                await self._gone(one.hook)
-            keep = not outcome.ok or self._settings.log_successful_attempts
-            later = (one.attempt + 1, self._delay(one.attempt, outcome)) if retrying else None
-            return (record if keep else None), later
+            if retries and outcome.kind == "gone":
+                await self._gone(hook)
+            kept = not (retries and outcome.ok and not self._settings.log_successful_attempts)
+            due = None
+            if retrying:
+                next_job = replace(self._pinned(hook, job), attempt=job.attempt + 1)
+                due = (next_job, self._delay(job.attempt, outcome))
+            return Attempted(record=record, kept=kept, due=due)
+
+    @staticmethod
+    def _pinned(hook: Hook, job: RetryJob) -> RetryJob:
+        """The job with the hook's event it began with (a job of an older version has none:
+        from now on it keeps the hook's current one)."""
+        return job if job.hook_event else replace(job, hook_event=hook.hook)
 
     async def _gone(self, hook: Hook) -> None:
         try:
@@ -292,19 +276,9 @@ class Dispatcher:
             retry_after_s=outcome.retry_after_s,
         )
 
-    async def _schedule(self, one: _Try, attempt: int, delay_ms: int) -> None:
-        job = RetryJob(
-            hook_id=one.hook.id,
-            account_id=one.hook.account_id,
-            payload=one.payload,
-            event_id=one.event_id,
-            msg_id=one.msg_id,
-            attempt=attempt,
-            event_key=one.event_key,
-            hook_event=one.hook_event or one.hook.hook,
-        )
+    async def _schedule(self, job: RetryJob, delay_ms: int) -> None:
         await self._bus.publish_delayed(
-            self._settings.retry_queue, job.encode(), delay_ms, message_id=one.msg_id
+            self._settings.retry_queue, job.encode(), delay_ms, message_id=job.msg_id
         )
         self._metrics.retries_queued.inc()
 
