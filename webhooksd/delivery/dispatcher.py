@@ -1,12 +1,12 @@
 """The dispatcher (Kazoo ``webhooks_util:fire_hooks/2``, ``fire_hook/2``, ``retry_hook/3``).
 
-For each hook of an event: the hook-document ``modifiers`` checked against the payload,
-``custom_data`` merged over it (its ``type`` and ``action`` left out), ``cluster_id`` set, the
-hook's filter checked (a hook whose filter does not match is skipped: no attempt), the request
-built with the hook's transforms and auth (:mod:`webhooksd.delivery.shaping`) and sent, the
-attempt recorded. Hooks are sent concurrently. A retryable failure
-with retries left becomes a retry job in the durable delay queue; :meth:`fire` returns only
-when every first attempt finished or its retry is confirmed queued, so the caller may ack.
+An event's hooks go through the last steps of hook matching (:mod:`webhooksd.hooks.matching`:
+the modifiers, ``custom_data`` and ``cluster_id`` merged, the hook's filter); each hook left is
+a job (:class:`~webhooksd.delivery.retryjob.RetryJob`) whose request is built with the hook's
+transforms and auth (:mod:`webhooksd.delivery.shaping`), sent and recorded. Hooks are sent
+concurrently. A retryable failure with retries left is the job again, in the durable delay
+queue; :meth:`fire` returns only when every first attempt finished or its retry is confirmed
+queued, so the caller may ack.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from webhooksd.delivery.request import webhook_id
 from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
 from webhooksd.delivery.shaping import Preparer
+from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
 from webhooksd.records import AttemptRecord, Hook
@@ -42,29 +43,6 @@ log = structlog.get_logger(__name__)
 
 OnGone = Callable[[Hook, str], Awaitable[None]]
 GONE_REASON = "endpoint answered 410 Gone"
-
-
-def modifiers_pass(modifiers: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
-    """Kazoo's ``maybe_fire_hook/2``: every modifier key absent from the payload, or equal to
-    (a member of, for a list) the modifier's value; ``[]`` passes."""
-    for key, wanted in (modifiers or {}).items():
-        if key not in payload or wanted == []:
-            continue
-        actual = payload[key]
-        if isinstance(wanted, list):
-            if actual not in wanted:
-                return False
-        elif actual != wanted:
-            return False
-    return True
-
-
-def merge_payload(hook: Hook, payload: Mapping[str, Any], cluster_id: str) -> dict[str, Any]:
-    """``custom_data`` over the payload (without ``type``/``action``), then ``cluster_id``."""
-    merged = dict(payload)
-    merged.update({k: v for k, v in hook.custom_data.items() if k not in ("type", "action")})
-    merged["cluster_id"] = cluster_id
-    return merged
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,23 +85,23 @@ class Dispatcher:
 
     # -- the HookContext side ------------------------------------------------------------
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        jobs: list[tuple[Hook, RetryJob]] = []
-        for hook in hooks:
-            if not modifiers_pass(hook.modifiers, payload):
-                continue
-            merged = merge_payload(hook, payload, self._cluster_id)
-            if self._prepare.passes(hook, merged):  # the filter reads the payload as merged
-                job = RetryJob(
-                    hook_id=hook.id,
-                    account_id=hook.account_id,
-                    payload=merged,
+        matches = select(hooks, payload, cluster_id=self._cluster_id, hook_filter=self._prepare)
+        jobs = [
+            (
+                m.hook,
+                RetryJob(
+                    hook_id=m.hook.id,
+                    account_id=m.hook.account_id,
+                    payload=m.payload,
                     event_id=event.event_id,
-                    msg_id=webhook_id(event.event_key, hook.id),
+                    msg_id=webhook_id(event.event_key, m.hook.id),
                     attempt=1,
                     event_key=event.event_key,
-                    hook_event=hook.hook,
-                )
-                jobs.append((hook, job))
+                    hook_event=m.hook.hook,
+                ),
+            )
+            for m in matches
+        ]
         if jobs:
             await self._deliver(jobs, retries=True)
 

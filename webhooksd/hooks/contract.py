@@ -115,11 +115,13 @@ class HookContext(Protocol):
 
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
         """Kazoo's ``find_webhooks/2``: the account's enabled hooks for ``hook_event`` and its
-        ``all`` hooks, then each ancestor's that have ``include_subaccounts``."""
+        ``all`` hooks, then each ancestor's that have ``include_subaccounts`` (step 1 of
+        :mod:`webhooksd.hooks.matching`; the module's own filter is step 2)."""
 
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        """Send ``payload`` to each hook (modifiers, ``custom_data``, ``cluster_id`` applied per
-        hook). Returns once every first attempt finished or its retry is safely queued."""
+        """Send ``payload`` to each hook (modifiers, ``custom_data``, ``cluster_id`` and the
+        hook's filter applied per hook: steps 3 to 5 of :mod:`webhooksd.hooks.matching`).
+        Returns once every first attempt finished or its retry is safely queued."""
 
     async def init_metadata(self, metadata: Metadata) -> None:
         """Store the module's metadata (written only when it changed)."""
