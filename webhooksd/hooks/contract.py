@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -161,13 +161,23 @@ def validate(name: str, module: object) -> HookModule:
     return cast(HookModule, module)
 
 
-def discover(*, enabled: Iterable[str] | None = None) -> dict[str, HookModule]:
+def is_builtin(ep: EntryPoint) -> bool:
+    """Whether an entry point registers one of this distribution's modules."""
+    return ep.name in BUILTIN_MODULES and ep.value == f"webhooksd_hooks.{ep.name}"
+
+
+def discover(
+    *, enabled: Iterable[str] | None = None, third_party: bool = True
+) -> dict[str, HookModule]:
     """Load every module of the entry-point group, validate each, and insist the built-ins are
-    there. ``enabled`` limits which are loaded (None: all)."""
+    there. ``enabled`` limits which are loaded (None: all); ``third_party=False`` (the
+    ``load_entry_points`` setting) loads the built-ins only."""
     wanted = set(enabled) if enabled is not None else None
     found: dict[str, HookModule] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and ep.name not in wanted:
+            continue
+        if not third_party and not is_builtin(ep):
             continue
         if ep.name in found:
             raise InvalidHookModule(ep.name, "registered twice")
