@@ -20,7 +20,7 @@ from yarl import URL
 
 from webhooksd.bounded import BoundedCache
 from webhooksd.config import Settings
-from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, classify, retry_after
+from webhooksd.delivery.outcome import BAD_RESPONSE, CLIENT_ERROR, Outcome, classify, retry_after
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy, is_blocked_error
 
@@ -136,7 +136,7 @@ class Sender:
                     status=resp.status,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                     body=body.decode("utf-8", "replace"),
-                    reason=None if kind == "success" else "bad response code",
+                    reason=None if kind == "success" else BAD_RESPONSE,
                     duration_ms=_ms(started),
                     retry_after_s=retry_after(resp.headers.get("Retry-After")),
                 )

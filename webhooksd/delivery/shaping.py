@@ -78,7 +78,8 @@ class Preparer:
             self._auth.forget(hook.id)
 
     def passes(self, hook: Hook, payload: Mapping[str, Any]) -> bool:
-        """The hook's filter; invalid transforms pass, so that the failure is recorded."""
+        """The hook's filter (step 5 of :mod:`webhooksd.hooks.matching`); invalid transforms
+        pass, so that the failure is recorded."""
         compiled = self.transforms(hook)
         if isinstance(compiled, TransformError) or compiled.matches(payload):
             return True
