@@ -47,14 +47,14 @@ GONE_REASON = "endpoint answered 410 Gone"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attempted:
-    """What one attempt came to: its record, and the attempt due next, if any."""
+    """What one attempt came to: the record to write, and the job due next, if any."""
 
-    #: None when the attempt was deferred unsent (its endpoint's breaker is open)
+    #: None when there is nothing to write: the attempt was deferred unsent (its endpoint's
+    #: breaker is open), or it succeeded and ``log_successful_attempts`` is off
     record: AttemptRecord | None
-    #: whether the record is written: failures always, successes if ``log_successful_attempts``
-    kept: bool = False
-    #: the job to queue with its delay in ms: a retry, or the deferred attempt itself
-    due: tuple[RetryJob, int] | None = None
+    #: the job to queue, a retry or the deferred attempt itself, and its delay
+    next_job: RetryJob | None = None
+    delay_ms: int = 0
 
 
 class Dispatcher:
@@ -157,7 +157,7 @@ class Dispatcher:
             attempt=1,
         )
         (done,) = await self._deliver([(hook, job)], retries=False)
-        assert done.record is not None, "an attempt without retries is never deferred"
+        assert done.record is not None, "an attempt without retries is always recorded"
         return done.record
 
     async def _deliver(
@@ -167,10 +167,10 @@ class Dispatcher:
         Returns when the records are stored and the retries confirmed queued (so the caller
         may ack)."""
         results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
-        await self._attempts.write([r.record for r in results if r.kept and r.record is not None])
+        await self._attempts.write([r.record for r in results if r.record is not None])
         for result in results:
-            if result.due is not None:
-                await self._schedule(*result.due)
+            if result.next_job is not None:
+                await self._schedule(result.next_job, result.delay_ms)
         return results
 
     async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
@@ -196,8 +196,8 @@ class Dispatcher:
                     attempt=job.attempt,
                     seconds=round(wait_s, 1),
                 )
-                later = int(wait_s * 1000) + random.randint(0, 500)
-                return Attempted(record=None, due=(self._pinned(hook, job), later))
+                delay_ms = int(wait_s * 1000) + random.randint(0, 500)
+                return Attempted(record=None, next_job=self._pinned(hook, job), delay_ms=delay_ms)
             outcome = prepared.failure or await self._sender.send(request)
             self._prepare.settle(hook, outcome)
             self._count(outcome)
@@ -225,12 +225,15 @@ class Dispatcher:
                 )
             if retries and outcome.kind == "gone":
                 await self._gone(hook)
-            kept = not (retries and outcome.ok and not self._settings.log_successful_attempts)
-            due = None
-            if retrying:
-                next_job = replace(self._pinned(hook, job), attempt=job.attempt + 1)
-                due = (next_job, self._delay(job.attempt, outcome))
-            return Attempted(record=record, kept=kept, due=due)
+            if retries and outcome.ok and not self._settings.log_successful_attempts:
+                return Attempted(record=None)
+            if not retrying:
+                return Attempted(record=record)
+            return Attempted(
+                record=record,
+                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1),
+                delay_ms=self._delay(job.attempt, outcome),
+            )
 
     @staticmethod
     def _pinned(hook: Hook, job: RetryJob) -> RetryJob:
