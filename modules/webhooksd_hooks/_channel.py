@@ -1,8 +1,9 @@
 """What the four channel hook modules share (Kazoo ``webhooks_channel_util.erl``).
 
 ``handle_event`` resolves the account from ``Custom-Channel-Vars.Account-ID``, finds the hooks
-for the event, drops internal (loopback) legs for hooks that exclude them, formats the channel
-payload once and fires it. Where Kazoo's code and its documentation disagree the documentation
+for the event, drops internal (loopback) legs for hooks that exclude them (the channel
+modules' step 2 of :mod:`webhooksd.hooks.matching`), formats the channel payload once and
+fires it. Where Kazoo's code and its documentation disagree the documentation
 wins (see ``format_event`` and the compatibility page):
 
 * ``timestamp`` is a string of Gregorian seconds, as the docs and samples show (the code

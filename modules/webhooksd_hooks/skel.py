@@ -22,7 +22,8 @@ Writing your own
    ``ctx.find_hooks(<your id>, account_id)`` (it adds ``all`` hooks and ancestors' hooks with
    ``include_subaccounts``), drop hooks your own filters exclude, build the payload **once**,
    and ``await ctx.fire(event, payload, hooks)``. The daemon applies each hook's ``modifiers``,
-   merges its ``custom_data``, adds ``cluster_id``, delivers, records and retries. Return
+   merges its ``custom_data``, adds ``cluster_id``, checks the hook's ``filter``, delivers,
+   records and retries (the whole sequence: :mod:`webhooksd.hooks.matching`). Return
    normally for messages you ignore — an exception nacks the message. Keep payload keys absent
    rather than ``null``.
 5. ``init(ctx)`` runs once at start-up: ``await ctx.init_metadata(METADATA)`` publishes the

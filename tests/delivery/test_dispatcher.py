@@ -19,9 +19,10 @@ import pytest
 from tests.conftest import Received, Receiver
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
-from webhooksd.delivery.dispatcher import Dispatcher, merge_payload, modifiers_pass
+from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
 from webhooksd.errors import MalformedMessage
+from webhooksd.hooks.matching import merge_payload, modifiers_pass
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
 from webhooksd.records import Account, Hook, HookDoc

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from webhooksd.accounts import master_account_id
+from webhooksd.bounded import BoundedCache
 from webhooksd.records import Account
 from webhooksd.store import Store
 
@@ -30,9 +31,9 @@ class AccountCache:
     ) -> None:
         self._store = store
         self._ttl_s = ttl_s
-        self._max = max_entries
         self._clock = clock
-        self._accounts: dict[str, tuple[float, Account | None]] = {}
+        #: account id → (when it was read, the account or None for an unknown id)
+        self._accounts: BoundedCache[str, tuple[float, Account | None]] = BoundedCache(max_entries)
         self._master: tuple[float, str | None] | None = None
 
     async def get(self, account_id: str) -> Account | None:
@@ -43,10 +44,7 @@ class AccountCache:
             return cached[1]
         account = await self._store.get_account(account_id)
         if self._ttl_s > 0:
-            if len(self._accounts) >= self._max:
-                # dicts keep insertion order: drop the oldest entry
-                self._accounts.pop(next(iter(self._accounts)))
-            self._accounts[account_id] = (now, account)
+            self._accounts.put(account_id, (now, account))
         return account
 
     async def master_id(self) -> str | None:
@@ -61,7 +59,7 @@ class AccountCache:
 
     def forget(self, account_id: str) -> None:
         """Drop one account (it was written); the next read goes to the store."""
-        self._accounts.pop(account_id, None)
+        self._accounts.pop(account_id)
 
     def clear(self) -> None:
         self._accounts.clear()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.bus import ExchangeKind
 
-#: routing results cached per exchange before the cache is cleared (call ids make keys unique)
+#: routing results cached per exchange at most (call ids make routing keys unique)
 ROUTE_CACHE_SIZE = 4096
 
 
@@ -44,16 +45,16 @@ class Exchange:
     kind: ExchangeKind
     durable: bool
     bindings: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    routes: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    routes: BoundedCache[str, frozenset[str]] = dataclasses.field(
+        default_factory=lambda: BoundedCache(ROUTE_CACHE_SIZE)
+    )
 
     def route(self, routing_key: str) -> frozenset[str]:
         """The queues a message with ``routing_key`` goes to."""
         queues = self.routes.get(routing_key)
         if queues is None:
             queues = frozenset(q for q, key in self.bindings if self._matches(key, routing_key))
-            if len(self.routes) >= ROUTE_CACHE_SIZE:
-                self.routes.clear()
-            self.routes[routing_key] = queues
+            self.routes.put(routing_key, queues)
         return queues
 
     def _matches(self, binding_key: str, routing_key: str) -> bool:

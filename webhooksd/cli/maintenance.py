@@ -128,7 +128,9 @@ async def modules_reset(
 ) -> int:
     """Kazoo's ``reset_hook_definitions``: delete the metadata and let each module write it
     again."""
-    loaded = dict(modules) if modules is not None else discover()
+    loaded = (
+        dict(modules) if modules is not None else discover(third_party=settings.load_entry_points)
+    )
     wanted = [module_id.removeprefix("webhooks_")] if module_id else list(loaded)
     unknown = [m for m in wanted if m not in loaded]
     if unknown:

@@ -1,12 +1,12 @@
 """The dispatcher (Kazoo ``webhooks_util:fire_hooks/2``, ``fire_hook/2``, ``retry_hook/3``).
 
-For each hook of an event: the hook-document ``modifiers`` checked against the payload,
-``custom_data`` merged over it (its ``type`` and ``action`` left out), ``cluster_id`` set, the
-hook's filter checked (a hook whose filter does not match is skipped: no attempt), the request
-built with the hook's transforms and auth (:mod:`webhooksd.delivery.shaping`) and sent, the
-attempt recorded. Hooks are sent concurrently. A retryable failure
-with retries left becomes a retry job in the durable delay queue; :meth:`fire` returns only
-when every first attempt finished or its retry is confirmed queued, so the caller may ack.
+An event's hooks go through the last steps of hook matching (:mod:`webhooksd.hooks.matching`:
+the modifiers, ``custom_data`` and ``cluster_id`` merged, the hook's filter); each hook left is
+a job (:class:`~webhooksd.delivery.retryjob.RetryJob`) whose request is built with the hook's
+transforms and auth (:mod:`webhooksd.delivery.shaping`), sent and recorded. Hooks are sent
+concurrently. A retryable failure with retries left is the job again, in the durable delay
+queue; :meth:`fire` returns only when every first attempt finished or its retry is confirmed
+queued, so the caller may ack.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -31,7 +31,8 @@ from webhooksd.delivery.outcome import Outcome, backoff_ms
 from webhooksd.delivery.request import webhook_id
 from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
-from webhooksd.delivery.shaping import Prepared, Preparer
+from webhooksd.delivery.shaping import Preparer
+from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
 from webhooksd.records import AttemptRecord, Hook
@@ -44,39 +45,16 @@ OnGone = Callable[[Hook, str], Awaitable[None]]
 GONE_REASON = "endpoint answered 410 Gone"
 
 
-def modifiers_pass(modifiers: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
-    """Kazoo's ``maybe_fire_hook/2``: every modifier key absent from the payload, or equal to
-    (a member of, for a list) the modifier's value; ``[]`` passes."""
-    for key, wanted in (modifiers or {}).items():
-        if key not in payload or wanted == []:
-            continue
-        actual = payload[key]
-        if isinstance(wanted, list):
-            if actual not in wanted:
-                return False
-        elif actual != wanted:
-            return False
-    return True
-
-
-def merge_payload(hook: Hook, payload: Mapping[str, Any], cluster_id: str) -> dict[str, Any]:
-    """``custom_data`` over the payload (without ``type``/``action``), then ``cluster_id``."""
-    merged = dict(payload)
-    merged.update({k: v for k, v in hook.custom_data.items() if k not in ("type", "action")})
-    merged["cluster_id"] = cluster_id
-    return merged
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Try:
-    hook: Hook
-    payload: Mapping[str, Any]
-    event_id: str
-    msg_id: str
-    attempt: int
-    #: the event's routing key and the hook's event when the delivery began (kept in retries)
-    event_key: str = ""
-    hook_event: str = ""
+class Attempted:
+    """What one attempt came to: the record to write, and the job due next, if any."""
+
+    #: None when there is nothing to write: the attempt was deferred unsent (its endpoint's
+    #: breaker is open), or it succeeded and ``log_successful_attempts`` is off
+    record: AttemptRecord | None
+    #: the job to queue, a retry or the deferred attempt itself, and its delay
+    next_job: RetryJob | None = None
+    delay_ms: int = 0
 
 
 class Dispatcher:
@@ -107,25 +85,25 @@ class Dispatcher:
 
     # -- the HookContext side ------------------------------------------------------------
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        tries: list[_Try] = []
-        for hook in hooks:
-            if not modifiers_pass(hook.modifiers, payload):
-                continue
-            merged = merge_payload(hook, payload, self._cluster_id)
-            if self._prepare.passes(hook, merged):  # the filter reads the payload as merged
-                tries.append(
-                    _Try(
-                        hook=hook,
-                        payload=merged,
-                        event_id=event.event_id,
-                        msg_id=webhook_id(event.event_key, hook.id),
-                        attempt=1,
-                        event_key=event.event_key,
-                        hook_event=hook.hook,
-                    )
-                )
-        if tries:
-            await self._run(tries)
+        matches = select(hooks, payload, cluster_id=self._cluster_id, hook_filter=self._prepare)
+        jobs = [
+            (
+                m.hook,
+                RetryJob(
+                    hook_id=m.hook.id,
+                    account_id=m.hook.account_id,
+                    payload=m.payload,
+                    event_id=event.event_id,
+                    msg_id=webhook_id(event.event_key, m.hook.id),
+                    attempt=1,
+                    event_key=event.event_key,
+                    hook_event=m.hook.hook,
+                ),
+            )
+            for m in matches
+        ]
+        if jobs:
+            await self._deliver(jobs, retries=True)
 
     # -- the retry worker side -----------------------------------------------------------
     async def retry(self, job: bytes) -> None:
@@ -139,33 +117,17 @@ class Dispatcher:
                 event_id=decoded.event_id,
             )
             return
-        await self._run(
-            [
-                _Try(
-                    hook=hook,
-                    payload=decoded.payload,
-                    event_id=decoded.event_id,
-                    msg_id=decoded.msg_id,
-                    attempt=decoded.attempt,
-                    event_key=decoded.event_key,
-                    hook_event=decoded.hook_event,
-                )
-            ],
-        )
+        await self._deliver([(hook, decoded)], retries=True)
 
     # -- the API side --------------------------------------------------------------------
     async def send_test(self, hook: Hook, payload: Mapping[str, Any]) -> AttemptRecord:
         """One immediate attempt, always recorded, never retried (the API's test event)."""
-        merged = merge_payload(hook, payload, self._cluster_id)
         event_id = hashlib.sha256(f"test:{time.time_ns()}".encode()).hexdigest()[:10]
-        return await self._once(
-            _Try(
-                hook=hook,
-                payload=merged,
-                event_id=event_id,
-                msg_id=f"msg_test_{event_id}",
-                attempt=1,
-            )
+        return await self._send_once(
+            hook,
+            merge_payload(hook, payload, self._cluster_id),
+            event_id=event_id,
+            msg_id=f"msg_test_{event_id}",
         )
 
     async def replay(self, attempt: AttemptRecord) -> AttemptRecord:
@@ -174,91 +136,82 @@ class Dispatcher:
         stored = await self._store.get_hook(attempt.hook_id)
         if stored is None or attempt.payload is None:
             raise LookupError("the hook or the attempt's payload is gone")
-        hook = Hook.from_doc(stored)
         msg_id = (
             "msg_replay_"
             + hashlib.sha256(f"{attempt.id}:{time.time_ns()}".encode()).hexdigest()[:24]
         )
-        return await self._once(
-            _Try(
-                hook=hook,
-                payload=attempt.payload,
-                event_id=attempt.event_id,
-                msg_id=msg_id,
-                attempt=1,
-            )
+        return await self._send_once(
+            Hook.from_doc(stored), attempt.payload, event_id=attempt.event_id, msg_id=msg_id
         )
 
     # -- internals -----------------------------------------------------------------------
-    async def _once(self, one: _Try) -> AttemptRecord:
-        with structlog.contextvars.bound_contextvars(
-            account_id=one.hook.account_id, hook_id=one.hook.id, event_id=one.event_id
-        ):
-            return await self._once_bound(one)
-
-    async def _once_bound(self, one: _Try) -> AttemptRecord:
-        prepared = await self._request(one)
-        outcome = prepared.failure or await self._sender.send(prepared.request)
-        self._prepare.settle(one.hook, outcome)
-        self._count(outcome)
-        record = attempt_record(
-            hook=one.hook,
-            request=prepared.recorded,
-            outcome=outcome,
-            event_id=one.event_id,
+    async def _send_once(
+        self, hook: Hook, payload: Mapping[str, Any], *, event_id: str, msg_id: str
+    ) -> AttemptRecord:
+        job = RetryJob(
+            hook_id=hook.id,
+            account_id=hook.account_id,
+            payload=payload,
+            event_id=event_id,
+            msg_id=msg_id,
             attempt=1,
-            retries_left=0,
-            payload=one.payload,
         )
-        await self._attempts.write([record])
-        return record
+        (done,) = await self._deliver([(hook, job)], retries=False)
+        assert done.record is not None, "an attempt without retries is always recorded"
+        return done.record
 
-    async def _request(self, one: _Try) -> Prepared:
-        return await self._prepare.prepare(
-            one.hook, one.payload, msg_id=one.msg_id, timestamp=int(time.time())
-        )
+    async def _deliver(
+        self, jobs: Sequence[tuple[Hook, RetryJob]], *, retries: bool
+    ) -> list[Attempted]:
+        """Send each job at once, record the attempts in one write, queue what is due again.
+        Returns when the records are stored and the retries confirmed queued (so the caller
+        may ack)."""
+        results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
+        await self._attempts.write([r.record for r in results if r.record is not None])
+        for result in results:
+            if result.next_job is not None:
+                await self._schedule(result.next_job, result.delay_ms)
+        return results
 
-    async def _run(self, tries: Sequence[_Try]) -> None:
-        results = await asyncio.gather(*(self._attempt(t) for t in tries))
-        records = [r for r, _ in results if r is not None]
-        await self._attempts.write(records)
-        for (_, later), one in zip(results, tries, strict=True):
-            if later is not None:
-                await self._schedule(one, *later)
-
-    async def _attempt(self, one: _Try) -> tuple[AttemptRecord | None, tuple[int, int] | None]:
-        """Send one attempt; return its record (if it is kept) and, when another attempt is
-        due, ``(attempt number, delay ms)``."""
+    async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
+        """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
+        retries) an attempt to a failing endpoint is deferred, a retryable failure with
+        retries left is due again, a 410 switches the hook off, and a success is recorded
+        only if ``log_successful_attempts``; without (the API's test and replay) the attempt
+        is sent once whatever the breaker says and always recorded."""
         with structlog.contextvars.bound_contextvars(
-            account_id=one.hook.account_id, hook_id=one.hook.id, event_id=one.event_id
+            account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         ):
-            prepared = await self._request(one)
+            prepared = await self._prepare.prepare(
+                hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
+            )
             request = prepared.request
-            wait_s = self._sender.failing_for_s(request)
+            wait_s = self._sender.failing_for_s(request) if retries else 0.0
             if wait_s > 0:
                 # the same attempt, later: it neither calls a failing endpoint nor holds a
                 # worker while others wait, and it uses up none of the hook's retries
                 log.info(
                     "endpoint failing; attempt deferred",
                     endpoint=request.endpoint,
-                    attempt=one.attempt,
+                    attempt=job.attempt,
                     seconds=round(wait_s, 1),
                 )
-                return None, (one.attempt, int(wait_s * 1000) + random.randint(0, 500))
+                delay_ms = int(wait_s * 1000) + random.randint(0, 500)
+                return Attempted(record=None, next_job=self._pinned(hook, job), delay_ms=delay_ms)
             outcome = prepared.failure or await self._sender.send(request)
-            self._prepare.settle(one.hook, outcome)
+            self._prepare.settle(hook, outcome)
             self._count(outcome)
-            retries_left = max(0, one.hook.retries + 1 - one.attempt)
+            retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
             record = attempt_record(
-                hook=one.hook,
+                hook=hook,
                 request=prepared.recorded,
                 outcome=outcome,
-                event_id=one.event_id,
-                attempt=one.attempt,
+                event_id=job.event_id,
+                attempt=job.attempt,
                 retries_left=retries_left,
-                payload=one.payload,
-                hook_event=one.hook_event or None,
+                payload=job.payload,
+                hook_event=job.hook_event or None,
             )
             if outcome.ok:
                 log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
@@ -268,13 +221,25 @@ class Dispatcher:
                     status=outcome.status,
                     error=outcome.client_error,
                     retrying=retrying,
-                    attempt=one.attempt,
+                    attempt=job.attempt,
                 )
-            if outcome.kind == "gone":
-                await self._gone(one.hook)
-            keep = not outcome.ok or self._settings.log_successful_attempts
-            later = (one.attempt + 1, self._delay(one.attempt, outcome)) if retrying else None
-            return (record if keep else None), later
+            if retries and outcome.kind == "gone":
+                await self._gone(hook)
+            if retries and outcome.ok and not self._settings.log_successful_attempts:
+                return Attempted(record=None)
+            if not retrying:
+                return Attempted(record=record)
+            return Attempted(
+                record=record,
+                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1),
+                delay_ms=self._delay(job.attempt, outcome),
+            )
+
+    @staticmethod
+    def _pinned(hook: Hook, job: RetryJob) -> RetryJob:
+        """The job with the hook's event it began with (a job of an older version has none:
+        from now on it keeps the hook's current one)."""
+        return job if job.hook_event else replace(job, hook_event=hook.hook)
 
     async def _gone(self, hook: Hook) -> None:
         try:
@@ -292,19 +257,9 @@ class Dispatcher:
             retry_after_s=outcome.retry_after_s,
         )
 
-    async def _schedule(self, one: _Try, attempt: int, delay_ms: int) -> None:
-        job = RetryJob(
-            hook_id=one.hook.id,
-            account_id=one.hook.account_id,
-            payload=one.payload,
-            event_id=one.event_id,
-            msg_id=one.msg_id,
-            attempt=attempt,
-            event_key=one.event_key,
-            hook_event=one.hook_event or one.hook.hook,
-        )
+    async def _schedule(self, job: RetryJob, delay_ms: int) -> None:
         await self._bus.publish_delayed(
-            self._settings.retry_queue, job.encode(), delay_ms, message_id=one.msg_id
+            self._settings.retry_queue, job.encode(), delay_ms, message_id=job.msg_id
         )
         self._metrics.retries_queued.inc()
 

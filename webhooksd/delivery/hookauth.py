@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 import orjson
 import structlog
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.delivery.encoding import with_query
 from webhooksd.delivery.outcome import Kind, Outcome
 from webhooksd.delivery.request import FORM, JSON, OutboundRequest
@@ -167,9 +167,10 @@ class HookAuth:
     ) -> None:
         self._fetch = fetch
         self._clock = clock
-        self._max = max_grants
-        self._grants: OrderedDict[str, _Grant] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._grants: BoundedCache[str, _Grant] = BoundedCache(max_grants)
+        # a lock evicted while held (``max_grants`` other hooks refreshed since) costs at most
+        # one extra concurrent refresh of that hook, never a wrong token
+        self._locks: BoundedCache[str, asyncio.Lock] = BoundedCache(max_grants)
 
     async def resolve(self, hook_id: str, spec: AuthSpec | None) -> AuthResult:
         """What a delivery of ``hook_id`` must carry for ``spec``."""
@@ -183,20 +184,19 @@ class HookAuth:
 
     def forget(self, hook_id: str) -> None:
         """Drop a cached token (the next delivery fetches a new one)."""
-        self._grants.pop(hook_id, None)
+        self._grants.pop(hook_id)
 
     def _fresh(self, hook_id: str, spec: TokenAuth) -> AuthResult | None:
         grant = self._grants.get(hook_id)
         if grant is None or grant.spec != spec or grant.expires_at <= self._clock():
             return None
-        self._grants.move_to_end(hook_id)
         return grant.result
 
     async def _token(self, hook_id: str, spec: TokenAuth) -> AuthResult:
         cached = self._fresh(hook_id, spec)
         if cached is not None:
             return cached
-        lock = self._locks.setdefault(hook_id, asyncio.Lock())
+        lock = self._locks.setdefault(hook_id, asyncio.Lock)
         async with lock:
             cached = self._fresh(hook_id, spec)  # a concurrent delivery refreshed it
             if cached is not None:
@@ -212,13 +212,7 @@ class HookAuth:
     def _keep(self, hook_id: str, spec: TokenAuth, result: AuthResult, lifetime: float) -> None:
         early = min(EARLY_REFRESH_S, lifetime / 10)
         grant = _Grant(spec=spec, expires_at=self._clock() + lifetime - early, result=result)
-        self._grants[hook_id] = grant
-        self._grants.move_to_end(hook_id)
-        while len(self._grants) > self._max:
-            self._grants.popitem(last=False)
-        if len(self._locks) > self._max:
-            for key in [k for k, v in self._locks.items() if not v.locked()]:
-                del self._locks[key]
+        self._grants.put(hook_id, grant)
 
 
 def _error(result: AuthResult) -> str | None:

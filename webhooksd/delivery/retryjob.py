@@ -1,4 +1,11 @@
-"""A retry job: everything needed to send an attempt again without the original message."""
+"""A delivery job: one attempt of one hook, everything needed to send it without the original
+message.
+
+It is the one record of an attempt: the dispatcher sends a job (a first attempt, a retry, a
+test or a replay), and a job due again is this record, ``attempt`` advanced, serialised onto
+the retry queue (:meth:`RetryJob.encode`) and read back from it (:meth:`RetryJob.decode`).
+The wire format is version 1: a JSON object of the fields below plus ``"v": 1``.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ class RetryJob:
     msg_id: str
     #: the number of the attempt this job makes (1 for a deferred first attempt)
     attempt: int
-    #: the event's routing key (what ``msg_id`` was derived from); "" in older jobs
+    #: the event's ``Event.event_key`` (the SHA-256 of its raw body, not its routing key),
+    #: what ``msg_id`` was derived from; "" in older jobs and in test and replay sends
     event_key: str = ""
     #: the hook's event when the delivery began, as attempt records store it; "" in older jobs
+    #: and in test and replay sends (then the hook's current event is recorded)
     hook_event: str = ""
 
     def encode(self) -> bytes:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 from yarl import URL
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.config import Settings
-from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, classify, retry_after
+from webhooksd.delivery.outcome import BAD_RESPONSE, CLIENT_ERROR, Outcome, classify, retry_after
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy, is_blocked_error
 
-#: endpoints whose limiter and breaker state are remembered at most
+#: endpoints whose limiter and breaker state are remembered at most (and as many checked URIs)
 MAX_ENDPOINTS = 10_000
 
 
@@ -44,10 +44,10 @@ class Sender:
         self._session = session
         self._settings = settings
         self._policy = policy
-        self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
+        self._endpoints: BoundedCache[str, _Endpoint] = BoundedCache(MAX_ENDPOINTS)
         #: URIs that passed the checks of ``_refuse``, with their endpoint key: parsing the
         #: URL and its IP literal for every event was a measurable cost
-        self._checked: dict[str, str] = {}
+        self._checked: BoundedCache[str, str] = BoundedCache(MAX_ENDPOINTS)
         self._timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout_ms / 1000,
             connect=settings.connect_timeout_ms / 1000,
@@ -72,19 +72,9 @@ class Sender:
         await asyncio.sleep(0)
 
     def _endpoint(self, key: str) -> _Endpoint:
-        found = self._endpoints.get(key)
-        if found is None:
-            found = _Endpoint(self._settings.endpoint_concurrency)
-            self._endpoints[key] = found
-            if len(self._endpoints) > MAX_ENDPOINTS:
-                self._endpoints.popitem(last=False)
-        else:
-            self._endpoints.move_to_end(key)
-        return found
-
-    def is_failing(self, request: OutboundRequest) -> bool:
-        """Whether the endpoint is known to be failing right now (the breaker is open)."""
-        return self.failing_for_s(request) > 0
+        return self._endpoints.setdefault(
+            key, lambda: _Endpoint(self._settings.endpoint_concurrency)
+        )
 
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
@@ -97,9 +87,8 @@ class Sender:
             refused = self._refuse(request)
             if refused is not None:  # never sent, so it tells nothing about the endpoint
                 return refused
-            if len(self._checked) >= MAX_ENDPOINTS:
-                self._checked.clear()
-            key = self._checked[request.uri] = request.endpoint
+            key = request.endpoint
+            self._checked.put(request.uri, key)
         endpoint = self._endpoint(key)
         async with endpoint.slots:
             outcome = await self._send(request)
@@ -147,7 +136,7 @@ class Sender:
                     status=resp.status,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                     body=body.decode("utf-8", "replace"),
-                    reason=None if kind == "success" else "bad response code",
+                    reason=None if kind == "success" else BAD_RESPONSE,
                     duration_ms=_ms(started),
                     retry_after_s=retry_after(resp.headers.get("Retry-After")),
                 )

@@ -10,13 +10,13 @@ each attempt with the reason, so the problem shows in its attempts instead of in
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.delivery.attempts import REDACTED
 from webhooksd.delivery.hookauth import HookAuth
 from webhooksd.delivery.outcome import Outcome
@@ -54,25 +54,21 @@ def _source(hook: Hook) -> dict[str, Any]:
 class Preparer:
     def __init__(self, auth: HookAuth, *, max_hooks: int = MAX_HOOKS) -> None:
         self._auth = auth
-        self._max = max_hooks
-        self._compiled: OrderedDict[str, tuple[object, HookTransforms | TransformError]] = (
-            OrderedDict()
+        #: hook id → (the ``Hook`` compiled, what it compiled to)
+        self._compiled: BoundedCache[str, tuple[Hook, HookTransforms | TransformError]] = (
+            BoundedCache(max_hooks)
         )
 
     def transforms(self, hook: Hook) -> HookTransforms | TransformError:
         cached = self._compiled.get(hook.id)
         if cached is not None and cached[0] is hook:
-            self._compiled.move_to_end(hook.id)
             return cached[1]
         try:
             compiled: HookTransforms | TransformError = compile_hook_transforms(_source(hook))
         except TransformError as exc:
             log.warning("hook transforms invalid", hook_id=hook.id, error=str(exc))
             compiled = exc
-        self._compiled[hook.id] = (hook, compiled)
-        self._compiled.move_to_end(hook.id)
-        if len(self._compiled) > self._max:
-            self._compiled.popitem(last=False)
+        self._compiled.put(hook.id, (hook, compiled))
         return compiled
 
     def settle(self, hook: Hook, outcome: Outcome) -> None:
@@ -82,7 +78,8 @@ class Preparer:
             self._auth.forget(hook.id)
 
     def passes(self, hook: Hook, payload: Mapping[str, Any]) -> bool:
-        """The hook's filter; invalid transforms pass, so that the failure is recorded."""
+        """The hook's filter (step 5 of :mod:`webhooksd.hooks.matching`); invalid transforms
+        pass, so that the failure is recorded."""
         compiled = self.transforms(hook)
         if isinstance(compiled, TransformError) or compiled.matches(payload):
             return True

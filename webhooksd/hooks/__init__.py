@@ -5,8 +5,9 @@ A third-party hook module (see ``webhooksd_hooks.skel``) imports from here only:
     from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
 
 The rest of this package is the daemon's side of the contract: ``contract`` (the protocol and
-entry-point discovery), ``table`` (the in-memory hook table), ``context`` (the
-:class:`HookContext` the daemon hands modules) and ``reenable``. The JSON accessors modules
+entry-point discovery), ``table`` (the in-memory hook table), ``matching`` (the sequence that
+decides which hooks an event is sent to), ``context`` (the :class:`HookContext` the daemon
+hands modules) and ``reenable``. The JSON accessors modules
 share are in :mod:`webhooksd.kazoo.payloads`, re-exported here for the same reason.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from webhooksd.hooks import matching
 from webhooksd.hooks.contract import AccountInfo, Metadata, ModuleSettings
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
@@ -33,7 +34,7 @@ class DaemonHookContext:
         return self._table.account(account_id)
 
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
-        return self._table.find(hook_event, account_id)
+        return matching.find(self._table, hook_event, account_id)
 
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
         if hooks:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -115,11 +115,13 @@ class HookContext(Protocol):
 
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
         """Kazoo's ``find_webhooks/2``: the account's enabled hooks for ``hook_event`` and its
-        ``all`` hooks, then each ancestor's that have ``include_subaccounts``."""
+        ``all`` hooks, then each ancestor's that have ``include_subaccounts`` (step 1 of
+        :mod:`webhooksd.hooks.matching`; the module's own filter is step 2)."""
 
     async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        """Send ``payload`` to each hook (modifiers, ``custom_data``, ``cluster_id`` applied per
-        hook). Returns once every first attempt finished or its retry is safely queued."""
+        """Send ``payload`` to each hook (modifiers, ``custom_data``, ``cluster_id`` and the
+        hook's filter applied per hook: steps 3 to 5 of :mod:`webhooksd.hooks.matching`).
+        Returns once every first attempt finished or its retry is safely queued."""
 
     async def init_metadata(self, metadata: Metadata) -> None:
         """Store the module's metadata (written only when it changed)."""
@@ -159,13 +161,23 @@ def validate(name: str, module: object) -> HookModule:
     return cast(HookModule, module)
 
 
-def discover(*, enabled: Iterable[str] | None = None) -> dict[str, HookModule]:
+def is_builtin(ep: EntryPoint) -> bool:
+    """Whether an entry point registers one of this distribution's modules."""
+    return ep.name in BUILTIN_MODULES and ep.value == f"webhooksd_hooks.{ep.name}"
+
+
+def discover(
+    *, enabled: Iterable[str] | None = None, third_party: bool = True
+) -> dict[str, HookModule]:
     """Load every module of the entry-point group, validate each, and insist the built-ins are
-    there. ``enabled`` limits which are loaded (None: all)."""
+    there. ``enabled`` limits which are loaded (None: all); ``third_party=False`` (the
+    ``load_entry_points`` setting) loads the built-ins only."""
     wanted = set(enabled) if enabled is not None else None
     found: dict[str, HookModule] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and ep.name not in wanted:
+            continue
+        if not third_party and not is_builtin(ep):
             continue
         if ep.name in found:
             raise InvalidHookModule(ep.name, "registered twice")

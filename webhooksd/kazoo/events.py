@@ -49,7 +49,7 @@ class Event:
 
     @classmethod
     def from_body(cls, exchange: str, routing_key: str, body: Mapping[str, Any]) -> Event:
-        """Build an event from an already decoded object (tests, the API's test-send)."""
+        """Build an event from an already decoded object (for tests: the daemon decodes)."""
         raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         return cls(
             exchange=exchange,

@@ -17,6 +17,7 @@ import orjson
 import structlog
 from prometheus_client import Counter
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.bus import Bus, Message, QueueSpec
 from webhooksd.hooks.contract import Binding, HookContext, HookModule, Responder
 from webhooksd.hooks.reenable import reenable
@@ -66,8 +67,11 @@ class SharedListener(QueueListener):
             self._bindings.extend(b for b in bindings if b not in self._bindings)
             self._responders.extend((r, module) for r in responders)
         #: (category, name) → the modules that respond and the event's consumed counter,
-        #: worked out once per kind of event rather than once per event
-        self._routes: dict[tuple[str, str], tuple[list[HookModule], Counter]] = {}
+        #: worked out once per kind of event rather than once per event; names come from
+        #: publishers, so the kinds remembered are bounded
+        self._routes: BoundedCache[tuple[str, str], tuple[list[HookModule], Counter]] = (
+            BoundedCache(MAX_ROUTES)
+        )
 
     def queue_spec(self) -> QueueSpec:
         return QueueSpec(name=self._queue_name, durable=True, dead_letter=True)
@@ -87,10 +91,9 @@ class SharedListener(QueueListener):
         key = (event.category, event.name)
         route = self._routes.get(key)
         if route is None:
-            if len(self._routes) >= MAX_ROUTES:  # names come from publishers: stay bounded
-                self._routes.clear()
             counter = self._metrics.events_consumed.labels(category=key[0], name=key[1])
-            route = self._routes[key] = (self.modules_for(event), counter)
+            route = (self.modules_for(event), counter)
+            self._routes.put(key, route)
         return route
 
     async def process(self, message: Message) -> None:

@@ -72,7 +72,8 @@ class Daemon:
 
 
 def load_modules(settings: Settings) -> dict[str, HookModule]:
-    return discover()
+    """The hook modules to run: the built-ins, and third-party ones if ``load_entry_points``."""
+    return discover(third_party=settings.load_entry_points)
 
 
 @asynccontextmanager

@@ -1,5 +1,6 @@
 """Conditions on payload fields that must all hold for a hook to fire (Webitel's hook
-``filter``, ``hookClass.js`` ``Hook.check`` and ``Operations``).
+``filter``, ``hookClass.js`` ``Hook.check`` and ``Operations``): the last step of hook
+matching, on the payload with the hook's ``custom_data`` merged (:mod:`webhooksd.hooks.matching`).
 
 Two shapes are accepted. Ours, a list of conditions, each naming a ``field`` (a dotted path)
 and one or more operators that must all hold::
