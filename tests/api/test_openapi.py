@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from webhooksd.accounts import bootstrap_master
 from webhooksd.api import ApiDeps, create_app
@@ -42,6 +43,18 @@ async def test_every_route_documented(api: Api) -> None:
     for route in ROUTES:
         documented = paths[f"/v2{route.path}"]
         assert set(documented) == {m.lower() for m in route.methods}, route.path
+
+
+async def test_document_is_valid_openapi(api: Api) -> None:
+    """The document validates against the OpenAPI 3.1 schema, the component schemas against
+    JSON Schema's, so that client generators and validators accept it."""
+    _, doc, _ = await api.call("GET", "/v2/openapi.json")
+    assert doc["openapi"] == "3.1.0"
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+        for error in OpenAPIV31SpecValidator(doc).iter_errors()
+    ]
+    assert errors == []
 
 
 async def test_operation_ids_unique(api: Api) -> None:

@@ -1,4 +1,4 @@
-"""Helpers of the bus suite: unique names, a recording handler, polling waits."""
+"""Helpers of the bus suite: unique names, a recording handler, waiting on a queue's depth."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, Message
 
 
@@ -69,21 +70,10 @@ class Collector:
         return [m.body for m in self.received]
 
 
-async def eventually(check: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll ``check`` until it is truthy (for broker-side state with no event to wait on)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def depth_becomes(bus: Bus, queue: str, expected: int | None, timeout: float = 5.0) -> None:
-    """Wait until ``queue_depth`` reports ``expected``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (depth := await bus.queue_depth(queue)) != expected:
-        if loop.time() > deadline:
-            raise AssertionError(f"depth of {queue} is {depth}, expected {expected}")
-        await asyncio.sleep(0.02)
+    """Wait until ``queue_depth`` reports ``expected`` (broker-side state: no event to await)."""
+
+    async def reached() -> bool:
+        return await bus.queue_depth(queue) == expected
+
+    await eventually(reached, timeout=timeout, what=f"depth of {queue} == {expected}")

@@ -8,11 +8,12 @@ from collections import Counter
 
 import pytest
 
+from tests.waiting import eventually
 from webhooksd.bus import DEAD_LETTER, Bus, Delivery, QueueSpec
 from webhooksd.bus._delay import STEP, bucket_ms, bucket_name
 from webhooksd.errors import BusError
 
-from .support import Collector, Scratch, depth_becomes, eventually
+from .support import Collector, Scratch, depth_becomes
 
 #: binding key → the routing keys (of ROUTING_KEYS) it must receive
 TOPIC_TABLE: dict[str, set[str]] = {
@@ -134,6 +135,7 @@ async def test_ack_removes_the_message(bus: Bus, scratch: Scratch) -> None:
     consumer = await bus.consume(queue, collector, prefetch=1)
     await collector.wait_for(1)
     await consumer.cancel()
+    # no event says "not redelivered": give an unacked message time to be back in the queue
     await asyncio.sleep(0.2)
     assert await bus.queue_depth(queue) == 0
 
@@ -248,7 +250,7 @@ async def test_two_consumers_share_a_queue(bus: Bus, scratch: Scratch) -> None:
     for n in range(20):
         await bus.publish("", queue, str(n).encode())
     await eventually(lambda: len(first.received) + len(second.received) >= 20)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # time for a second delivery of any message, if there were one
     bodies = first.bodies() + second.bodies()
     assert sorted(bodies) == sorted(str(n).encode() for n in range(20))
     assert first.received and second.received
@@ -290,6 +292,7 @@ async def test_settling_after_cancel_still_counts(bus: Bus, scratch: Scratch) ->
     await eventually(lambda: handed)
     await consumer.cancel()
     gate.set()
+    # the depth is 0 before the ack too: give a lost ack time to put the message back
     await asyncio.sleep(0.2)
     assert await bus.queue_depth(queue) == 0
 

@@ -24,6 +24,16 @@ def test_signature_matches_the_spec() -> None:
     )
 
 
+def test_the_specification_example() -> None:
+    """The Standard Webhooks specification's published test vector (the one its reference
+    libraries' tests sign, e.g. the Python library's test_sign_function): a receiver using
+    any of those libraries verifies what webhooksd signs."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    signature = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
 def test_a_changed_body_changes_the_signature() -> None:
     """A tampered body does not verify."""
     assert sign(SECRET, "msg_1", 1, b"a") != sign(SECRET, "msg_1", 1, b"b")

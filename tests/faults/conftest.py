@@ -30,6 +30,7 @@ from tests.faults.rig import (
     env_flag,
     free_port,
 )
+from tests.waiting import eventually
 
 #: the largest retry delay the tests allow (bounds the delay buckets deleted at teardown)
 MAX_DELAY_MS = 60_000
@@ -128,18 +129,19 @@ async def _store_url(tag: str) -> AsyncIterator[str]:
     finally:
         await admin.close()
     yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    # PostgreSQL may just be coming back from a fault test: try for a while
-    for _ in range(100):
+
+    async def connect() -> asyncpg.Connection | None:
         try:
-            admin = await asyncpg.connect(PG_URL)
+            return await asyncpg.connect(PG_URL)
         except (OSError, asyncpg.PostgresError):
-            await asyncio.sleep(0.2)
-            continue
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        break
+            return None
+
+    # PostgreSQL may just be coming back from a fault test: try for a while
+    admin = await eventually(connect, timeout=30, what="PostgreSQL back, to drop the database")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(name="rig")

@@ -33,6 +33,7 @@ import orjson
 from aiohttp import web
 
 from tests.integration.kazoo_events import channel_create
+from tests.waiting import eventually
 
 #: the master account's API key every fault test bootstraps with
 MASTER_KEY = "cd" * 32
@@ -51,16 +52,6 @@ def free_port() -> int:
 def bin_path(name: str) -> str:
     """A console script of the virtualenv running the tests."""
     return str(Path(sys.executable).parent / name)
-
-
-async def until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """Poll ``check`` until it is true or ``timeout`` seconds passed; return the last result."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(step)
-    return True
 
 
 # -- the receiver ---------------------------------------------------------------------------
@@ -152,8 +143,15 @@ class Receiver:
     async def wait_accepted(
         self, calls: Collection[str], timeout: float, path: str | None = None
     ) -> bool:
+        """Wait until every one of ``calls`` was accepted; False when ``timeout`` passed first
+        (the caller's tally then says which are missing, which an AssertionError here would
+        not)."""
         wanted = set(calls)
-        return await until(lambda: wanted <= self.accepted_calls(path), timeout, step=0.1)
+        try:
+            await eventually(lambda: wanted <= self.accepted_calls(path), timeout=timeout)
+        except AssertionError:
+            return False
+        return True
 
 
 # -- the tally ------------------------------------------------------------------------------
@@ -230,18 +228,24 @@ class DaemonProc:
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait for ``/readyz`` to answer 200 (the process must not exit meanwhile)."""
-        deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                assert self.running, f"daemon exited:\n{self.tail()}"
+
+            async def ready() -> bool:
+                if not self.running:
+                    raise AssertionError(f"daemon exited:\n{self.tail()}")
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with http.get(
                         self.base + "/readyz", timeout=aiohttp.ClientTimeout(total=1)
                     ) as resp:
-                        if resp.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"daemon not ready in {timeout}s:\n{self.tail()}")
+                        return resp.status == 200
+                return False
+
+            try:
+                await eventually(ready, timeout=timeout, what="/readyz 200")
+            except AssertionError as error:
+                if not self.running:
+                    raise
+                raise AssertionError(f"{error}:\n{self.tail()}") from None
 
     def _end(self, sig: signal.Signals, grace: float) -> int | None:
         proc, self._proc = self._proc, None
@@ -350,6 +354,7 @@ class Kazoo:
             props.setdefault("content_type", "application/json")
         mode = aio_pika.DeliveryMode.PERSISTENT if persistent else None
         deadline = time.monotonic() + timeout
+        # a retry, not a wait on a condition: the last refusal is what a test must see
         while True:
             try:
                 ex = await self.channel.get_exchange(exchange, ensure=False)
@@ -385,12 +390,18 @@ async def make_live(
         return sum(1 for h in receiver.hits if h.call_id.startswith(PROBE))
 
     before = {id(r): probes(r) for r in receivers}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def probe_delivered() -> bool:
+        # a probe published before the table held the hooks is never delivered: send another
+        # every half second until one reaches every receiver
         await kazoo.call(account, f"{PROBE}{uuid.uuid4().hex[:12]}")
-        if await until(lambda: all(probes(r) > before[id(r)] for r in receivers), 0.5):
-            return
-    raise AssertionError("hooks not live: no probe event was delivered")
+        try:
+            await eventually(lambda: all(probes(r) > before[id(r)] for r in receivers), timeout=0.5)
+        except AssertionError:
+            return False
+        return True
+
+    await eventually(probe_delivered, timeout=timeout, what="hooks live (a probe delivered)")
 
 
 def delay_buckets(queue: str, max_delay_ms: int) -> list[str]:

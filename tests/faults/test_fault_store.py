@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import Rig
-from tests.faults.rig import Kazoo, StartReceiver, make_live, report, run_command, tally, until
+from tests.faults.rig import Kazoo, StartReceiver, make_live, report, run_command, tally
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,7 +52,7 @@ async def _stop_store(cluster: tuple[str, str]) -> float:
     try:
         code, out = await _pg_ctl("stop", cluster)
         assert code == 0, out
-        await asyncio.sleep(OUTAGE_S)
+        await asyncio.sleep(OUTAGE_S)  # the outage is the scenario: it lasts this long
     finally:
         code, out = await _pg_ctl("start", cluster)
         # "already running" (exit 2) is fine: it must only be up afterwards
@@ -78,13 +79,17 @@ async def test_store_stopped_mid_stream(
     calls = [f"store-{n}" for n in range(EVENTS)]
     publishing = asyncio.create_task(kazoo.stream(api.account, calls, rate=30))
     try:
-        assert await until(lambda: len(receiver.accepted_calls() & set(calls)) >= EVENTS // 4, 30)
+        await eventually(
+            lambda: len(receiver.accepted_calls() & set(calls)) >= EVENTS // 4,
+            timeout=30,
+            what="a quarter of the events accepted",
+        )
         down_s = await _stop_store(cluster)
     finally:
         await publishing
     delivered = await receiver.wait_accepted(calls, timeout=60)
     await daemon.wait_ready(timeout=30)
-    await until(lambda: False, 2.0)  # requeued events still in flight
+    await asyncio.sleep(2.0)  # time for requeued events still in flight to be counted, if any
     result = tally(receiver.hits, calls)
     print(f"store down {down_s:.1f}s; all delivered: {delivered}; daemon up: {daemon.running}")
     report(result, "postgresql_stopped")

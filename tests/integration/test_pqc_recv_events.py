@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import Receiver
 from tests.integration.conftest import DaemonFactory, KazooPublisher
 from tests.integration.kazoo_events import doc_change
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +45,7 @@ async def test_seq_recv_events(
     hook_id = hook["data"]["id"]
     listing = await d.api("GET", f"/v2/accounts/{account}/webhooks")
     assert [h["id"] for h in listing["data"]] == [hook_id]
-    for _ in range(100):
-        if d.daemon.table.get(hook_id) is not None:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: d.daemon.table.get(hook_id) is not None, what="hook loaded")
     user_id = uuid.uuid4().hex
     for n, action in enumerate(("doc_created", "doc_edited", "doc_deleted"), start=1):
         await kazoo.publish("configuration", *doc_change(account, action, "user", user_id))
@@ -59,12 +57,9 @@ async def test_seq_recv_events(
         form = dict(parse_qsl(last.body.decode()))
         assert form["type"] == "user" and form["action"] == action and form["id"] == user_id
         assert form["account_id"] == account and "cluster_id" in form
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # time for a second delivery of an operation, if there were one
     assert len(receiver.requests) == 3  # exactly one delivery per user operation
     await d.api("DELETE", f"/v2/accounts/{account}/webhooks/{hook_id}")
     assert (await d.api("GET", f"/v2/accounts/{account}/webhooks"))["data"] == []
-    for _ in range(100):
-        if not d.daemon.table.hooks(account):
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: not d.daemon.table.hooks(account), what="hook unloaded")
     assert d.daemon.table.hooks() == []

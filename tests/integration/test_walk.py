@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import Receiver
 from tests.integration.conftest import DaemonFactory, KazooPublisher, RunningDaemon
 from tests.integration.kazoo_events import channel_create, doc_change
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ async def _create_hooks(d: RunningDaemon, account: str, receiver: Receiver) -> t
 async def _walk(d: RunningDaemon, receiver: Receiver, publish: Any) -> None:
     account = d.master_id
     calls_id, users_id = await _create_hooks(d, account, receiver)
-    await _until(lambda: d.daemon.table.get(users_id) is not None)
+    await eventually(lambda: d.daemon.table.get(users_id) is not None, what="hooks loaded")
     user_id = uuid.uuid4().hex
     await publish("callevt", *channel_create(account, "call-1"))
     await publish("configuration", *doc_change(account, "doc_created", "user", user_id))
@@ -71,20 +72,12 @@ async def _walk(d: RunningDaemon, receiver: Receiver, publish: Any) -> None:
 
     # the attempt is written just after the receiver answered: give it a moment
     wanted = {(calls_id, "success"), (users_id, "success")}
-    for _ in range(100):
+
+    async def recorded() -> bool:
         attempts = await d.api("GET", f"/v2/accounts/{account}/webhooks/attempts")
-        results = {(a["hook_id"], a["result"]) for a in attempts["data"]}
-        if wanted <= results:
-            break
-        await asyncio.sleep(0.05)
-    assert wanted <= results
+        return wanted <= {(a["hook_id"], a["result"]) for a in attempts["data"]}
 
-
-async def _until(check: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+    await eventually(recorded, what="both successful attempts recorded")
 
 
 async def test_walk_rabbitmq_sqlite(
@@ -137,7 +130,9 @@ async def test_two_daemons_share_one_broker(
         },
     )
     hook_id = hook["data"]["id"]
-    await _until(lambda: second.daemon.table.get(hook_id) is not None, timeout=1.0)
+    await eventually(
+        lambda: second.daemon.table.get(hook_id) is not None, timeout=1.0, what="hook loaded"
+    )
     for n in range(10):
         await kazoo.publish("callevt", *channel_create(account, f"call-{n}"))
     got = await receiver.wait_for(10)

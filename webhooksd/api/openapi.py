@@ -190,7 +190,9 @@ def build(routes: Sequence[Route], webitel: Sequence[WebitelRoute] = ()) -> dict
     paths.update(_webitel_paths(webitel))
     webhook = {k: v for k, v in base_schema().items() if not k.startswith(("$", "_"))}
     return {
-        "openapi": "3.0.3",
+        # 3.1, whose Schema Object is JSON Schema: Kazoo's webhook schema goes in as it is (a
+        # list of types, its own keywords such as support_level), which 3.0 does not allow
+        "openapi": "3.1.0",
         "info": {
             "title": "webhooksd (Kazoo Crossbar-compatible webhooks API)",
             "version": webhooksd.__version__,

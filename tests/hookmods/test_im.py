@@ -1,5 +1,5 @@
-"""The tests shared by ``sms`` and ``mms`` (Kazoo ``webhooks_sms``/``webhooks_mms``): each of
-``test_sms.py`` and ``test_mms.py`` provides the ``kind`` fixture and imports these."""
+"""The ``sms`` and ``mms`` modules (Kazoo ``webhooks_sms``/``webhooks_mms``): inbound messages
+from the ``im`` exchange, their work :mod:`webhooksd_hooks._im`'s; every test runs per module."""
 
 from __future__ import annotations
 
@@ -10,6 +10,15 @@ from typing import Any
 import pytest
 
 from .helpers import ACCOUNT, MASTER, RESELLER, SUB, RecordingContext, event, hook
+
+#: the modules these tests cover, each test run once per module
+KINDS = ("sms", "mms")
+
+
+@pytest.fixture(name="kind", params=KINDS)
+def _kind(request: pytest.FixtureRequest) -> str:
+    """The hook module under test."""
+    return str(request.param)
 
 
 def module(kind: str) -> ModuleType:
