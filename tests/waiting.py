@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -17,12 +17,19 @@ T = TypeVar("T")
 POLL_S = 0.02
 
 
+# two signatures so that an async check's value is its awaited result, not the coroutine
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T]], *, timeout: float = ..., what: str = ...
+) -> T: ...
+@overload
+async def eventually(check: Callable[[], T], *, timeout: float = ..., what: str = ...) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
     *,
     timeout: float = 5.0,
     what: str = "condition",
-) -> T:
+) -> Any:
     """Call ``check`` (sync or async) until it returns something truthy; return that value.
 
     Raises :class:`AssertionError` naming ``what`` and the last value seen when ``timeout``
@@ -35,7 +42,7 @@ async def eventually(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if loop.time() > deadline:
             raise AssertionError(f"{what} not met within {timeout} s (last: {value!r})")
         await asyncio.sleep(POLL_S)

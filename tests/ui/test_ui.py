@@ -68,7 +68,8 @@ async def only_hook(ui_daemon: UiDaemon, account_id: str | None = None) -> dict[
     listing = await ui_daemon.api("GET", f"/accounts/{account}/webhooks")
     assert len(listing["data"]) == 1, listing["data"]
     doc = await ui_daemon.api("GET", f"/accounts/{account}/webhooks/{listing['data'][0]['id']}")
-    return doc["data"]
+    hook: dict[str, Any] = doc["data"]
+    return hook
 
 
 async def test_configure_test_troubleshoot_disable_reenable_delete(

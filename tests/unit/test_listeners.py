@@ -162,7 +162,7 @@ async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
         bus=bus,
         metrics=metrics,
         store=store,
-        modules={"sms": module},  # type: ignore[dict-item]
+        modules={"sms": module},
         ctx=NoContext(),
         queue_name=f"shared.{uuid.uuid4().hex}",
         prefetch=5,
@@ -191,7 +191,7 @@ async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
     assert sorted(dead) == sorted(bad)
     samples = {
         s.labels["reason"]: s.value
-        for s in metrics.events_dead_lettered.collect()[0].samples
+        for s in next(iter(metrics.events_dead_lettered.collect())).samples
         if s.name.endswith("_total")
     }
     assert samples == {"malformed": 3.0, "handler_error": 1.0}
@@ -268,7 +268,9 @@ async def test_gauges_sample_queue_depths(bus: Bus) -> None:
         await bus.publish("", queue, b"{}")
     metrics = Metrics()
     await Gauges(bus=bus, metrics=metrics, table=HookTable(), queues=[queue]).sample()
-    samples = {s.labels.get("queue"): s.value for s in metrics.queue_depth.collect()[0].samples}
+    samples = {
+        s.labels.get("queue"): s.value for s in next(iter(metrics.queue_depth.collect())).samples
+    }
     assert samples[queue] == 3
 
 
