@@ -26,7 +26,7 @@ class Notices:
 
     async def take(self, count: int) -> list[tuple[str, dict[str, Any]]]:
         got = [await asyncio.wait_for(self.inbox.get(), 2) for _ in range(count)]
-        await asyncio.sleep(0.05)  # time for a notice too many to arrive, if there were one
+        await asyncio.sleep(0.05)  # a window for one notice too many, which must not come
         assert self.inbox.empty(), "more notices than expected"
         return got
 
@@ -71,7 +71,7 @@ async def test_hook_writes_announced(api: Api, token: str, notices: Notices) -> 
 async def test_refused_write_announces_nothing(api: Api, token: str, notices: Notices) -> None:
     """A write refused by validation publishes no notice."""
     await api.call("PUT", f"/v2/accounts/{api.master.id}/webhooks", token=token, data={})
-    await asyncio.sleep(0.1)  # time for a notice to arrive, if one were published
+    await asyncio.sleep(0.1)  # a window for a notice, which must not come: nothing to wait on
     assert notices.inbox.empty()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -190,7 +191,7 @@ async def test_trailing_slash_ignored(api: Api, token: str) -> None:
 
 
 @pytest.fixture(name="limited")
-async def fixture_limited(api: Api) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def fixture_limited(api: Api) -> AsyncIterator[TestClient[Any, Any]]:
     """A second app on the same store with a 1 request/s budget per token."""
     deps = ApiDeps(
         settings=api.settings.replace(rate_limit_per_s=1),
@@ -204,7 +205,7 @@ async def fixture_limited(api: Api) -> AsyncIterator[TestClient]:  # type: ignor
         yield client
 
 
-async def test_rate_limited(limited: TestClient, token: str) -> None:  # type: ignore[type-arg]
+async def test_rate_limited(limited: TestClient[Any, Any], token: str) -> None:
     """Past the bucket (2 * rate) a token gets 429 too_many_requests, and tokens show it."""
     statuses, remaining = [], []
     for _ in range(4):

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.conftest import Received, Receiver
+from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
@@ -25,7 +26,7 @@ from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
-from webhooksd.records import Account, Hook, HookDoc
+from webhooksd.records import Account, AttemptRecord, Hook, HookDoc
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store, open_store
 
@@ -131,10 +132,14 @@ async def test_fails_twice_then_succeeds_with_one_webhook_id(
     ids = {r.headers["webhook-id"] for r in got}
     assert len(got) == 3 and len(ids) == 1
     assert [json.loads(r.body)["call_id"] for r in got] == ["x", "x", "x"]
-    await asyncio.sleep(0.05)
-    attempts = await rig.store.list_attempts(
-        ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
-    )
+
+    async def three_recorded() -> list[AttemptRecord]:
+        attempts = await rig.store.list_attempts(
+            ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
+        )
+        return attempts if len(attempts) >= 3 else []
+
+    attempts = await eventually(three_recorded, what="three attempts recorded")
     assert [a.doc["retries_left"] for a in attempts] == [2, 1, 0]
     assert [a.doc["try"] for a in attempts] == [1, 2, 3]
     assert [a.result for a in attempts] == ["failure", "failure", "success"]
@@ -151,6 +156,7 @@ async def test_no_retries_left_means_one_attempt(
     await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, retries=0)])
     receiver.status = 404
     await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="i" * 32, retries=3)])
+    # a window for a wrong retry to arrive (retries are 20 ms apart): nothing to wait on
     await asyncio.sleep(0.3)
     assert len(receiver.requests) == 2
 
@@ -173,6 +179,7 @@ async def test_gone_disables_and_is_not_retried(
     hook = _hook(receiver, retries=4)
     rig.table.put(hook)
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    # a window for a wrong retry to arrive (retries are 20 ms apart): nothing to wait on
     await asyncio.sleep(0.2)
     assert rig.gone == [hook.id] and len(receiver.requests) == 1
 
@@ -187,6 +194,7 @@ async def test_retry_of_a_deleted_hook_is_dropped(
     rig.table.put(hook)
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
     rig.table.remove(hook.id)
+    # past the 200 ms retry, which must send nothing: there is no condition to wait on
     await asyncio.sleep(0.5)
     assert len(receiver.requests) == 1
 
@@ -331,7 +339,7 @@ async def test_modifiers_are_checked_before_custom_data(
     listed = _hook(receiver, id="3" * 32, path="/listed", modifiers={"call_id": ["x", "y"]})
     await rig.dispatcher.fire(EVENT, PAYLOAD, [passes, blocked, listed])
     await receiver.wait_for(2)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # a window for the blocked hook's request, which must not come
     assert sorted(r.path for r in receiver.requests) == ["/listed", "/pass"]
     sent = dict(parse_qsl(next(r for r in receiver.requests if r.path == "/pass").body.decode()))
     assert sent["call_id"] == "changed" and sent["extra"] == "e"
@@ -348,6 +356,7 @@ async def test_send_test_is_one_recorded_attempt_even_for_a_disabled_hook(
     failed = await rig.dispatcher.send_test(hook, PAYLOAD)
     receiver.status = 200
     passed = await rig.dispatcher.send_test(hook, PAYLOAD)
+    # a window for a retry of the failed test event, which must not come
     await asyncio.sleep(0.2)
     assert len(receiver.requests) == 2
     assert (failed.result, failed.doc["resp_status_code"], failed.doc["retries_left"]) == (

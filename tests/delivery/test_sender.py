@@ -56,7 +56,7 @@ async def _server() -> AsyncIterator[tuple[str, dict[str, int]]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port: int = runner.addresses[0][1]  # the port the OS chose for port 0
     yield f"http://127.0.0.1:{port}", state
     await runner.cleanup()
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import asyncpg
 import pytest
 
 from webhooksd.store import Store, open_store
@@ -33,8 +33,8 @@ def with_search_path(url: str, schema: str) -> str:
 async def query(url: str, sql: str) -> list[tuple[object, ...]]:
     """Run ``sql`` against the store at ``url`` behind the store's back, to check its tables."""
     if url.startswith("sqlite"):
-        with sqlite3.connect(path_from_url(url)) as conn:
-            return [tuple(row) for row in conn.execute(sql)]
+        with sqlite3.connect(path_from_url(url)) as db:
+            return [tuple(row) for row in db.execute(sql)]
     parts = urlsplit(url)
     schema = dict(parse_qsl(parts.query))["search_path"]
     conn = await asyncpg.connect(urlunsplit(parts._replace(query="")))

@@ -106,7 +106,7 @@ async def test_postgres_ping_fails_as_a_store_error_once_the_database_is_gone() 
     import secrets
     from urllib.parse import urlsplit, urlunsplit
 
-    import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+    import asyncpg
 
     from .conftest import PG_URL
 

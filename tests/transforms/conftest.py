@@ -61,7 +61,7 @@ async def fixture_token_server() -> AsyncIterator[TokenServer]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port: int = runner.addresses[0][1]  # the port the OS chose for port 0
     state.url = f"http://127.0.0.1:{port}/token"
     try:
         yield state

@@ -160,7 +160,7 @@ async def test_filtered_hook_fires_only_for_matching_events(rig: Rig, receiver: 
     await rig.dispatcher.fire(other, outbound, [hook])
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
     (got,) = await receiver.wait_for(1)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window for the filtered-out request, which must not come
     assert len(receiver.requests) == 1
     assert json.loads(got.body)["call_id"] == "call-1"
     attempts = await rig.attempts()
@@ -176,7 +176,7 @@ async def test_webitel_filter_shape(rig: Rig, receiver: Receiver) -> None:
         filter={"call_direction": {"operation": "!=", "value": "inbound"}},
     )
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window for a request, which must not come: nothing to wait on
     assert receiver.requests == []
     assert await rig.attempts() == []
 
@@ -260,7 +260,9 @@ async def test_token_pre_request_cached_then_refreshed(
     assert token_server.hits == 1
     assert {r.headers["Authorization"] for r in got} == {"Bearer tok-1"}
     assert {r.headers["X-Session"] for r in got} == {"hdr-1"}
-    await asyncio.sleep(1.0)  # expires_in 1 s, refreshed 0.1 s early
+    # expires_in 1 s, refreshed 0.1 s early: the token's age is the condition, and only time
+    # passing changes it
+    await asyncio.sleep(1.0)
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
     got = await receiver.wait_for(4)
     assert token_server.hits == 2
@@ -279,7 +281,7 @@ async def test_failed_pre_request_is_a_recorded_failure(
         rig, receiver, "z" * 32, retries=0, auth={"type": "token", "url": token_server.url}
     )
     await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window for a request, which must not come: nothing to wait on
     assert receiver.requests == []
     (attempt,) = await rig.attempts()
     assert attempt.result == "failure"

@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.integration.conftest import free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.ui
 
@@ -107,15 +108,16 @@ async def _ui_daemon(tmp_path: Path) -> AsyncIterator[UiDaemon]:
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(200):
+
+            async def ready() -> bool:
                 assert process.returncode is None, log_path.read_text()
                 try:
                     async with http.get(f"{url}/readyz") as response:
-                        if response.status == 200:
-                            break
+                        return response.status == 200
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
+                    return False
+
+            await eventually(ready, timeout=30, what="the daemon's /readyz answering 200")
             async with http.put(
                 f"{url}/v2/api_auth",
                 data=orjson.dumps({"data": {"api_key": API_KEY}}),

@@ -4,7 +4,6 @@ the API or the receiver where the UI could lie."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from typing import Any
@@ -16,6 +15,7 @@ from playwright.async_api import Page, expect
 from tests.conftest import Receiver
 from tests.integration.conftest import free_port
 from tests.ui.conftest import API_KEY, UiDaemon, UiPage
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.ui
 
@@ -68,7 +68,8 @@ async def only_hook(ui_daemon: UiDaemon, account_id: str | None = None) -> dict[
     listing = await ui_daemon.api("GET", f"/accounts/{account}/webhooks")
     assert len(listing["data"]) == 1, listing["data"]
     doc = await ui_daemon.api("GET", f"/accounts/{account}/webhooks/{listing['data'][0]['id']}")
-    return doc["data"]
+    hook: dict[str, Any] = doc["data"]
+    return hook
 
 
 async def test_configure_test_troubleshoot_disable_reenable_delete(
@@ -157,10 +158,11 @@ async def test_configure_test_troubleshoot_disable_reenable_delete(
     for n in range(6):
         await ui_daemon.publish_channel_create(ui_daemon.account_id, f"failing-{n}")
     await receiver.wait_for(7, timeout=15)
-    for _ in range(60):
-        if not (await only_hook(ui_daemon))["enabled"]:
-            break
-        await asyncio.sleep(0.25)
+
+    async def disabled() -> bool:
+        return not (await only_hook(ui_daemon))["enabled"]
+
+    await eventually(disabled, timeout=15, what="the hook disabled by the server")
     await page.reload()
     listed = row(page, "New calls")
     await expect(listed).to_contain_text("Disabled by the server: too many failed attempts")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import eventually
 
 BIN = Path(sys.executable).parent / "webhooksd"
 
@@ -88,12 +90,16 @@ def test_run_serves_probes_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [str(BIN), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+
+    def ready() -> bool:
+        if _status(f"http://127.0.0.1:{port}/readyz") == 200:
+            return True
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        return False
+
     try:
-        deadline = time.monotonic() + 30
-        while _status(f"http://127.0.0.1:{port}/readyz") != 200:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "not ready in 30 s"
-            time.sleep(0.1)
+        # a sync test, as it drives a child process with blocking calls: eventually() gets a loop
+        asyncio.run(eventually(ready, timeout=30, what="/readyz answering 200"))
         assert _status(f"http://127.0.0.1:{port}/healthz") == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import orjson
 
+from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec
 from webhooksd.children.disabler import Disabler
 from webhooksd.config import load
@@ -94,7 +94,7 @@ async def test_threshold_failures_inside_the_window_disable(store: Store, bus: B
     stored = await store.get_hook(hook_id)
     assert stored is not None and not stored.enabled
     assert stored.disabled_reason == AUTO_DISABLE_REASON and stored.is_auto_disabled
-    await asyncio.sleep(0.05)
+    await eventually(lambda: notices and changes, what="the disabled notice and doc change")
     assert notices and notices[0]["Event-Name"] == "webhook_disabled"
     assert notices[0]["Hook-ID"] == hook_id and notices[0]["Account-ID"] == ACCOUNT
     assert [c["ID"] for c in changes] == [hook_id]

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from tests.waiting import eventually
 from webhooksd.bus import DEAD_LETTER, Bus, Delivery
 from webhooksd.hooks.contract import Binding, HookContext, Metadata, Responder
 from webhooksd.hooks.table import HookTable
@@ -38,14 +39,6 @@ async def _running(child: Any) -> AsyncIterator[None]:
             await task
 
 
-async def _eventually(check: Any) -> None:
-    for _ in range(200):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met")
-
-
 async def test_config_listener_follows_hook_changes(store: Store, bus: Bus) -> None:
     """doc_created loads a hook, doc_edited to disabled unloads it, doc_deleted removes it."""
     table = HookTable()
@@ -62,7 +55,7 @@ async def test_config_listener_follows_hook_changes(store: Store, bus: Bus) -> N
     async with _running(listener):
         stored = await store.create_hook(HookDoc(id=hook_id, account_id=ACCOUNT, doc=doc))
         await publish_hook_change(bus, "doc_created", hook_id=hook_id, account_id=ACCOUNT, node="n")
-        await _eventually(lambda: table.get(hook_id) is not None)
+        await eventually(lambda: table.get(hook_id) is not None)
         assert [h.id for h in table.find("sms", ACCOUNT)] == [hook_id]
         await store.update_hook(
             HookDoc(
@@ -73,7 +66,7 @@ async def test_config_listener_follows_hook_changes(store: Store, bus: Bus) -> N
             )
         )
         await publish_hook_change(bus, "doc_edited", hook_id=hook_id, account_id=ACCOUNT, node="n")
-        await _eventually(lambda: table.get(hook_id) is None)
+        await eventually(lambda: table.get(hook_id) is None)
 
 
 async def test_config_listener_removes_deleted_accounts(store: Store, bus: Bus) -> None:
@@ -88,9 +81,9 @@ async def test_config_listener_removes_deleted_accounts(store: Store, bus: Bus) 
     async with _running(listener):
         await store.create_account(child)
         await publish_account_change(bus, "doc_created", account_id=child.id, node="n")
-        await _eventually(lambda: table.account(child.id) is not None)
+        await eventually(lambda: table.account(child.id) is not None)
         await publish_account_change(bus, "doc_deleted", account_id=ACCOUNT, node="n")
-        await _eventually(lambda: table.get("h1") is None)
+        await eventually(lambda: table.get("h1") is None)
 
 
 async def test_config_listener_tells_of_account_changes(store: Store, bus: Bus) -> None:
@@ -110,9 +103,9 @@ async def test_config_listener_tells_of_account_changes(store: Store, bus: Bus) 
     async with _running(listener):
         await store.create_account(account)
         await publish_account_change(bus, "doc_edited", account_id=account.id, node="other")
-        await _eventually(lambda: changed == [account.id])
+        await eventually(lambda: changed == [account.id])
         await publish_account_change(bus, "doc_deleted", account_id=account.id, node="other")
-        await _eventually(lambda: changed == [account.id, account.id])
+        await eventually(lambda: changed == [account.id, account.id])
 
 
 class RecordingModule:
@@ -162,7 +155,7 @@ async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
         bus=bus,
         metrics=metrics,
         store=store,
-        modules={"sms": module},  # type: ignore[dict-item]
+        modules={"sms": module},
         ctx=NoContext(),
         queue_name=f"shared.{uuid.uuid4().hex}",
         prefetch=5,
@@ -187,11 +180,11 @@ async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
         for body in bad:
             await bus.publish("im", "sms.inbound.offnet.1", body)
         await bus.publish("im", "sms.inbound.offnet.2", orjson.dumps(good))
-        await _eventually(lambda: len(module.events) == 1 and len(dead) == 4)
+        await eventually(lambda: len(module.events) == 1 and len(dead) == 4)
     assert sorted(dead) == sorted(bad)
     samples = {
         s.labels["reason"]: s.value
-        for s in metrics.events_dead_lettered.collect()[0].samples
+        for s in next(iter(metrics.events_dead_lettered.collect())).samples
         if s.name.endswith("_total")
     }
     assert samples == {"malformed": 3.0, "handler_error": 1.0}
@@ -251,7 +244,7 @@ async def test_kazoo_doc_type_update_reenables_and_replies(store: Store, bus: Bu
             orjson.dumps(request),
             mandatory=True,
         )
-        await _eventually(lambda: bool(replies))
+        await eventually(lambda: bool(replies))
     assert replies[0]["Event-Name"] == "doc_type_updated" and replies[0]["Msg-ID"] == "req-1"
     assert replies[0]["status"] == "success"
     stored = await store.get_hook(hook_id)
@@ -268,7 +261,9 @@ async def test_gauges_sample_queue_depths(bus: Bus) -> None:
         await bus.publish("", queue, b"{}")
     metrics = Metrics()
     await Gauges(bus=bus, metrics=metrics, table=HookTable(), queues=[queue]).sample()
-    samples = {s.labels.get("queue"): s.value for s in metrics.queue_depth.collect()[0].samples}
+    samples = {
+        s.labels.get("queue"): s.value for s in next(iter(metrics.queue_depth.collect())).samples
+    }
     assert samples[queue] == 3
 
 

@@ -16,7 +16,8 @@ class Crasher:
     def __init__(self, times: int) -> None:
         self.times = times
         self.starts = 0
-        self.stopped = False
+        # an Event, not a bool: mypy would keep a bool narrowed across the awaits that set it
+        self.stopped = asyncio.Event()
 
     async def __call__(self, handle: ChildHandle) -> None:
         self.starts += 1
@@ -26,7 +27,7 @@ class Crasher:
         try:
             await asyncio.Future()
         finally:
-            self.stopped = True
+            self.stopped.set()
 
 
 async def test_children_start_in_order_after_ready() -> None:
@@ -70,12 +71,12 @@ async def test_crashing_child_is_restarted_alone() -> None:
     task = asyncio.create_task(sup.run())
     await asyncio.wait_for(sup.all_started.wait(), 5)
     assert crasher.starts == 4
-    assert steady.starts == 1 and not steady.stopped
+    assert steady.starts == 1 and not steady.stopped.is_set()
     assert restarts == ["crasher"] * 3
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert steady.stopped and crasher.stopped
+    assert steady.stopped.is_set() and crasher.stopped.is_set()
 
 
 async def test_supervisor_gives_up_after_too_many_restarts() -> None:
@@ -89,7 +90,7 @@ async def test_supervisor_gives_up_after_too_many_restarts() -> None:
     with pytest.raises(SupervisorGaveUp, match="crasher"):
         await asyncio.wait_for(sup.run(), 5)
     assert crasher.starts == 3
-    assert steady.stopped
+    assert steady.stopped.is_set()
 
 
 async def test_transient_child_crash_is_retried_then_done() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 # jsonschema ships no type information and types-jsonschema is not installed
-from jsonschema import Draft4Validator, ValidationError  # type: ignore[import-untyped]
+from jsonschema import Draft4Validator, ValidationError
 
 from webhooksd.records import ALL_HOOK
 from webhooksd.transforms import TransformError, compile_hook_transforms
