@@ -17,13 +17,16 @@ T = TypeVar("T")
 POLL_S = 0.02
 
 
-# two signatures so that an async check's value is its awaited result, not the coroutine
+# two signatures so that an async check's value is its awaited result, not the coroutine; the
+# value returned is truthy, so never None
 @overload
 async def eventually(
-    check: Callable[[], Awaitable[T]], *, timeout: float = ..., what: str = ...
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = ..., what: str = ...
 ) -> T: ...
 @overload
-async def eventually(check: Callable[[], T], *, timeout: float = ..., what: str = ...) -> T: ...
+async def eventually(
+    check: Callable[[], T | None], *, timeout: float = ..., what: str = ...
+) -> T: ...
 async def eventually(
     check: Callable[[], Any],
     *,

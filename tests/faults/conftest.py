@@ -12,7 +12,7 @@ from typing import Any
 
 import aio_pika
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import asyncpg
 import pytest
 
 from tests.conftest import AMQP_URL, PG_URL

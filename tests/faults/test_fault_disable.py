@@ -103,4 +103,7 @@ async def _notice_for(queue: aio_pika.abc.AbstractQueue, hook_id: str) -> dict[s
                 return body
         return None
 
-    return await eventually(mine, timeout=10, what="the webhook_disabled notification")
+    found: dict[str, Any] = await eventually(
+        mine, timeout=10, what="the webhook_disabled notification"
+    )
+    return found
