@@ -44,6 +44,22 @@ async def test_ui_root(api: Api) -> None:
         assert "not installed" in await resp.text()
 
 
+async def test_ui_modules_are_served_as_javascript_and_revalidated(api: Api) -> None:
+    """Every file of the UI, its ES modules in js/ too, is served, as JavaScript where it is
+    one, and with ``no-cache``: modules that import one another must not mix two releases."""
+    modules = sorted((STATIC_DIR / "js").glob("*.js"))
+    assert modules, "the UI ships its modules in js/"
+    for module in modules:
+        resp = await api.client.get(f"/js/{module.name}")
+        assert resp.status == 200, module.name
+        assert resp.content_type in ("application/javascript", "text/javascript")
+        assert resp.headers["Cache-Control"] == "no-cache"
+    resp = await api.client.get("/")
+    assert resp.headers["Cache-Control"] == "no-cache"
+    resp = await api.client.get("/js/nothing.js")
+    assert resp.status == 404
+
+
 async def test_test_fire(api: Api, token: str) -> None:
     """POST …/test sends the hook type's payload for the account and answers the attempt."""
     base = f"/v2/accounts/{api.master.id}/webhooks"

@@ -59,10 +59,15 @@ async def _openapi(request: web.Request) -> web.Response:
     return _json(200, build(ROUTES, WEBITEL_ROUTES))
 
 
+#: the UI's modules import one another: a browser must ask again (a 304 when unchanged) rather
+#: than reuse a cached file, or after an upgrade it could mix two releases' files
+_UI_CACHE = {"Cache-Control": "no-cache"}
+
+
 async def _index(request: web.Request) -> web.StreamResponse:
     index = STATIC_DIR / "index.html"
     if index.is_file():
-        return web.FileResponse(index)
+        return web.FileResponse(index, headers=_UI_CACHE)
     return web.Response(text=_NO_UI, content_type="text/plain")
 
 
@@ -84,16 +89,14 @@ def _add_ui(router: web.UrlDispatcher) -> None:
     router.add_get("/", _index)
     if not STATIC_DIR.is_dir():
         return
-    for entry in sorted(STATIC_DIR.iterdir()):
-        if entry.is_dir():
-            router.add_static(f"/{entry.name}", entry)
-        else:
-            router.add_get(f"/{entry.name}", _file(entry))
+    for entry in sorted(STATIC_DIR.rglob("*")):
+        if entry.is_file():
+            router.add_get("/" + entry.relative_to(STATIC_DIR).as_posix(), _file(entry))
 
 
 def _file(path: Path) -> Handler:
     async def serve(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path)
+        return web.FileResponse(path, headers=_UI_CACHE)
 
     return serve
 
