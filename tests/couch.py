@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,14 @@ class CouchServer:
                 rev: str = body["rev"]
                 return rev
 
-    async def bulk(self, db: str, docs: list[Mapping[str, Any]]) -> dict[str, str]:
+    async def bulk(self, db: str, docs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         """Create the database if needed and write ``docs`` in one ``_bulk_docs``; the new
         revision of each id."""
         async with aiohttp.ClientSession() as http:
             async with http.put(f"{self.url}/{db}") as resp:
                 assert resp.status in (201, 412), resp.status
-            async with http.post(f"{self.url}/{db}/_bulk_docs", json={"docs": docs}) as resp:
+            payload = {"docs": [dict(d) for d in docs]}
+            async with http.post(f"{self.url}/{db}/_bulk_docs", json=payload) as resp:
                 body = await resp.json(content_type=None)
                 assert resp.status == 201, body
         assert all("rev" in row for row in body), body
