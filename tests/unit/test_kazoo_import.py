@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.couch import CouchServer
+from tests.kazoodocs import kazoo_hook
 from webhooksd.cli.kazoo import import_hooks_command
 from webhooksd.config import Settings, load
 from webhooksd.kazoo.import_hooks import KAZOO_REV
-from webhooksd.kazoo.timeutil import unix_to_gregorian
 from webhooksd.records import Account, Hook
 from webhooksd.store import Store, open_store
 
@@ -29,28 +29,6 @@ DISABLED_ID = f"{0:032x}"
 DISABLED_REASON = "disabled by Kazoo after 6 failed attempts"
 INVALID_ID = "bad0" * 8
 ORPHAN_ID = "0e1a" * 8
-CREATED = unix_to_gregorian(1_700_000_000)
-
-
-def kazoo_hook(n: int, account_id: str, **fields: Any) -> dict[str, Any]:
-    """A hook document as Kazoo's Crossbar saves it in the ``webhooks`` database."""
-    return {
-        "_id": f"{n:032x}",
-        "name": f"hook {n}",
-        "uri": f"https://receiver.example/{n}",
-        "hook": "channel_create",
-        "http_verb": "post",
-        "retries": 2,
-        "enabled": True,
-        "custom_data": {"n": str(n)},
-        "pvt_type": "webhook",
-        "pvt_account_id": account_id,
-        "pvt_account_db": "webhooks",
-        "pvt_created": CREATED,
-        "pvt_modified": CREATED,
-        "pvt_vsn": "1",
-        **fields,
-    }
 
 
 def kazoo_docs() -> list[dict[str, Any]]:

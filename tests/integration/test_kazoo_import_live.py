@@ -11,7 +11,7 @@ from tests.conftest import Receiver
 from tests.couch import CouchServer
 from tests.integration.conftest import DaemonFactory, KazooPublisher
 from tests.integration.kazoo_events import channel_create
-from tests.unit.test_kazoo_import import kazoo_hook
+from tests.kazoodocs import kazoo_hook
 from tests.waiting import eventually
 from webhooksd.cli.kazoo import import_hooks_command
 from webhooksd.records import Account
