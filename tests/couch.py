@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,3 +87,32 @@ class CouchServer:
                 assert resp.status == 201, body
                 rev: str = body["rev"]
                 return rev
+
+    async def bulk(self, db: str, docs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """Create the database if needed and write ``docs`` in one ``_bulk_docs``; the new
+        revision of each id."""
+        async with aiohttp.ClientSession() as http:
+            async with http.put(f"{self.url}/{db}") as resp:
+                assert resp.status in (201, 412), resp.status
+            payload = {"docs": [dict(d) for d in docs]}
+            async with http.post(f"{self.url}/{db}/_bulk_docs", json=payload) as resp:
+                body = await resp.json(content_type=None)
+                assert resp.status == 201, body
+        assert all("rev" in row for row in body), body
+        return {row["id"]: row["rev"] for row in body}
+
+    async def put_attachment(
+        self, db: str, doc_id: str, rev: str, name: str, data: bytes, content_type: str
+    ) -> str:
+        """Attach ``data`` to the document at ``rev``; the document's new revision."""
+        url = f"{self.url}/{db}/{doc_id}/{name}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.put(
+                url, params={"rev": rev}, data=data, headers={"Content-Type": content_type}
+            ) as resp,
+        ):
+            body = await resp.json(content_type=None)
+            assert resp.status == 201, body
+            new_rev: str = body["rev"]
+            return new_rev

@@ -54,6 +54,9 @@ class Settings:
     token_ttl_s: int = 3600
     api_account_cache_ms: int = 1000
     rate_limit_per_s: int = 0
+    kazoo_couch_url: str = ""
+    kazoo_auth_public_key_file: str = ""
+    kazoo_auth_key_refresh_s: int = 60
     load_entry_points: bool = True
     reserved_ccv_keys: tuple[str, ...] = ()
     object_types: tuple[str, ...] = ()
@@ -161,6 +164,11 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             "store_url", f"{settings.store_url!r} is not sqlite://… or postgresql://…"
         )
+    if settings.kazoo_couch_url and not settings.kazoo_couch_url.startswith(
+        ("http://", "https://")
+    ):
+        # the URL carries CouchDB's password: the message must not repeat it
+        raise ConfigError("kazoo_couch_url", "must be an http:// or https:// URL")
     for network in settings.allowed_target_networks:
         try:
             ipaddress.ip_network(network, strict=False)
@@ -198,6 +206,7 @@ def _check_numbers(settings: Settings) -> None:
         "max_restarts",
         "restart_period_s",
         "retry_base_delay_ms",
+        "kazoo_auth_key_refresh_s",
     )
     for name in positive:
         if getattr(settings, name) <= 0:

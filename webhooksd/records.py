@@ -130,7 +130,7 @@ class Hook:
         modifiers = doc.get("modifiers")
         headers = doc.get("custom_request_headers")
         secret = doc.get("secret")
-        extra = {k: v for k, v in doc.items() if k not in _FIELD_KEYS}
+        extra = {k: v for k, v in doc.items() if k not in _FIELD_KEYS and not k.startswith("pvt_")}
         return cls(
             id=stored.id,
             # shared strings: many hooks have the same account, event and URL

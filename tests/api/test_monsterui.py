@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from webhooksd.kazoo.ids import new_id
 from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_ms
-from webhooksd.records import AUTO_DISABLE_REASON, AttemptRecord
+from webhooksd.records import AUTO_DISABLE_REASON, Account, AttemptRecord
 
 from .conftest import Api
 
@@ -17,7 +17,11 @@ async def test_monsterui_sequence(api: Api) -> None:
     """Create, list, get, full-POST toggle, PATCH re-enable, attempts paging, re-enable all,
     delete: every answer has what the UI reads."""
     account, key = await api.sub_account("customer")
-    token = await api.token(key)
+    await monsterui_sequence(api, account, await api.token(key))
+
+
+async def monsterui_sequence(api: Api, account: Account, token: str) -> None:
+    """The webhooks app's calls for ``account``, authenticated with ``token``."""
     base = f"/v2/accounts/{account.id}/webhooks"
 
     # catalogue for the hook picker (no account id)

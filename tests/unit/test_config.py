@@ -112,3 +112,14 @@ def test_event_loop_setting() -> None:
     assert loop_factory("asyncio") is None
     with pytest.raises(ConfigError, match="event_loop"):
         load(environ={"WEBHOOKSD_EVENT_LOOP": "trio"})
+
+
+def test_kazoo_couch_url_must_be_http_and_is_never_repeated() -> None:
+    """Kazoo's CouchDB URL is empty (standalone) or http(s); the error does not echo the
+    password it carries."""
+    assert load(environ={}).kazoo_couch_url == ""
+    url = load(environ={"WEBHOOKSD_KAZOO_COUCH_URL": "https://u:pw@couch:5984"}).kazoo_couch_url
+    assert url == "https://u:pw@couch:5984"
+    with pytest.raises(ConfigError, match="kazoo_couch_url") as refused:
+        load(environ={"WEBHOOKSD_KAZOO_COUCH_URL": "couch://u:hunter2@couch:5984"})
+    assert "hunter2" not in str(refused.value)

@@ -18,9 +18,10 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from webhooksd.accounts.cache import AccountCache
+from webhooksd.kazoo.authkeys import open_kazoo_tokens
 
 from .auth import load_token_secret
-from .deps import ACCOUNTS, DEPS, LIMITER, TOKEN_SECRET, ApiDeps, HookTester
+from .deps import ACCOUNTS, DEPS, KAZOO_TOKENS, LIMITER, TOKEN_SECRET, ApiDeps, HookTester
 from .envelope import CORS_HEADERS, JSON
 from .middleware import api_middleware
 from .openapi import build
@@ -83,6 +84,14 @@ async def _token_secret(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _kazoo_tokens(app: web.Application) -> AsyncIterator[None]:
+    """Open what checks Kazoo-issued tokens (a CouchDB session when the key is read from
+    Kazoo's CouchDB) for the app's lifetime."""
+    async with open_kazoo_tokens(app[DEPS].settings) as verifier:
+        app[KAZOO_TOKENS] = verifier
+        yield
+
+
 def _add_ui(router: web.UrlDispatcher) -> None:
     """The UI's files at their own paths: a static route at ``/`` would match every path, and
     an unknown API path or method would be the UI's 404 instead of Crossbar's 404 or 405."""
@@ -112,6 +121,7 @@ def create_app(deps: ApiDeps) -> web.Application:
     rate = settings.rate_limit_per_s
     app[LIMITER] = RateLimiter(rate) if rate > 0 else None
     app.cleanup_ctx.append(_token_secret)
+    app.cleanup_ctx.append(_kazoo_tokens)
     app.on_response_prepare.append(_cors)
     add_routes(app.router)
     app.router.add_get("/v2/openapi.json", _openapi)

@@ -17,11 +17,12 @@ from typing import Literal
 from aiohttp import web
 
 from webhooksd.accounts import hash_api_key
+from webhooksd.kazoo.tokens import KazooClaims
 from webhooksd.records import Account
 from webhooksd.store import SYSTEM
 
 from . import tokens
-from .deps import ACCOUNTS, DEPS, TOKEN_SECRET
+from .deps import ACCOUNTS, DEPS, KAZOO_TOKENS, TOKEN_SECRET
 from .envelope import forbidden, invalid_credentials
 
 #: the system setting holding the token-signing secret every instance shares
@@ -78,6 +79,19 @@ async def signed_token(app: web.Application, credentials: Credentials) -> Verdic
     return await _caller(app, account, credentials.token) if account is not None else None
 
 
+async def kazoo_token(app: web.Application, credentials: Credentials) -> Verdict:
+    """A token Kazoo's Crossbar issued (kazoo_auth's RS256 JWT, :mod:`webhooksd.kazoo.tokens`),
+    for an account the store knows under its Kazoo id."""
+    verifier = app[KAZOO_TOKENS]
+    if not credentials.token or verifier is None:
+        return None
+    checked = await verifier.check(credentials.token)
+    if not isinstance(checked, KazooClaims):
+        return "expired" if checked is not None and checked.reason == "expired" else None
+    account = await app[ACCOUNTS].get(checked.account_id)
+    return await _caller(app, account, credentials.token) if account is not None else None
+
+
 async def api_key(app: web.Application, credentials: Credentials) -> Verdict:
     """An enabled account's API key (Webitel's ``X-Key``)."""
     if not credentials.api_key:
@@ -87,7 +101,7 @@ async def api_key(app: web.Application, credentials: Credentials) -> Verdict:
 
 
 #: the verifiers, in the order they are asked
-VERIFIERS: tuple[Verifier, ...] = (signed_token, api_key)
+VERIFIERS: tuple[Verifier, ...] = (signed_token, kazoo_token, api_key)
 
 
 async def identify(

@@ -17,6 +17,7 @@ from aiohttp import web
 from webhooksd.accounts.cache import AccountCache
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
+from webhooksd.kazoo.authkeys import KazooTokens
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
@@ -58,3 +59,5 @@ ACCOUNTS = web.AppKey("accounts", AccountCache)
 LIMITER: web.AppKey[RateLimiter | None] = web.AppKey("limiter")
 #: the secret every instance signs and checks tokens with (set when the app starts)
 TOKEN_SECRET = web.AppKey("token_secret", str)
+#: the checker of Kazoo-issued tokens; None when neither a key file nor Kazoo's CouchDB is set
+KAZOO_TOKENS: web.AppKey[KazooTokens | None] = web.AppKey("kazoo_tokens")

@@ -31,7 +31,7 @@ def mask_secret(secret: str) -> str:
 def public_doc(stored: HookDoc) -> dict[str, Any]:
     """The single-hook answer: the stored public doc, ``id``, and ``disable_reason`` when the
     server switched the hook off (Kazoo computes it but forgets to return it)."""
-    doc = dict(stored.doc)
+    doc = public_fields(stored.doc)
     secret = doc.get("secret")
     if isinstance(secret, str):
         doc["secret"] = mask_secret(secret)
@@ -42,6 +42,18 @@ def public_doc(stored: HookDoc) -> dict[str, Any]:
     if stored.is_auto_disabled and stored.disabled_reason:
         doc["disable_reason"] = stored.disabled_reason
     return doc
+
+
+def public_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Kazoo's ``kz_doc:public_fields/1``: what a client sees of a stored doc (an imported
+    hook keeps Kazoo's ``_rev`` as ``pvt_kazoo_rev``)."""
+    return {k: v for k, v in doc.items() if not k.startswith("pvt_")}
+
+
+def keep_private(stored: HookDoc, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A client's validated doc plus the stored doc's private fields, which a client never
+    sends: an imported hook edited here still knows the Kazoo revision it came from."""
+    return {**{k: v for k, v in stored.doc.items() if k.startswith("pvt_")}, **doc}
 
 
 def summary(stored: HookDoc) -> dict[str, Any]:

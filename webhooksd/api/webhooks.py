@@ -125,7 +125,9 @@ async def _save(call: Call, stored: HookDoc, doc: dict[str, Any]) -> Reply:
     enabled = doc.get("enabled", True) is not False
     reason = None if enabled else stored.disabled_reason
     try:
-        saved = await call.deps.store.update_hook(replace(stored, doc=doc, disabled_reason=reason))
+        saved = await call.deps.store.update_hook(
+            replace(stored, doc=hookdocs.keep_private(stored, doc), disabled_reason=reason)
+        )
     except Conflict:
         raise _conflict() from None
     if enabled and stored.is_auto_disabled:

@@ -1,4 +1,5 @@
-"""The ``webhooksd`` command: ``run``, ``bootstrap``, ``accounts create``, ``receiver``."""
+"""The ``webhooksd`` command: ``run``, ``bootstrap``, ``accounts create``, ``kazoo
+import-hooks``, ``receiver``."""
 
 from __future__ import annotations
 
@@ -77,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(command=_accounts_create)
 
     _maintenance_parsers(sub)
+
+    kazoo = sub.add_parser("kazoo", help="bring a Kazoo platform's data over").add_subparsers(
+        metavar="ACTION"
+    )
+    imports = kazoo.add_parser("import-hooks", help="copy the hooks of Kazoo's webhooks database")
+    imports.add_argument("--couch-url", help="Kazoo's CouchDB (default: kazoo_couch_url)")
+    imports.set_defaults(command=_kazoo_import_hooks)
 
     receiver = sub.add_parser("receiver", help="print every request received and answer 200")
     receiver.add_argument("--host", default="127.0.0.1")
@@ -190,6 +198,12 @@ async def _announce_account(settings: Settings, account_id: str) -> None:
 
     async with open_bus(settings.amqp_url, connection_name=f"{settings.node}-cli") as bus:
         await publish_account_change(bus, "doc_created", account_id=account_id, node=settings.node)
+
+
+async def _kazoo_import_hooks(args: argparse.Namespace, settings: Settings) -> int:
+    from webhooksd.cli.kazoo import import_hooks_command
+
+    return await import_hooks_command(settings, args.couch_url)
 
 
 async def _receiver(args: argparse.Namespace, settings: Settings) -> int:

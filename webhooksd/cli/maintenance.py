@@ -137,8 +137,18 @@ async def modules_reset(
         out.write(f"unknown hook module {unknown[0]!r}\n")
         return 2
 
+    for name in wanted:
+        await store.delete_module_meta(name)
+    await write_module_meta(store, settings, {name: loaded[name] for name in wanted})
+    out.write(f"reset {len(wanted)} hook definitions\n")
+    return 0
+
+
+async def write_module_meta(store: Store, settings: Settings, modules: Mapping[str, Any]) -> None:
+    """Let each hook module write its definition, as the daemon's ``init`` child does."""
+
     async def no_fire(*_: Any) -> None:
-        raise AssertionError("modules reset fires nothing")
+        raise AssertionError("writing hook definitions fires nothing")
 
     module_settings = ModuleSettings(
         cluster_id="",
@@ -146,8 +156,5 @@ async def modules_reset(
         object_types=settings.object_types,
     )
     ctx = DaemonHookContext(settings=module_settings, table=HookTable(), store=store, fire=no_fire)
-    for name in wanted:
-        await store.delete_module_meta(name)
-        await loaded[name].init(ctx)
-    out.write(f"reset {len(wanted)} hook definitions\n")
-    return 0
+    for module in modules.values():
+        await module.init(ctx)
