@@ -190,7 +190,7 @@ async def delete_account(call: Call) -> Reply:
 
 def _listing(call: Call, accounts: list[Account]) -> Reply:
     page, paging = page_sorted(accounts, lambda a: a.id, page_request(call))
-    # ``tree`` (ancestors, root first) as Kazoo's listing views carry it: a picker can nest
+    # ours, additive: ``tree`` (``pvt_tree``, ancestors root first), so a picker can nest
     items = [
         {
             "id": a.id,
