@@ -188,6 +188,22 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HookActivity:
+    """One hook's recent attempts, as the health listing reads them from the store: its
+    newest attempt (without payload) and counts over a day, an hour and its newest few."""
+
+    hook_id: str
+    last: AttemptRecord
+    day_attempts: int
+    day_successes: int
+    hour_attempts: int
+    hour_successes: int
+    #: of the hook's ``recent`` newest attempts in the day: how many there are, how many failed
+    recent_attempts: int
+    recent_failures: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FailureCount:
     """In-window failures of one hook, as the disabler reads them from the store."""
 

@@ -20,9 +20,11 @@ SAMPLE_NAMES = [
     "webhooks_channel_bridge",
     "webhooks_channel_create",
     "webhooks_channel_destroy",
+    "webhooks_mms",
     "webhooks_notifications",
     "webhooks_object",
     "webhooks_parking",
+    "webhooks_sms",
 ]
 
 

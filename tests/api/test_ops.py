@@ -7,6 +7,7 @@ import asyncio
 import orjson
 
 from webhooksd.api.app import STATIC_DIR
+from webhooksd.api.webhooks import test_payload as payload_for_test
 from webhooksd.bus import Delivery, QueueSpec
 
 from .conftest import Api
@@ -69,9 +70,19 @@ async def test_test_fire(api: Api, token: str) -> None:
     ((hook, payload),) = api.tester.sent
     assert hook.id == body["data"]["id"]
     assert payload["account_id"] == api.master.id
-    assert payload["hook_event"] == "sms"
+    assert payload["type"] == "sms"  # the sms sample, shaped as the sms hook fires it
     assert answer["data"]["hook_id"] == hook.id
     assert "timestamp" in answer["data"]
+
+
+def test_a_type_without_samples_gets_a_minimal_payload() -> None:
+    """A plugin's hook type with no sample file: a payload that names the event."""
+    payload = payload_for_test("no_such_samples", "acct")
+    assert (payload["hook_event"], payload["account_id"], payload["test"]) == (
+        "no_such_samples",
+        "acct",
+        True,
+    )
 
 
 async def test_test_fire_uses_sample(api: Api, token: str) -> None:

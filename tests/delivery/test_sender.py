@@ -104,6 +104,18 @@ async def test_connection_refused_is_retryable() -> None:
     assert outcome.reason == "kazoo http client error"
 
 
+async def test_tls_to_a_plain_http_receiver_is_a_tls_error(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """https:// to a server that speaks plain HTTP says TLS (it said "failed_connect: eperm",
+    the SSL error's errno, before)."""
+    url = server[0].replace("http://", "https://") + "/status/200"
+    async with Sender.open(_settings()) as sender:
+        outcome = await sender.send(_get(url))
+    assert outcome.client_error is not None and outcome.client_error.startswith("tls_error: ")
+    assert "WRONG_VERSION_NUMBER" in outcome.client_error
+
+
 async def test_a_receiver_that_never_answers_times_out(server: tuple[str, dict[str, int]]) -> None:
     """The total timeout applies (Kazoo's request timeout was dead configuration)."""
     async with Sender.open(_settings(request_timeout_ms=300)) as sender:

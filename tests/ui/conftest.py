@@ -78,8 +78,15 @@ class UiDaemon:
         )
 
 
+@pytest.fixture(name="daemon_env")
+def _daemon_env() -> dict[str, str]:
+    """Settings a test adds to the daemon's environment (override with
+    ``@pytest.mark.parametrize("daemon_env", [{...}])``)."""
+    return {}
+
+
 @pytest.fixture(name="ui_daemon")
-async def _ui_daemon(tmp_path: Path) -> AsyncIterator[UiDaemon]:
+async def _ui_daemon(tmp_path: Path, daemon_env: dict[str, str]) -> AsyncIterator[UiDaemon]:
     port = free_port()
     db_path = tmp_path / "webhooksd.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOKSD_")}
@@ -94,6 +101,7 @@ async def _ui_daemon(tmp_path: Path) -> AsyncIterator[UiDaemon]:
         WEBHOOKSD_BREAKER_COOLDOWN_MS="500",
         WEBHOOKSD_LOG_FORMAT="json",
     )
+    env.update(daemon_env)
     boot = await asyncio.create_subprocess_exec(
         _bin(), "bootstrap", "--api-key", API_KEY, env=env, stdout=asyncio.subprocess.PIPE
     )

@@ -190,7 +190,16 @@ async def delete_account(call: Call) -> Reply:
 
 def _listing(call: Call, accounts: list[Account]) -> Reply:
     page, paging = page_sorted(accounts, lambda a: a.id, page_request(call))
-    items = [{"id": a.id, "name": a.name, **({"realm": a.realm} if a.realm else {})} for a in page]
+    # ours, additive: ``tree`` (``pvt_tree``, ancestors root first), so a picker can nest
+    items = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "tree": list(a.tree),
+            **({"realm": a.realm} if a.realm else {}),
+        }
+        for a in page
+    ]
     return Reply(
         data=items, page_size=paging is not None, paging=paging, revision=list_revision(items)
     )

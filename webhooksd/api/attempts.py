@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from webhooksd.delivery.cause import cause
 from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_gregorian, unix_to_gregorian
 from webhooksd.records import AttemptRecord
 
@@ -29,10 +30,14 @@ _BATCH = 200
 
 
 def attempt_item(attempt: AttemptRecord) -> dict[str, Any]:
-    """The attempt doc's public fields, ``timestamp`` (Gregorian seconds) and ``id``."""
+    """The attempt doc's public fields, ``timestamp`` (Gregorian seconds) and ``id``, plus
+    (ours, additive) ``cause``: why a failed attempt failed, in plain words."""
     item = public_fields(attempt.doc)
     item["timestamp"] = unix_to_gregorian(attempt.created_ms / 1000)
     item["id"] = attempt.id
+    said = cause(attempt.doc)
+    if said is not None:
+        item["cause"] = said
     return item
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import accounts, apiauth, attempts, catalogue, publish, webhooks, webitel
+from . import accounts, apiauth, attempts, catalogue, health, publish, webhooks, webitel
 from .auth import Access
 from .envelope import ENVELOPE, Reply, render_reply
 from .request import CALL, Call
@@ -158,6 +158,11 @@ ROUTES: tuple[Route, ...] = (
         "attempts",
         f"{_HOOKS}/attempts",
         get=_account(attempts.list_account_attempts, "The account's attempts, newest first"),
+    ),
+    _route(
+        "webhooks",
+        f"{_HOOKS}/health",
+        get=_account(health.list_health, "Each hook's recent deliveries, failures and retries"),
     ),
     _route(
         "attempts",

@@ -57,6 +57,34 @@ async def _validated(call: Call, doc: Any) -> dict[str, Any]:
     )
 
 
+def _unchanged_legacy_data(doc: Mapping[str, Any], stored: HookDoc | None) -> dict[str, Any]:
+    """``custom_data`` values that are not strings, which older clients and Kazoo imports
+    stored before the schema wanted strings, sent back exactly as stored: a client that
+    writes back what it read is not refused for them, and they stay (a new one is refused)."""
+    sent = doc.get("custom_data")
+    kept = stored.doc.get("custom_data") if stored is not None else None
+    if not isinstance(sent, Mapping) or not isinstance(kept, Mapping):
+        return {}
+    return {
+        k: v
+        for k, v in sent.items()
+        if not isinstance(v, str) and k in kept and type(kept[k]) is type(v) and kept[k] == v
+    }
+
+
+async def _validated_keeping(
+    call: Call, doc: dict[str, Any], stored: HookDoc | None
+) -> dict[str, Any]:
+    """:func:`_validated`, with the unchanged legacy ``custom_data`` values set aside."""
+    legacy = _unchanged_legacy_data(doc, stored)
+    if not legacy:
+        return await _validated(call, doc)
+    custom = {k: v for k, v in doc["custom_data"].items() if k not in legacy}
+    valid = await _validated(call, {**doc, "custom_data": custom})
+    valid["custom_data"] = {**valid.get("custom_data", {}), **legacy}
+    return valid
+
+
 async def _announce(call: Call, action: DocAction, hook_id: str) -> None:
     await publish_hook_change(
         call.deps.bus,
@@ -143,7 +171,7 @@ async def replace_hook(call: Call) -> Reply:
     hook_id = call.path["hook_id"]
     found = await call.deps.store.get_hook(hook_id)
     stored = found if found is not None and found.account_id == call.account_id else None
-    doc = await _validated(call, hookdocs.incoming(call.data_object, stored))
+    doc = await _validated_keeping(call, hookdocs.incoming(call.data_object, stored), stored)
     if stored is None:
         raise bad_identifier(hook_id)
     return await _save(call, stored, doc)
@@ -158,7 +186,7 @@ async def patch_hook(call: Call) -> Reply:
             merged.pop(key, None)
         else:
             merged[key] = value
-    return await _save(call, stored, await _validated(call, merged))
+    return await _save(call, stored, await _validated_keeping(call, merged, stored))
 
 
 async def delete_hook(call: Call) -> Reply:

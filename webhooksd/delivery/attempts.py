@@ -14,7 +14,7 @@ from typing import Any
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.kazoo.ids import new_time_ordered_id
-from webhooksd.kazoo.timeutil import now_ms
+from webhooksd.kazoo.timeutil import now_ms, unix_to_gregorian
 from webhooksd.records import AttemptRecord, Hook
 
 #: channel hooks are stored upper-case in Kazoo's record (``webhooks_util:hook_event/1``)
@@ -53,9 +53,12 @@ def attempt_record(
     retries_left: int,
     payload: Mapping[str, Any] | None,
     hook_event: str | None = None,
+    retry_in_ms: int | None = None,
 ) -> AttemptRecord:
     """``hook_event``: the hook's event when the delivery began (a retry keeps it even if the
-    hook was edited since); the hook's current one when not given."""
+    hook was edited since); the hook's current one when not given. ``retry_in_ms``: when a
+    retry was queued, its delay, recorded as ``retry_due`` (Gregorian seconds, ours: Kazoo
+    has no such field) so that the health listing can say when the next try is due."""
     doc: dict[str, Any] = {
         "hook_id": hook.id,
         "hook_event": stored_hook_event(hook_event or hook.hook),
@@ -81,6 +84,8 @@ def attempt_record(
     if outcome.client_error:
         doc["client_error"] = outcome.client_error
     created = now_ms()
+    if retry_in_ms is not None:
+        doc["retry_due"] = unix_to_gregorian((created + retry_in_ms) // 1000)
     return AttemptRecord(
         id=new_time_ordered_id(created),
         account_id=hook.account_id,

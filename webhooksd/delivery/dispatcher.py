@@ -203,6 +203,7 @@ class Dispatcher:
             self._count(outcome)
             retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
+            retry_delay_ms = self._delay(job.attempt, outcome) if retrying else None
             record = attempt_record(
                 hook=hook,
                 request=prepared.recorded,
@@ -212,6 +213,7 @@ class Dispatcher:
                 retries_left=retries_left,
                 payload=job.payload,
                 hook_event=job.hook_event or None,
+                retry_in_ms=retry_delay_ms,
             )
             if outcome.ok:
                 log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
@@ -227,12 +229,12 @@ class Dispatcher:
                 await self._gone(hook)
             if retries and outcome.ok and not self._settings.log_successful_attempts:
                 return Attempted(record=None)
-            if not retrying:
+            if retry_delay_ms is None:
                 return Attempted(record=record)
             return Attempted(
                 record=record,
                 next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1),
-                delay_ms=self._delay(job.attempt, outcome),
+                delay_ms=retry_delay_ms,
             )
 
     @staticmethod

@@ -187,6 +187,10 @@ def _client_error(exc: aiohttp.ClientError) -> str:
     """Kazoo-style ``client_error`` strings (``failed_connect: econnrefused``…)."""
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "nxdomain"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"tls_error: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientSSLError):  # an errno here (1) would say nothing
+        return f"tls_error: {exc.os_error}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         code = errno.errorcode.get(exc.os_error.errno or 0)
         return f"failed_connect: {code.lower() if code else exc.os_error}"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from webhooksd.errors import ConfigError
-from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
+from webhooksd.records import Account, AttemptRecord, FailureCount, HookActivity, HookDoc
 
 #: hooks read per query when loading them all
 HOOK_BATCH = 2_000
@@ -104,6 +104,13 @@ class Store(Protocol):
         self, since_ms: int, *, account_id: str | None = None
     ) -> list[FailureCount]:
         """Attempts that count as failures with ``created_ms > since_ms``, per hook."""
+
+    async def hook_activity(
+        self, account_id: str, *, since_ms: int, hour_from_ms: int, recent: int
+    ) -> list[HookActivity]:
+        """Per hook of the account with attempts at or after ``since_ms``, ordered by hook id:
+        its newest attempt (payload not read), attempts and successes since ``since_ms`` and
+        since ``hour_from_ms``, and failures among its ``recent`` newest attempts."""
 
     async def flush_failures(self, account_id: str, hook_id: str | None = None) -> int:
         """Stop counting the failures of one hook (or of every hook of the account).

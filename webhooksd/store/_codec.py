@@ -14,7 +14,7 @@ from typing import Any, Final, NoReturn, Protocol, TypeVar
 import orjson
 
 from webhooksd.errors import Conflict, NotFound
-from webhooksd.records import Account, AttemptRecord, HookDoc
+from webhooksd.records import Account, AttemptRecord, HookActivity, HookDoc
 
 _Stamped = TypeVar("_Stamped", Account, HookDoc)
 
@@ -214,3 +214,47 @@ def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
         f" ORDER BY created_ms {order}, id {order} LIMIT ?"
     )
     return sql, params
+
+
+# -- hook activity (the health listing) ----------------------------------------------------
+#: per hook of one account with attempts since a bound: its newest attempt and its counts, in
+#: one range read of the ``attempts_account`` index (a window ranks each hook's attempts once).
+#: Parameters: account, since, hour bound, hour bound, recent, recent. SQL both stores run.
+ACTIVITY_SQL: Final = """
+WITH ranked AS (
+    SELECT id, account_id, hook_id, event_id, created_ms, result, counts_as_failure, doc,
+        ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY created_ms DESC, id DESC) AS n
+    FROM attempts WHERE account_id = ? AND created_ms >= ?
+), totals AS (
+    SELECT hook_id,
+        COUNT(*) AS day_attempts,
+        SUM(CASE WHEN result = 'success' THEN 1 ELSE 0 END) AS day_successes,
+        SUM(CASE WHEN created_ms >= ? THEN 1 ELSE 0 END) AS hour_attempts,
+        SUM(CASE WHEN created_ms >= ? AND result = 'success' THEN 1 ELSE 0 END) AS hour_successes,
+        SUM(CASE WHEN n <= ? THEN 1 ELSE 0 END) AS recent_attempts,
+        SUM(CASE WHEN n <= ? AND result <> 'success' THEN 1 ELSE 0 END) AS recent_failures
+    FROM ranked GROUP BY hook_id
+)
+SELECT r.id, r.account_id, r.hook_id, r.event_id, r.created_ms, r.result, r.counts_as_failure,
+    r.doc, NULL, t.day_attempts, t.day_successes, t.hour_attempts, t.hour_successes,
+    t.recent_attempts, t.recent_failures
+FROM ranked r JOIN totals t ON t.hook_id = r.hook_id
+WHERE r.n = 1 ORDER BY r.hook_id
+"""
+
+
+def activity_params(account_id: str, since_ms: int, hour_from_ms: int, recent: int) -> list[Any]:
+    return [account_id, since_ms, hour_from_ms, hour_from_ms, recent, recent]
+
+
+def activity_from_row(row: Row) -> HookActivity:
+    return HookActivity(
+        hook_id=row[2],
+        last=attempt_from_row(row),
+        day_attempts=int(row[9]),
+        day_successes=int(row[10]),
+        hour_attempts=int(row[11]),
+        hour_successes=int(row[12]),
+        recent_attempts=int(row[13]),
+        recent_failures=int(row[14]),
+    )

@@ -21,15 +21,18 @@ import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
 from webhooksd.kazoo.timeutil import now_ms
-from webhooksd.records import Account, AttemptRecord, FailureCount, HookDoc
+from webhooksd.records import Account, AttemptRecord, FailureCount, HookActivity, HookDoc
 from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
     ACCOUNT_COLUMNS,
+    ACTIVITY_SQL,
     ATTEMPT_COLUMNS,
     HOOK_COLUMNS,
     AttemptQuery,
     account_from_row,
     account_params,
+    activity_from_row,
+    activity_params,
     ancestor_rows,
     attempt_from_row,
     attempt_params,
@@ -358,6 +361,14 @@ class SqliteStore:
         async with self._read() as conn:
             rows = await fetch_all(conn, sql, params)
         return [FailureCount(account_id=r[0], hook_id=r[1], count=r[2]) for r in rows]
+
+    async def hook_activity(
+        self, account_id: str, *, since_ms: int, hour_from_ms: int, recent: int
+    ) -> list[HookActivity]:
+        params = activity_params(account_id, since_ms, hour_from_ms, recent)
+        async with self._read() as conn:
+            rows = await fetch_all(conn, ACTIVITY_SQL, params)
+        return [activity_from_row(row) for row in rows]
 
     async def flush_failures(self, account_id: str, hook_id: str | None = None) -> int:
         where, params = "counts_as_failure AND account_id = ?", [account_id]

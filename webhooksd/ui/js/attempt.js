@@ -1,11 +1,14 @@
 // One delivery attempt in the dialog: the request sent and the response (or client error).
 import { openDialog } from "./dialog.js";
 import { append, h } from "./dom.js";
+import { eventName } from "./catalogue.js";
 import { clock, fromGregorian, isoDay } from "./time.js";
 
-/** "success", or why it failed ("bad response code (500)"). */
+/** "success", or why it failed in plain words (the API's `cause`: "Connection refused by
+ * host:port…", "HTTP 503"); Kazoo's reason when an older server gave no cause. */
 export function resultText(item) {
   if (item.result === "success") return "success";
+  if (item.cause) return item.cause;
   const reason = item.reason || "failure";
   const status = item.resp_status_code || item.response_code;
   return status && reason === "bad response code" ? `${reason} (${status})` : reason;
@@ -38,12 +41,14 @@ const bodyBlock = (text, headers) => text ? h("pre", { class: "json", tabindex: 
 
 function summary(item, hookLabel) {
   const when = fromGregorian(item.timestamp);
-  return kv([["Webhook", hookLabel], ["Event", item.hook_event], ["Event id", item.event_id], ["When", `${isoDay(when)} ${clock(when)}`],
+  return kv([["Webhook", hookLabel], ["Event", eventName(item.hook_event)], ["Event id", item.event_id], ["When", `${isoDay(when)} ${clock(when)}`],
     ["Try", item.try], ["Retries left", item.retries_left], ["Duration", typeof item.duration_ms === "number" ? `${item.duration_ms} ms` : null]]);
 }
 
 function response(item) {
-  if (item.client_error) return h("p", { class: "notice" }, "No response: ", h("code", {}, item.client_error));
+  if (item.client_error) {
+    return h("p", { class: "notice" }, "No response: ", item.cause || "", " ", h("code", {}, item.client_error));
+  }
   return [kv([["Status", item.resp_status_code || item.response_code]]),
     h("h4", {}, "Headers"), headerTable(item.resp_headers),
     h("h4", {}, "Body"), bodyBlock(item.resp_body, item.resp_headers)];

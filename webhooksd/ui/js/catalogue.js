@@ -15,9 +15,18 @@ export async function catalogue() {
   return state.catalogue;
 }
 
+/** The catalogue's name of an event ("Channel Create"), also for the upper-case ids attempt
+ * records keep for channel events (CHANNEL_CREATE), so that every screen says it one way. */
 export function eventName(id) {
-  const found = (state.catalogue || []).find((e) => e.id === id);
+  const key = String(id || "").toLowerCase();
+  const found = (state.catalogue || []).find((e) => e.id === key);
   return found ? found.name : id;
+}
+
+/** GET …/webhooks/health: each hook's recent deliveries, by hook id (empty if it fails). */
+export async function hookHealth() {
+  const reply = await api("GET", accountPath("/webhooks/health"));
+  return new Map(reply.data.map((item) => [item.id, item]));
 }
 
 /** The names the hook modules use as modifiers (stored inside custom_data by Kazoo). */

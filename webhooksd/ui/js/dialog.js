@@ -15,6 +15,8 @@ export function openDialog(title, fill) {
   fill(body, close);
   dialog.addEventListener("close", () => { if (opener && opener.focus) opener.focus(); }, { once: true });
   dialog.showModal();
+  // the focus goes to the action (often at the bottom) but the reader starts at the top
   const focus = $("[data-autofocus]", dialog);
-  if (focus) focus.focus();
+  if (focus) focus.focus({ preventScroll: true });
+  dialog.scrollTop = 0;
 }

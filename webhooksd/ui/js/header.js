@@ -3,9 +3,11 @@ import { $, h, nextId, replace } from "./dom.js";
 import { clearError } from "./messages.js";
 import { go, rerender } from "./nav.js";
 import { session } from "./session.js";
+import { loadAccounts } from "./sign-in.js";
 import { state } from "./state.js";
 
-export function renderTop() {
+/** Draw the header; `refresh` also reloads the accounts in the background (each page). */
+export function renderTop({ refresh = false } = {}) {
   const top = $("#top");
   top.hidden = false;
   const hash = location.hash || "#/hooks";
@@ -18,6 +20,51 @@ export function renderTop() {
       link("#/samples", "Sample payloads", hash.startsWith("#/samples"))),
     accountPicker(state.session),
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"));
+  if (refresh) refreshAccounts();
+}
+
+/** The accounts as a tree under the signed-in one: each account's sub-accounts by name,
+ * right under it, with their depth. */
+export function accountTree(accounts, rootId) {
+  const children = new Map();
+  for (const account of accounts) {
+    if (account.id === rootId) continue;
+    const tree = account.tree || [];
+    const parent = tree.length ? tree[tree.length - 1] : rootId;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(account);
+  }
+  const byName = (a, b) => String(a.name).localeCompare(String(b.name));
+  const out = [];
+  const seen = new Set();
+  const visit = (account, depth) => {
+    if (seen.has(account.id)) return;
+    seen.add(account.id);
+    out.push({ account, depth });
+    for (const child of (children.get(account.id) || []).sort(byName)) visit(child, depth + 1);
+  };
+  const root = accounts.find((a) => a.id === rootId);
+  if (root) visit(root, 0);
+  // an account whose parent is not listed (it moved meanwhile) still shows, at the top level
+  for (const account of accounts.slice().sort(byName)) visit(account, 1);
+  return out;
+}
+
+function pickerOptions(s) {
+  // no-break spaces: a <select> shows no padding, and ordinary spaces would collapse
+  return accountTree(s.accounts, s.rootId).map(({ account, depth }) =>
+    h("option", { value: account.id, selected: account.id === s.accountId },
+      `${"\u00a0\u00a0".repeat(Math.max(0, depth - 1))}${account.id === s.rootId ? `${account.name} (you)` : account.name}`));
+}
+
+/** Reload the accounts (a sub-account may have been created since sign-in) and redraw the
+ * picker's options in place when they changed, keeping the focus where it is. */
+async function refreshAccounts() {
+  const s = state.session;
+  if (!s || !(await loadAccounts())) return;
+  const select = $("#top select.account-select");
+  if (select && s.accounts.length > 1) replace(select, pickerOptions(s));
+  else renderTop();
 }
 
 /** A parent account picks among its descendants; an account without any shows its name. */
@@ -34,9 +81,8 @@ function accountPicker(s) {
   };
   return h("div", { class: "account-picker" },
     h("label", { for: pickerId }, "Account"),
-    h("select", { id: pickerId, onchange: choose },
-      s.accounts.map((a) => h("option", { value: a.id, selected: a.id === s.accountId },
-        a.id === s.rootId ? `${a.name} (you)` : a.name))));
+    h("select", { id: pickerId, class: "account-select", onchange: choose, onfocus: refreshAccounts },
+      pickerOptions(s)));
 }
 
 function signOut() {

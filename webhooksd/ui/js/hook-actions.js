@@ -9,7 +9,9 @@ export async function sendTest(hook, onAttempt) {
     () => api("POST", accountPath(`/webhooks/${hook.id}/test`)));
   if (!reply) return;
   const item = reply.data;
-  toast(item.result === "success" ? `Test event delivered to ${hook.name}.` : `Test event to ${hook.name} failed: ${resultText(item)}.`);
+  const ok = item.result === "success";
+  toast(ok ? `Test event delivered to ${hook.name}.` : `Test event to ${hook.name} failed: ${resultText(item)}.`,
+    { failed: !ok });
   if (onAttempt) onAttempt(item);
   showAttempt(item, hook.name);
 }

@@ -36,9 +36,12 @@ export async function formView(hookId) {
   const form = h("form", { class: "hook-form", novalidate: true });
   const summary = h("div", { class: "form-error", role: "alert", hidden: true });
   append(form, summary, ...fieldsets(current, parts), formActions(editing, hookId));
+  // what the form says before the user touches it: an edit sends only what differs from it,
+  // so fields the form does not show (or shows differently) are never rewritten or lost
+  const initial = editing ? hookData(form, parts, parseQuietly(parts.advanced)) : null;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    submit(form, summary, parts, editing ? hookId : null);
+    submit(form, summary, parts, editing ? { hookId, initial } : null);
   });
   return h("section", {},
     h("div", { class: "page-head" },
@@ -161,7 +164,8 @@ function requestPart(current) {
 
 // ------------------------------------------------------------------ custom data, group, secret
 
-/** Custom data minus the modifiers, minus non-strings, which the form cannot edit. */
+/** Custom data minus the modifiers; non-strings, which the form cannot edit, are not shown
+ * but kept (sent back as they are) unless the user ticks the box that removes them. */
 function customDataPart(storedData, protectedKeys) {
   const skipped = [];
   const editable = {};
@@ -172,13 +176,20 @@ function customDataPart(storedData, protectedKeys) {
   }
   const editor = keyValueEditor("custom_data", "Custom data", editable, { key: "Key", value: "Value", add: "+ Add data row" });
   const one = skipped.length === 1;
+  const remove = checkbox("remove_non_text", "Remove these values when saving", false);
   const skippedNotice = skipped.length
-    ? h("p", { class: "notice", role: "note" },
-      `Skipped ${one ? "a value" : "values"} that ${one ? "is" : "are"} not text: `,
-      skipped.map((k, i) => [i ? ", " : "", h("code", {}, k), ` (${typeOfValue(storedData[k])})`]),
-      ". Only text values are supported; saving removes them.")
+    ? h("div", { class: "notice", role: "note" },
+      h("p", {}, `Not shown: ${one ? "a value" : "values"} that ${one ? "is" : "are"} not text: `,
+        skipped.map((k, i) => [i ? ", " : "", h("code", {}, k), ` (${typeOfValue(storedData[k])})`]),
+        `. The form edits text values only; ${one ? "it is" : "they are"} kept when you save.`),
+      remove)
     : null;
-  return { elements: [skippedNotice, editor.element], check: editor.check, value: editor.value };
+  const removing = () => Boolean(skipped.length) && $("input", remove).checked;
+  const value = () => {
+    const kept = removing() ? {} : Object.fromEntries(skipped.map((k) => [k, storedData[k]]));
+    return { ...kept, ...editor.value() };
+  };
+  return { elements: [skippedNotice, editor.element], check: editor.check, value };
 }
 
 function typeOfValue(value) {
@@ -248,7 +259,36 @@ function advancedPart(current) {
 
 // ------------------------------------------------------------------ submit
 
-async function submit(form, summary, parts, hookId) {
+/** The filter and auth JSON as the form holds them, without reporting (for the snapshot). */
+function parseQuietly(advanced) {
+  const parsed = {};
+  for (const [name, el] of [["filter", advanced.filter], ["auth", advanced.auth]]) {
+    if (!el.value.trim()) continue;
+    try { parsed[name] = JSON.parse(el.value); } catch { /* checked on submit */ }
+  }
+  return parsed;
+}
+
+/** JSON with its keys sorted, so that equal documents compare equal. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A PATCH of what the user changed: new values, and null for what the form cleared. */
+function changes(initial, current) {
+  const patch = {};
+  for (const key of new Set([...Object.keys(initial), ...Object.keys(current)])) {
+    if (!(key in current)) patch[key] = null;
+    else if (!(key in initial) || canonical(initial[key]) !== canonical(current[key])) patch[key] = current[key];
+  }
+  return patch;
+}
+
+async function submit(form, summary, parts, edit) {
   clearFieldErrors(form, summary);
   const parsed = checkForm(form, parts);
   if (!parsed) {
@@ -260,7 +300,8 @@ async function submit(form, summary, parts, hookId) {
   const button = $("button[type=submit]", form);
   button.disabled = true;
   try {
-    await save(hookData(form, parts, parsed), hookId);
+    const data = hookData(form, parts, parsed);
+    await save(edit ? changes(edit.initial, data) : data, edit && edit.hookId);
   } catch (err) {
     if (isUnauthorized(err)) return;
     showRefusal(form, summary, err);
@@ -322,7 +363,7 @@ const nonEmpty = (object) => (Object.keys(object).length ? object : undefined);
 
 async function save(data, hookId) {
   const reply = hookId
-    ? await api("POST", accountPath(`/webhooks/${hookId}`), { data })
+    ? await api("PATCH", accountPath(`/webhooks/${hookId}`), { data })
     : await api("PUT", accountPath("/webhooks"), { data });
   state.highlight = reply.data.id;
   toast(hookId ? `You have successfully changed ${reply.data.name}.` : `You have successfully added ${reply.data.name}.`);

@@ -1,23 +1,31 @@
 // The hook list: counters, search and state filter, hooks grouped by `group`, and each
 // hook's switch, re-enable, test and delete.
 import { accountPath, api } from "./api.js";
-import { catalogue, eventName, hookState, listHooks } from "./catalogue.js";
+import { resultText } from "./attempt.js";
+import { catalogue, eventName, hookHealth, hookState, listHooks } from "./catalogue.js";
 import { openDialog } from "./dialog.js";
 import { $$, append, h, nextId } from "./dom.js";
 import { reenable, sendTest } from "./hook-actions.js";
 import { attempt, toast } from "./messages.js";
 import { go, rerender } from "./nav.js";
 import { state } from "./state.js";
+import { clock, fromGregorian, isoDay } from "./time.js";
 
 export async function listView() {
-  const [hooks] = await Promise.all([listHooks(), catalogue()]);
+  const [hooks, , health] = await Promise.all([listHooks(), catalogue(),
+    attempt("Loading the webhooks' health", hookHealth)]);
+  const healthOf = health || new Map(); // the list still shows when the health cannot load
   const header = h("div", { class: "page-head" },
     h("h1", {}, "Webhooks"),
     h("a", { class: "button primary", href: "#/hooks/new" }, "+ New webhook"));
   if (!hooks.length) return h("section", {}, header, emptyState());
 
-  const counts = { active: 0, disabled: 0, failing: 0 };
-  for (const hook of hooks) counts[hookState(hook)] += 1;
+  const counts = { active: 0, unhealthy: 0, disabled: 0, failing: 0 };
+  for (const hook of hooks) {
+    hook.health = healthOf.get(hook.id) || null;
+    counts[hookState(hook)] += 1;
+    if (isUnhealthy(hook)) counts.unhealthy += 1;
+  }
   const counters = counterGroup(counts, (kind) => filters.show(kind));
   const { grid, rows } = groupedList(hooks, counts, () => counters.update());
   const filters = listFilters(grid, rows);
@@ -50,7 +58,8 @@ function counterGroup(counts, onPick) {
     }, numbers[kind], h("span", {}, label));
   };
   const element = h("div", { class: "counters", role: "group", "aria-label": "Counters" },
-    counter("active", "Active"), counter("disabled", "Disabled"), counter("failing", "Failing"));
+    counter("active", "Active"), counter("unhealthy", "Failing deliveries"), counter("disabled", "Disabled"),
+    counter("failing", "Disabled by the server"));
   const update = () => {
     for (const kind of Object.keys(counts)) numbers[kind].textContent = String(counts[kind]);
   };
@@ -110,6 +119,7 @@ function listFilters(grid, rows) {
   const filter = h("select", { id: filterId },
     h("option", { value: "all" }, "All webhooks"),
     h("option", { value: "active" }, "Active"),
+    h("option", { value: "unhealthy" }, "Failing deliveries"),
     h("option", { value: "disabled" }, "Disabled"),
     h("option", { value: "failing" }, "Disabled by the server"));
   const nothing = h("p", { class: "empty", hidden: true }, "No webhook matches your search.");
@@ -120,7 +130,8 @@ function listFilters(grid, rows) {
     let shown = 0;
     for (const { row, hook } of rows) {
       const text = `${hook.name || ""} ${hook.uri || ""}`.toLowerCase();
-      const visible = (!needle || text.includes(needle)) && (wanted === "all" || hookState(hook) === wanted);
+      const kind = wanted === "unhealthy" ? (isUnhealthy(hook) ? "unhealthy" : "") : hookState(hook);
+      const visible = (!needle || text.includes(needle)) && (wanted === "all" || kind === wanted);
       row.hidden = !visible;
       if (visible) shown += 1;
     }
@@ -145,9 +156,40 @@ function flashSaved(rows) {
   state.highlight = null;
 }
 
+/** Enabled, and its newest delivery failed: not healthy, whatever the switch says. */
+const isUnhealthy = (hook) => hookState(hook) === "active" && Boolean(hook.health) && hook.health.state === "failing";
+
+const rowClass = (hook) => `hook-row state-${hookState(hook)}${isUnhealthy(hook) ? " health-failing" : ""}`;
+
+const percent = (part, whole) => `${Math.round((100 * part) / whole)}%`;
+
+function rate(window, label) {
+  return window.attempts ? `${percent(window.successes, window.attempts)} of ${window.attempts} in the last ${label}`
+    : `none in the last ${label}`;
+}
+
+/** Last delivery, success rates, "failing: N of the last M", the next retry. */
+function healthLine(hook) {
+  const health = hook.health;
+  if (!health) return null;
+  const last = health.last_attempt;
+  if (!last) return h("p", { class: "health muted" }, "No delivery in the last 24 hours.");
+  const when = fromGregorian(last.timestamp);
+  const outcome = last.result === "success" ? `delivered (HTTP ${last.status_code || "2xx"})` : resultText(last);
+  const recent = health.recent;
+  return h("p", { class: "health" },
+    recent.failures && hookState(hook) !== "failing"
+      ? h("strong", { class: "health-bad" }, `Failing: ${recent.failures} of the last ${recent.attempts}`) : null,
+    recent.failures && hookState(hook) !== "failing" ? " · " : null,
+    h("span", {}, "Last delivery ", h("time", { datetime: when.toISOString() }, `${isoDay(when)} ${clock(when)}`), ": ",
+      h("span", { class: last.result === "success" ? "health-ok" : "health-bad" }, outcome)),
+    " · ", h("span", {}, `${rate(health.last_hour, "hour")}, ${rate(health.last_day, "day")}`),
+    health.next_retry ? [" · ", h("span", {}, `next retry due ${clock(fromGregorian(health.next_retry))}`)] : null);
+}
+
 function hookRow(hook, counts, onCounts) {
   const kind = hookState(hook);
-  const row = h("li", { class: `hook-row state-${kind}`, "data-hook-id": hook.id });
+  const row = h("li", { class: rowClass(hook), "data-hook-id": hook.id });
   const status = kind === "failing" ? failingStatus(hook) : enabledSwitch(hook, row, counts, onCounts);
   return append(row,
     h("div", { class: "hook-main" },
@@ -155,6 +197,7 @@ function hookRow(hook, counts, onCounts) {
       h("a", { class: "hook-name", href: `#/hooks/${hook.id}` }, hook.name || "(no name)"),
       h("span", { class: "hook-event", title: hook.hook }, eventName(hook.hook))),
     h("code", { class: "hook-uri" }, hook.uri || ""),
+    healthLine(hook),
     status,
     rowActions(hook));
 }
@@ -177,15 +220,21 @@ function enabledSwitch(hook, row, counts, onCounts) {
     type: "checkbox", role: "switch", checked: kind === "active", "aria-label": `Enabled: ${hook.name}`,
   });
   const switchLabel = h("span", { "aria-hidden": "true" }, kind === "active" ? "On" : "Off");
+  let busy = false; // not `disabled` while saving: a disabled control drops the focus
   toggle.addEventListener("change", async () => {
     const wanted = toggle.checked;
-    toggle.disabled = true;
+    if (busy) { toggle.checked = !wanted; return; }
+    busy = true;
+    toggle.setAttribute("aria-busy", "true");
     const done = await attempt(`${wanted ? "Enabling" : "Disabling"} ${hook.name}`,
       () => api("PATCH", accountPath(`/webhooks/${hook.id}`), { data: { enabled: wanted } }));
-    toggle.disabled = false;
+    busy = false;
+    toggle.removeAttribute("aria-busy");
     if (!done) { toggle.checked = !wanted; return; }
+    const wasUnhealthy = isUnhealthy(hook);
     hook.enabled = wanted;
-    row.className = `hook-row state-${wanted ? "active" : "disabled"}`;
+    row.className = rowClass(hook);
+    counts.unhealthy += (isUnhealthy(hook) ? 1 : 0) - (wasUnhealthy ? 1 : 0);
     counts.active += wanted ? 1 : -1;
     counts.disabled += wanted ? -1 : 1;
     switchLabel.textContent = wanted ? "On" : "Off";

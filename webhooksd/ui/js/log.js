@@ -25,7 +25,8 @@ export async function logView(hookId) {
   return h("section", {},
     h("p", {}, h("a", { href: "#/hooks" }, "← Back to webhooks")),
     h("div", { class: "page-head" },
-      h("h1", {}, hook ? `${hook.name}'s request log` : "Request log"),
+      // "Request log: New calls", not a possessive that names ending in s get wrong
+      h("h1", {}, hook ? `Request log: ${hook.name}` : "Request log"),
       h("div", { class: "head-actions" }, actions)),
     hook ? h("p", { class: "muted" }, h("code", {}, hook.uri), " · ", eventName(hook.hook)) : null,
     hook && serverDisabled(hook)
@@ -137,7 +138,7 @@ async function resend(item, label, onAttempt) {
   const reply = await attempt("Resending", () => api("POST", accountPath(`/webhooks/attempts/${item.id}/replay`)));
   if (!reply) return;
   const fresh = reply.data && reply.data.result ? reply.data : null;
-  toast(fresh ? `Resent: ${resultText(fresh)}.` : "Resent.");
+  toast(fresh ? `Resent: ${resultText(fresh)}.` : "Resent.", { failed: Boolean(fresh) && fresh.result !== "success" });
   if (fresh) { onAttempt(fresh); showAttempt(fresh, label); }
 }
 
@@ -159,15 +160,17 @@ function attemptRow(item, hookId, label, onResend) {
       type: "button", class: "small", "aria-label": `Resend the attempt at ${clock(when)}`,
       onclick: () => onResend(item, label),
     }, "Resend") : null);
+  // data-label: the column's name, shown beside the value when a phone stacks the cells
+  const cell = (column, attrs, ...content) => h("td", { ...attrs, "data-label": column }, ...content);
   return h("tr", { class: failed ? "failed" : "ok", "data-attempt-id": item.id || "" },
-    h("td", {}, isoDay(when)),
-    h("td", {}, clock(when)),
-    hookId ? null : h("td", {}, h("a", { href: `#/hooks/${item.hook_id}/log` }, label)),
-    h("td", {}, item.hook_event || ""),
-    h("td", {}, String(item.method || "").toUpperCase()),
-    h("td", { class: "result" }, resultText(item)),
-    h("td", {}, item.resp_status_code || item.response_code || "—"),
-    h("td", {}, item.retries_left ?? "—"),
-    h("td", {}, typeof item.duration_ms === "number" ? `${Math.round(item.duration_ms)} ms` : "—"),
+    cell("Date", {}, isoDay(when)),
+    cell("Time", {}, clock(when)),
+    hookId ? null : cell("Webhook", {}, h("a", { href: `#/hooks/${item.hook_id}/log` }, label)),
+    cell("Event", {}, eventName(item.hook_event) || ""),
+    cell("Sent", {}, String(item.method || "").toUpperCase()),
+    cell("Received", { class: "result" }, resultText(item)),
+    cell("Status", {}, item.resp_status_code || item.response_code || "—"),
+    cell("Retries left", {}, item.retries_left ?? "—"),
+    cell("Duration", {}, typeof item.duration_ms === "number" ? `${Math.round(item.duration_ms)} ms` : "—"),
     actions);
 }

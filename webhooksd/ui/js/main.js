@@ -36,7 +36,7 @@ async function render() {
     signInView(main);
     return;
   }
-  renderTop();
+  renderTop({ refresh: true });
   const hash = location.hash || "#/hooks";
   const route = routes.find(([pattern]) => pattern.test(hash));
   const view = route ? await attempt("Loading the page", () => route[1](hash.match(route[0])))

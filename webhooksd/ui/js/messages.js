@@ -5,8 +5,10 @@ import { $, h, replace } from "./dom.js";
 const TOAST_MS = 6000;
 let toastTimer; // one toast at a time: a newer one restarts the clock
 
-export function toast(message) {
+/** A passing message; `failed` paints it red (a failed test send is news, not a success). */
+export function toast(message, { failed = false } = {}) {
   const el = $("#toast");
+  el.className = failed ? "banner banner-failed" : "banner banner-ok";
   replace(el, message);
   el.hidden = false;
   clearTimeout(toastTimer);

@@ -49,12 +49,17 @@ async function signIn(key, status) {
   }
 }
 
-/** The signed-in account and its descendants, for the header's account picker. */
-async function loadAccounts() {
+/** The signed-in account and its descendants (with their ancestors, `tree`), for the
+ * header's account picker; true when the list changed since the last load. */
+export async function loadAccounts() {
   const s = state.session;
   const reply = await attempt("Listing sub-accounts",
     () => api("GET", `/accounts/${s.rootId}/descendants`, { query: { paginate: "false" } }));
-  s.accounts = [{ id: s.rootId, name: s.rootName }].concat(
-    ((reply && reply.data) || []).map((a) => ({ id: a.id, name: a.name || a.id })));
+  if (!reply || state.session !== s) return false; // failed (and said so), or signed out meanwhile
+  const accounts = [{ id: s.rootId, name: s.rootName, tree: [] }].concat(
+    (reply.data || []).map((a) => ({ id: a.id, name: a.name || a.id, tree: a.tree || [] })));
+  const changed = JSON.stringify(accounts) !== JSON.stringify(s.accounts);
+  s.accounts = accounts;
   session.save(s);
+  return changed;
 }

@@ -7,7 +7,13 @@ export const toGregorian = (ms) => Math.floor(ms / 1000) + GREGORIAN_OFFSET;
 export const fromGregorian = (seconds) => new Date((seconds - GREGORIAN_OFFSET) * 1000);
 const pad = (n) => String(n).padStart(2, "0");
 export const isoDay = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-export const clock = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+/** The browser's zone as a short name ("GMT+9", "UTC", "CET"): a time without it is ambiguous. */
+export function zoneName(d) {
+  const part = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d)
+    .find((p) => p.type === "timeZoneName");
+  return part ? part.value : "UTC";
+}
+export const clock = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`;
 
 /** "2024-05-31" as local midnight, or the day's last second; null when not a date. */
 export function parseDay(value, endOfDay) {
