@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import accounts, apiauth, attempts, catalogue, publish, webhooks, webitel
+from . import accounts, alerts, apiauth, attempts, catalogue, publish, webhooks, webitel
 from .auth import Access
 from .envelope import ENVELOPE, Reply, render_reply
 from .request import CALL, Call
@@ -158,6 +158,13 @@ ROUTES: tuple[Route, ...] = (
         "attempts",
         f"{_HOOKS}/attempts",
         get=_account(attempts.list_account_attempts, "The account's attempts, newest first"),
+    ),
+    _route(
+        "alerts",
+        f"{_HOOKS}/alerts",
+        get=_account(alerts.get_alerts, "Where the account is told of disabled hooks"),
+        post=_write(alerts.replace_alerts, "Replace the alert settings"),
+        patch=_write(alerts.patch_alerts, "Patch the alert settings (null unsets a key)"),
     ),
     _route(
         "attempts",
