@@ -1,0 +1,57 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps every message it is handed."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass(frozen=True)
+class Mail:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class MailSink:
+    """aiosmtpd's handler: ``handle_DATA`` stores the message and wakes ``wait_for``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    mails: list[Mail] = field(default_factory=list)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    #: the SMTP reply to DATA (a 4xx or 5xx makes the client fail)
+    reply: str = "250 Message accepted for delivery"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not self.reply.startswith("250"):
+            return self.reply
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        mail = Mail(str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], parsed)
+        async with self.arrived:
+            self.mails.append(mail)
+            self.arrived.notify_all()
+        return self.reply
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
+        """Wait until at least ``count`` messages arrived; return them all."""
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: len(self.mails) >= count), timeout)
+        return list(self.mails)
+
+
+async def start_sink() -> tuple[MailSink, asyncio.Server]:
+    """An aiosmtpd server in this event loop on a free loopback port."""
+    sink = MailSink()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
+    sink.port = server.sockets[0].getsockname()[1]
+    return sink, server
