@@ -26,12 +26,18 @@ class MailSink:
     port: int = 0
     mails: list[Mail] = field(default_factory=list)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
-    #: the SMTP reply to DATA (a 4xx or 5xx makes the client fail)
+    #: the SMTP reply to DATA (a 4xx or 5xx makes the client fail)…
     reply: str = "250 Message accepted for delivery"
+    #: …unless these are left: the next message gets the first
+    replies: list[str] = field(default_factory=list)
+    #: messages offered, accepted or not
+    tries: int = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if not self.reply.startswith("250"):
-            return self.reply
+        self.tries += 1
+        reply = self.replies.pop(0) if self.replies else self.reply
+        if not reply.startswith("250"):
+            return reply
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -39,7 +45,7 @@ class MailSink:
         async with self.arrived:
             self.mails.append(mail)
             self.arrived.notify_all()
-        return self.reply
+        return reply
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
         """Wait until at least ``count`` messages arrived; return them all."""

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.conftest import Received, Receiver
-from tests.integration.conftest import DaemonFactory, RunningDaemon
+from tests.conftest import AMQP_URL, Received, Receiver
+from tests.integration.conftest import DaemonFactory, KazooPublisher, RunningDaemon
 from tests.integration.kazoo_events import channel_create
 from tests.smtp import Mail, MailSink, start_sink
 from tests.waiting import eventually
@@ -106,6 +107,21 @@ async def _fail_until_disabled(d: RunningDaemon, hook_id: str) -> None:
     await eventually(disabled, timeout=20, what="hook disabled by the server")
 
 
+def _hook_requests(receiver: Receiver) -> int:
+    return sum(r.path == "/hook" for r in receiver.requests)
+
+
+async def _publish_and_deliver(d: RunningDaemon, receiver: Receiver) -> None:
+    """Publish one event and wait until the hook's receiver got it."""
+    before = _hook_requests(receiver)
+    await _publish(d)
+
+    def arrived() -> bool:
+        return _hook_requests(receiver) > before
+
+    await eventually(arrived, what="the event delivered")
+
+
 def _alerts(receiver: Receiver) -> list[Received]:
     return [r for r in receiver.requests if r.path == "/alerts"]
 
@@ -175,12 +191,7 @@ async def test_disable_and_recovery_are_told(
     assert recovered["id"] != disabled["id"]
 
     # a second success is no second recovery: the marker was taken, nothing is awaited
-    delivered = sum(r.path == "/hook" for r in receiver.requests)
-    await _publish(d)
-    await eventually(
-        lambda: sum(r.path == "/hook" for r in receiver.requests) > delivered,
-        what="the next event delivered",
-    )
+    await _publish_and_deliver(d, receiver)
     assert not d.daemon.alerts.awaiting_recovery(hook_id)
     assert "alert_recovery:" + hook_id not in await d.daemon.store.get_settings("system")
     assert len(sink.mails) == 2 and len(_alerts(receiver)) == 2
@@ -202,3 +213,83 @@ async def test_gone_is_told_at_once(
     (mail,) = await sink.wait_for(1)
     assert "410 Gone" in mail.message["Subject"]
     assert not await _enabled(d, hook_id)
+
+
+async def test_flapping_is_rate_limited(
+    daemons: DaemonFactory, sqlite_store_url: str, receiver: Receiver, sink: MailSink
+) -> None:
+    """Three disable/recover cycles inside one interval: the first alert at once, then one
+    with the last state that counts the four it replaced; nothing is lost from the count."""
+    d = await daemons(sqlite_store_url, **_alert_settings(sink, alert_interval_s=5))
+    hook = Hook(receiver)
+    hook_id = await _setup(d, receiver)
+    for _ in range(3):
+        hook.status = 410
+        await _publish(d)
+        await eventually(lambda: d.daemon.table.get(hook_id) is None, what="hook disabled")
+        hook.status = 200
+        await d.api("PATCH", f"/v2/accounts/{d.master_id}/webhooks?re-enable=true", {})
+        await eventually(lambda: d.daemon.table.get(hook_id) is not None, what="hook back")
+        await _publish_and_deliver(d, receiver)
+        await eventually(lambda: not d.daemon.alerts.awaiting_recovery(hook_id), what="seen")
+
+    def told() -> list[dict[str, Any]] | None:
+        events = [_verified(r) for r in _alerts(receiver)]
+        return events if sum(1 + e["suppressed"] for e in events) == 6 else None
+
+    events = await eventually(told, timeout=20, what="all six alerts accounted for")
+    assert len(events) < 6, events  # some were held back and replaced
+    assert events[0]["type"] == "webhook.disabled" and events[0]["suppressed"] == 0
+    assert events[-1]["type"] == "webhook.recovered"  # the account ends up told the truth
+    mails = await sink.wait_for(len(events))
+    assert len(mails) == len(events)
+    assert "not sent" in _body(mails[-1])
+
+
+async def test_two_instances_tell_once(
+    daemons: DaemonFactory,
+    pg_store_url: str,
+    receiver: Receiver,
+    sink: MailSink,
+    kazoo: KazooPublisher,
+) -> None:
+    """Two instances on one broker and one PostgreSQL store, both delivering the hook's
+    events: one disable alert (the instance that won the write) and one recovery alert (the
+    instance that took the marker), by e-mail and by POST."""
+    extra = {**_alert_settings(sink), "amqp_url": AMQP_URL}
+    first, second = await daemons(pg_store_url, **extra), await daemons(pg_store_url, **extra)
+    hook = Hook(receiver)
+    hook_id = await _setup(first, receiver)
+    await eventually(lambda: second.daemon.table.get(hook_id) is not None, what="loaded twice")
+
+    async def disabled() -> bool:
+        if not await _enabled(first, hook_id):
+            return True
+        await kazoo.publish("callevt", *channel_create(first.master_id))
+        return False
+
+    await eventually(disabled, timeout=20, what="hook disabled by the server")
+    hook.status = 200
+    await first.api("PATCH", f"/v2/accounts/{first.master_id}/webhooks?re-enable=true", {})
+    for d in (first, second):
+        await eventually(partial(d.daemon.table.get, hook_id), what="reloaded")
+
+    async def recovered() -> bool:
+        if len(_alerts(receiver)) >= 2:
+            return True
+        await kazoo.publish("callevt", *channel_create(first.master_id))
+        return False
+
+    # each instance reads the other's marker within its refresh period (10 s)
+    await eventually(recovered, timeout=25, what="the recovery alert")
+    for _ in range(4):
+        await kazoo.publish("callevt", *channel_create(first.master_id))
+    await eventually(
+        lambda: not any(d.daemon.alerts.awaiting_recovery(hook_id) for d in (first, second)),
+        timeout=15,
+        what="both instances past the recovery",
+    )
+    mails = await sink.wait_for(2)
+    types = [_verified(r)["type"] for r in _alerts(receiver)]
+    assert types == ["webhook.disabled", "webhook.recovered"]
+    assert len(mails) == 2

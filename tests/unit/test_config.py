@@ -112,3 +112,20 @@ def test_event_loop_setting() -> None:
     assert loop_factory("asyncio") is None
     with pytest.raises(ConfigError, match="event_loop"):
         load(environ={"WEBHOOKSD_EVENT_LOOP": "trio"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting"),
+    [
+        ({"WEBHOOKSD_SMTP_SECURITY": "ssl"}, "smtp_security"),
+        ({"WEBHOOKSD_SMTP_HOST": "mail.example.com"}, "smtp_from"),
+        ({"WEBHOOKSD_SMTP_PORT": "70000"}, "smtp_port"),
+        ({"WEBHOOKSD_ALERT_INTERVAL_S": "0"}, "alert_interval_s"),
+        ({"WEBHOOKSD_ALERT_ATTEMPTS": "0"}, "alert_attempts"),
+    ],
+)
+def test_alert_settings_are_checked(environ: dict[str, str], setting: str) -> None:
+    """A bad SMTP or alert setting stops start-up naming it (no From address, no e-mail)."""
+    with pytest.raises(ConfigError) as raised:
+        load(environ=environ)
+    assert raised.value.setting == setting
