@@ -2,8 +2,9 @@
 
 The first alert of a hook is sent at once and opens an interval; alerts within it are held,
 each replacing the one held before, and the last is sent when the interval ends, carrying
-the count of those it replaced (so a flapping hook sends two alerts an interval, not one a
-flap, and the account still ends up told the hook's latest state).
+the count of those it replaced; that one opens the next interval. So a hook flapping without
+end sends one alert an interval, not one a flap, and the account still ends up told the
+hook's latest state.
 """
 
 from __future__ import annotations
