@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import warnings
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,35 @@ class MailSink:
         return list(self.mails)
 
 
-async def start_sink() -> tuple[MailSink, asyncio.Server]:
-    """An aiosmtpd server in this event loop on a free loopback port."""
+async def start_sink(login: tuple[str, str] | None = None) -> tuple[MailSink, asyncio.Server]:
+    """An aiosmtpd server in this event loop on a free loopback port; with ``login``, one that
+    requires AUTH with that user and password (over plain text: it is loopback)."""
     sink = MailSink()
+
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and login == (
+            data.login.decode(),
+            data.password.decode(),
+        )
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
+
+    def protocol() -> SMTP:
+        if login is None:
+            return SMTP(sink, hostname="sink.test")
+        with warnings.catch_warnings():
+            # aiosmtpd warns of AUTH without TLS; on loopback in a test that is the point
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+            return SMTP(
+                sink,
+                hostname="sink.test",
+                authenticator=authenticate,
+                auth_required=True,
+                auth_require_tls=False,
+            )
+
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
+    server = await loop.create_server(protocol, "127.0.0.1", 0)
     sink.port = server.sockets[0].getsockname()[1]
     return sink, server

@@ -160,3 +160,23 @@ async def test_recovery_sent_once_and_stale_markers_dropped(
         assert not one.awaiting_recovery(gone.id)
         assert "alert_recovery:" + gone.id not in await store.get_settings("system")
     assert _count(receiver)() == 2
+
+
+async def test_smtp_auth_uses_the_configured_login(store: Store) -> None:
+    """smtp_user/smtp_password log in; a wrong password is a permanent failure, warned."""
+    sink, server = await start_sink(login=("alerts", "s3cret"))
+    try:
+        await store.set_setting(ACCOUNT, SETTINGS_KEY, {"emails": ["ops@example.com"]})
+        good = _settings(sink, smtp_user="alerts", smtp_password="s3cret")
+        async with _running(good, store) as alerts:
+            alerts.disabled(_hook(1), "too many failed attempts", 6)
+            (mail,) = await sink.wait_for(1)
+        assert mail.recipients == ["ops@example.com"]
+        with structlog.testing.capture_logs() as logs:
+            async with _running(_settings(sink, smtp_user="alerts"), store) as alerts:
+                alerts.disabled(_hook(2), "too many failed attempts", 6)
+                (warning,) = await eventually(partial(_warnings, logs), what="refusal warned")
+        assert warning["error"].startswith("535") and len(sink.mails) == 1
+    finally:
+        server.close()
+        await server.wait_closed()
