@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
+import orjson
 import pytest
 import structlog
 
@@ -180,3 +182,24 @@ async def test_smtp_auth_uses_the_configured_login(store: Store) -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_success_while_still_disabled_is_no_recovery(
+    store: Store, receiver: Receiver, sink: MailSink
+) -> None:
+    """An attempt in flight when the hook was disabled succeeds after: nothing is told until
+    the hook is enabled again and delivers."""
+    await store.set_setting(ACCOUNT, SETTINGS_KEY, {"emails": [], "url": receiver.url + "/alerts"})
+    created = await store.create_hook(_hook(1))
+    hook = await store.update_hook(replace(created, doc={**created.doc, "enabled": False}))
+    async with _running(_settings(sink, alert_interval_s=1), store) as alerts:
+        alerts.disabled(hook, "too many failed attempts", 6)
+        alerts.delivered(Hook.from_doc(created))
+        await eventually(_count(receiver), what="the disable alert")
+        await eventually(partial(alerts.awaiting_recovery, hook.id), what="still awaited")
+        assert "alert_recovery:hook1" in await store.get_settings("system")
+        await store.update_hook(replace(hook, doc={**hook.doc, "enabled": True}))
+        alerts.delivered(Hook.from_doc(created))
+        await eventually(lambda: _count(receiver)() == 2, timeout=10, what="the recovery")
+    types = [orjson.loads(r.body)["type"] for r in receiver.requests]
+    assert types == ["webhook.disabled", "webhook.recovered"]

@@ -187,13 +187,19 @@ class Alerts:
 
     async def _claim(self, item: _Delivered) -> Alert | None:
         try:
+            stored = await self._store.get_hook(item.hook_id)
+            if stored is not None and not stored.enabled:
+                # an attempt that was in flight when the hook was disabled, or an instance
+                # that has not unloaded it yet: not a recovery, the hook is still off
+                self._pending.add(item.hook_id)
+                return None
             marker = await self._store.take_setting(SYSTEM, marker_key(item.hook_id))
         except StoreError as exc:
             self._pending.add(item.hook_id)  # the next delivery tries again
             log.warning("recovery marker not read", hook_id=item.hook_id, error=repr(exc))
             return None
-        if not isinstance(marker, dict):  # another instance took it first
-            return None
+        if not isinstance(marker, dict) or stored is None:  # taken first by another instance,
+            return None  # or the hook is deleted (its marker is dropped with it)
         return Alert(
             type=RECOVERED,
             account_id=item.account_id,
