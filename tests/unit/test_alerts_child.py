@@ -203,3 +203,14 @@ async def test_a_success_while_still_disabled_is_no_recovery(
         await eventually(lambda: _count(receiver)() == 2, timeout=10, what="the recovery")
     types = [orjson.loads(r.body)["type"] for r in receiver.requests]
     assert types == ["webhook.disabled", "webhook.recovered"]
+
+
+async def test_a_hook_name_cannot_add_mail_headers(store: Store, sink: MailSink) -> None:
+    """A name with a line break ends up on the subject line, not as a header of its own."""
+    await store.set_setting(ACCOUNT, SETTINGS_KEY, {"emails": ["ops@example.com"]})
+    hook = replace(_hook(1), doc={"name": "calls\r\nBcc: thief@evil.example"})
+    async with _running(_settings(sink), store) as alerts:
+        alerts.disabled(hook, "too many failed attempts", 6)
+        (mail,) = await sink.wait_for(1)
+    assert mail.recipients == ["ops@example.com"] and mail.message["Bcc"] is None
+    assert mail.message["Subject"].startswith('Webhook "calls Bcc: thief@evil.example" was')

@@ -34,7 +34,8 @@ class Mailer(Protocol):
 
 
 def subject(alert: Alert) -> str:
-    name = alert.hook_name or alert.hook_id
+    # a hook's name is the tenant's text: no line break may reach a header
+    name = " ".join((alert.hook_name or alert.hook_id).split())
     if alert.type == DISABLED:
         return f'Webhook "{name}" was disabled: {alert.reason}'
     return f'Webhook "{name}" delivers again'

@@ -245,21 +245,28 @@ class Alerts:
         with structlog.contextvars.bound_contextvars(
             account_id=alert.account_id, hook_id=alert.hook_id
         ):
-            async with self._slots:
-                try:
-                    stored = await self._store.get_settings(alert.account_id)
-                except StoreError as exc:
-                    self._failed(alert, "settings", repr(exc))
-                    return
-                where = AccountAlerts.from_stored(stored.get(SETTINGS_KEY))
-                jobs = []
-                if where.emails and self._mailer.configured:
-                    jobs.append(self._mail(alert, where.emails))
-                if where.url:
-                    jobs.append(self._post(alert, where.url, where.secret))
-                if not jobs:
-                    log.debug("alert not sent: the account names nowhere", type=alert.type)
-                await asyncio.gather(*jobs)
+            try:
+                await self._send_now(alert)
+            except Exception:
+                # a task of its own: nothing would ever see the error otherwise
+                log.exception("alert failed", type=alert.type)
+
+    async def _send_now(self, alert: Alert) -> None:
+        async with self._slots:
+            try:
+                stored = await self._store.get_settings(alert.account_id)
+            except StoreError as exc:
+                self._failed(alert, "settings", repr(exc))
+                return
+            where = AccountAlerts.from_stored(stored.get(SETTINGS_KEY))
+            jobs = []
+            if where.emails and self._mailer.configured:
+                jobs.append(self._mail(alert, where.emails))
+            if where.url:
+                jobs.append(self._post(alert, where.url, where.secret))
+            if not jobs:
+                log.debug("alert not sent: the account names nowhere", type=alert.type)
+            await asyncio.gather(*jobs)
 
     async def _mail(self, alert: Alert, to: Sequence[str]) -> None:
         message = compose(alert, sender=self._settings.smtp_from, to=to)
