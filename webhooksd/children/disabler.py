@@ -3,8 +3,10 @@
 Every ``attempt_failure_expiry_ms / 4`` it counts each hook's failed attempts inside the window
 — from the store, so the count spans every instance — and disables each hook with at least
 ``attempt_failure_count`` of them: ``enabled: false``, the reason kept (shown by the API as
-``disable_reason``), ``webhook_disabled`` published on ``notifications``, and every instance's
-table told through a ``doc_edited`` notice. Both settings can be overridden per account.
+``disable_reason``), ``webhook_disabled`` published on ``notifications``, every instance's
+table told through a ``doc_edited`` notice, and the account's own alerts handed to the alerts
+child (:mod:`webhooksd.children.alerts`, which sends them without holding up this pass).
+Both settings can be overridden per account.
 Several instances may run the check at once: the store's revision check lets one of them win.
 """
 
