@@ -48,6 +48,15 @@ class Settings:
     attempt_failure_count: int = 6
     attempt_failure_expiry_ms: int = 60_000
     disable_disabler: bool = False
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_ms: int = 10_000
+    alert_interval_s: int = 900
+    alert_attempts: int = 3
     shared_queue: str = "webhooks_shared_listener"
     retry_queue: str = "webhooks_retry"
     prefetch: int = 100
@@ -186,12 +195,22 @@ def _check(settings: Settings) -> None:
             f"{settings.breaker_cooldown_ms} must be less than attempt_failure_expiry_ms "
             f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
         )
+    _check_smtp(settings)
     if settings.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("event_loop", f"{settings.event_loop!r} is not auto/uvloop/asyncio")
     if settings.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level", f"{settings.log_level!r} is not debug/info/warning/error")
     if settings.log_format not in ("json", "console", "auto"):
         raise ConfigError("log_format", f"{settings.log_format!r} is not json/console/auto")
+
+
+def _check_smtp(settings: Settings) -> None:
+    if settings.smtp_security not in ("starttls", "tls", "none"):
+        raise ConfigError("smtp_security", f"{settings.smtp_security!r} is not starttls/tls/none")
+    if settings.smtp_host and "@" not in settings.smtp_from:
+        raise ConfigError("smtp_from", "an address is needed when smtp_host is set")
+    if not 0 < settings.smtp_port <= 65535:
+        raise ConfigError("smtp_port", f"{settings.smtp_port} is not a port")
 
 
 def _check_numbers(settings: Settings) -> None:
@@ -207,6 +226,9 @@ def _check_numbers(settings: Settings) -> None:
         "restart_period_s",
         "retry_base_delay_ms",
         "kazoo_auth_key_refresh_s",
+        "smtp_timeout_ms",
+        "alert_interval_s",
+        "alert_attempts",
     )
     for name in positive:
         if getattr(settings, name) <= 0:

@@ -81,3 +81,25 @@ async def test_setdefault_concurrent_two_instances(store_url: str) -> None:
             )
             assert results[0] == results[1]
             assert (await two.get_settings(SYSTEM))[key] == results[0]
+
+
+async def test_take_setting_deletes_and_returns(store: Store) -> None:
+    """take_setting returns the value once and deletes it; a missing key is None."""
+    await store.set_setting("a1", "marker", {"reason": "gone"})
+    await store.set_setting("a1", "other", 1)
+    assert await store.take_setting("a1", "marker") == {"reason": "gone"}
+    assert await store.take_setting("a1", "marker") is None
+    assert await store.take_setting("a2", "other") is None
+    assert await store.get_settings("a1") == {"other": 1}
+
+
+async def test_take_setting_two_instances_one_winner(store_url: str) -> None:
+    """Two store instances taking one key: exactly one gets the value (one alert is sent)."""
+    async with open_store(store_url) as one, open_store(store_url) as two:
+        for round_ in range(5):
+            key = f"take-{round_}"
+            await one.set_setting(SYSTEM, key, round_)
+            results = await asyncio.gather(
+                one.take_setting(SYSTEM, key), two.take_setting(SYSTEM, key)
+            )
+            assert sorted(results, key=lambda r: r is None) == [round_, None]

@@ -123,3 +123,20 @@ def test_kazoo_couch_url_must_be_http_and_is_never_repeated() -> None:
     with pytest.raises(ConfigError, match="kazoo_couch_url") as refused:
         load(environ={"WEBHOOKSD_KAZOO_COUCH_URL": "couch://u:hunter2@couch:5984"})
     assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting"),
+    [
+        ({"WEBHOOKSD_SMTP_SECURITY": "ssl"}, "smtp_security"),
+        ({"WEBHOOKSD_SMTP_HOST": "mail.example.com"}, "smtp_from"),
+        ({"WEBHOOKSD_SMTP_PORT": "70000"}, "smtp_port"),
+        ({"WEBHOOKSD_ALERT_INTERVAL_S": "0"}, "alert_interval_s"),
+        ({"WEBHOOKSD_ALERT_ATTEMPTS": "0"}, "alert_attempts"),
+    ],
+)
+def test_alert_settings_are_checked(environ: dict[str, str], setting: str) -> None:
+    """A bad SMTP or alert setting stops start-up naming it (no From address, no e-mail)."""
+    with pytest.raises(ConfigError) as raised:
+        load(environ=environ)
+    assert raised.value.setting == setting

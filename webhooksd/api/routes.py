@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import accounts, apiauth, attempts, catalogue, health, publish, webhooks, webitel
+from . import accounts, alerts, apiauth, attempts, catalogue, health, publish, webhooks, webitel
 from .auth import Access
 from .envelope import ENVELOPE, Reply, render_reply
 from .request import CALL, Call
@@ -163,6 +163,13 @@ ROUTES: tuple[Route, ...] = (
         "webhooks",
         f"{_HOOKS}/health",
         get=_account(health.list_health, "Each hook's recent deliveries, failures and retries"),
+    ),
+    _route(
+        "alerts",
+        f"{_HOOKS}/alerts",
+        get=_account(alerts.get_alerts, "Where the account is told of disabled hooks"),
+        post=_write(alerts.replace_alerts, "Replace the alert settings"),
+        patch=_write(alerts.patch_alerts, "Patch the alert settings (null unsets a key)"),
     ),
     _route(
         "attempts",

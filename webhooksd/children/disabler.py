@@ -3,8 +3,10 @@
 Every ``attempt_failure_expiry_ms / 4`` it counts each hook's failed attempts inside the window
 — from the store, so the count spans every instance — and disables each hook with at least
 ``attempt_failure_count`` of them: ``enabled: false``, the reason kept (shown by the API as
-``disable_reason``), ``webhook_disabled`` published on ``notifications``, and every instance's
-table told through a ``doc_edited`` notice. Both settings can be overridden per account.
+``disable_reason``), ``webhook_disabled`` published on ``notifications``, every instance's
+table told through a ``doc_edited`` notice, and the account's own alerts handed to the alerts
+child (:mod:`webhooksd.children.alerts`, which sends them without holding up this pass).
+Both settings can be overridden per account.
 Several instances may run the check at once: the store's revision check lets one of them win.
 """
 
@@ -14,7 +16,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -24,7 +26,7 @@ from webhooksd.config import Settings
 from webhooksd.errors import BusError, Conflict, StoreError
 from webhooksd.kazoo.docchanges import publish_hook_change
 from webhooksd.kazoo.timeutil import now_ms
-from webhooksd.records import AUTO_DISABLE_REASON, FailureCount, Hook
+from webhooksd.records import AUTO_DISABLE_REASON, FailureCount, Hook, HookDoc
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.runtime.supervisor import ChildHandle
 from webhooksd.store import SYSTEM, Store
@@ -33,6 +35,12 @@ log = structlog.get_logger(__name__)
 
 COUNT_KEY = "attempt_failure_count"
 EXPIRY_KEY = "attempt_failure_expiry_ms"
+
+
+class DisableAlerts(Protocol):
+    """Protocol: told of each hook this instance disabled (the alerts child); must not block."""
+
+    def disabled(self, hook: HookDoc, reason: str, failures: int) -> None: ...
 
 
 class Disabler:
@@ -44,6 +52,7 @@ class Disabler:
         bus: Bus,
         metrics: Metrics,
         unload: Callable[[str], object] = lambda hook_id: None,
+        alerts: DisableAlerts | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -51,6 +60,7 @@ class Disabler:
         self._metrics = metrics
         #: drops a hook from this instance's table (``HookTable.remove``)
         self._unload = unload
+        self._alerts = alerts
 
     async def __call__(self, handle: ChildHandle) -> None:
         handle.ready()
@@ -92,7 +102,8 @@ class Disabler:
                 limits = await self._account_limits(failure.account_id, threshold, expiry)
                 accounts[failure.account_id] = limits
             count = await self._count_in_window(failure, limits[1], expiry, now)
-            if count >= limits[0] and await self.disable(failure.hook_id, AUTO_DISABLE_REASON):
+            disable = count >= limits[0]
+            if disable and await self.disable(failure.hook_id, AUTO_DISABLE_REASON, count):
                 disabled.append(failure.hook_id)
         return disabled
 
@@ -115,9 +126,9 @@ class Disabler:
         )
         return next((f.count for f in recount if f.hook_id == failure.hook_id), 0)
 
-    async def disable(self, hook_id: str, reason: str) -> bool:
-        """Disable one hook with ``reason``; False if it is gone, already off, or another
-        instance changed it first."""
+    async def disable(self, hook_id: str, reason: str, failures: int = 1) -> bool:
+        """Disable one hook with ``reason`` (after ``failures`` failed attempts); False if it
+        is gone, already off, or another instance changed it first."""
         stored = await self._store.get_hook(hook_id)
         if stored is None or not stored.enabled:
             return False
@@ -141,6 +152,8 @@ class Disabler:
             orjson.dumps(webhook_disabled_body(saved.account_id, saved.id, node)),
         )
         self._metrics.hooks_auto_disabled.inc()
+        if self._alerts is not None:  # the account's own e-mail and POST, beside Kazoo's
+            self._alerts.disabled(saved, reason, failures)
         log.warning("hook disabled", hook_id=saved.id, account_id=saved.account_id, reason=reason)
         return True
 

@@ -42,6 +42,8 @@ from webhooksd.store import Store
 log = structlog.get_logger(__name__)
 
 OnGone = Callable[[Hook, str], Awaitable[None]]
+#: told of every event delivered to a hook (the alerts child's recovery check); must not block
+OnDelivered = Callable[[Hook], None]
 GONE_REASON = "endpoint answered 410 Gone"
 
 
@@ -69,6 +71,7 @@ class Dispatcher:
         metrics: Metrics,
         cluster_id: str,
         on_gone: OnGone,
+        on_delivered: OnDelivered = lambda hook: None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -78,6 +81,7 @@ class Dispatcher:
         self._metrics = metrics
         self._cluster_id = cluster_id
         self._on_gone = on_gone
+        self._on_delivered = on_delivered
         self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
@@ -227,6 +231,8 @@ class Dispatcher:
                 )
             if retries and outcome.kind == "gone":
                 await self._gone(hook)
+            if retries and outcome.ok:
+                self._on_delivered(hook)
             if retries and outcome.ok and not self._settings.log_successful_attempts:
                 return Attempted(record=None)
             if retry_delay_ms is None:

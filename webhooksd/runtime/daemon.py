@@ -7,6 +7,7 @@ and closed in reverse after every child has stopped. The children, in start orde
 ``init``             module metadata → store; accounts and enabled hooks → hook table
 ``shared_listener``  events → hook modules → deliveries (the shared durable queue)
 ``retry_worker``     delayed retries → deliveries
+``alerts``           disabled and recovered hooks → the account's e-mail and alert URL
 ``disabler``         failing hooks → disabled
 ``retention``        old attempts → deleted
 ``gauges``           queue depths → /metrics
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 import structlog
 
 from webhooksd.accounts.cache import AccountCache
+from webhooksd.alerts.mail import SmtpMailer
 from webhooksd.api.app import ApiDeps, create_app
 from webhooksd.bus import Bus, open_bus
+from webhooksd.children.alerts import Alerts
 from webhooksd.children.api import ApiServer
 from webhooksd.children.disabler import Disabler
 from webhooksd.children.gauges import Gauges
@@ -68,6 +71,7 @@ class Daemon:
     metrics: Metrics
     dispatcher: Dispatcher
     disabler: Disabler
+    alerts: Alerts
     supervisor: Supervisor
 
 
@@ -88,8 +92,14 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
         sender = await stack.enter_async_context(Sender.open(settings))
         cluster_id = await store.setdefault_setting(SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16))
         table, metrics = HookTable(), Metrics()
+        alerts = Alerts(settings=settings, store=store, poster=sender, mailer=SmtpMailer(settings))
         disabler = Disabler(
-            settings=settings, store=store, bus=bus, metrics=metrics, unload=table.remove
+            settings=settings,
+            store=store,
+            bus=bus,
+            metrics=metrics,
+            unload=table.remove,
+            alerts=alerts,
         )
         dispatcher = Dispatcher(
             settings=settings,
@@ -100,6 +110,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             metrics=metrics,
             cluster_id=str(cluster_id),
             on_gone=disabler.disable_gone,
+            on_delivered=alerts.delivered,
         )
         ctx = DaemonHookContext(
             settings=ModuleSettings(
@@ -157,6 +168,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     drain_timeout_s=drain,
                 ),
             ),
+            ChildSpec(name="alerts", main=alerts),
             ChildSpec(name="disabler", main=disabler),
             ChildSpec(
                 name="retention",
@@ -203,6 +215,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             metrics=metrics,
             dispatcher=dispatcher,
             disabler=disabler,
+            alerts=alerts,
             supervisor=supervisor,
         )
 

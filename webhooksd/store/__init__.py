@@ -140,6 +140,10 @@ class Store(Protocol):
         """Store ``value`` unless the key exists; return the stored value (atomic across
         instances: the first writer wins)."""
 
+    async def take_setting(self, scope: str, key: str) -> Any:
+        """Delete a setting and return its value, or None if there was none. Atomic across
+        instances: of several taking one key, exactly one gets the value."""
+
 
 @asynccontextmanager
 async def open_store(url: str) -> AsyncIterator[Store]:

@@ -402,3 +402,9 @@ class PostgresStore:
         if stored is None:  # only if someone deleted it between the two statements
             raise StoreError(f"setting {scope}/{key} vanished")
         return loads(stored)
+
+    async def take_setting(self, scope: str, key: str) -> Any:
+        sql = "DELETE FROM settings WHERE scope = $1 AND key = $2 RETURNING value"
+        async with self._conn() as conn:
+            stored = await conn.fetchval(sql, scope, key)
+        return None if stored is None else loads(stored)

@@ -434,3 +434,9 @@ class SqliteStore:
         if row is None:  # only if another process deleted it between the two statements
             raise StoreError(f"setting {scope}/{key} vanished")
         return loads(row[0])
+
+    async def take_setting(self, scope: str, key: str) -> Any:
+        sql = "DELETE FROM settings WHERE scope = ? AND key = ? RETURNING value"
+        async with self._write() as conn:
+            row = await one(conn, sql, (scope, key))
+        return None if row is None else loads(row[0])

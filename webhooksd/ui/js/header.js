@@ -17,7 +17,8 @@ export function renderTop({ refresh = false } = {}) {
     h("nav", { "aria-label": "Main" },
       link("#/hooks", "Webhooks", /^#\/hooks/.test(hash) || hash === "#/"),
       link("#/log", "Request log", hash === "#/log"),
-      link("#/samples", "Sample payloads", hash.startsWith("#/samples"))),
+      link("#/samples", "Sample payloads", hash.startsWith("#/samples")),
+      link("#/alerts", "Alerts", hash === "#/alerts")),
     accountPicker(state.session),
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"));
   if (refresh) refreshAccounts();

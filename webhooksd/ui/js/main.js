@@ -5,6 +5,7 @@
 // Every value that comes from the server is put into the page as text (never as HTML).
 //
 // This module is the router: it maps the location's hash to a screen and draws it.
+import { alertsView } from "./alerts.js";
 import { $, h, replace } from "./dom.js";
 import { renderTop } from "./header.js";
 import { formView } from "./hook-form.js";
@@ -24,6 +25,7 @@ const routes = [
   [/^#\/hooks\/([0-9a-zA-Z_-]+)$/, (m) => formView(m[1])],
   [/^#\/log$/, () => logView(null)],
   [/^#\/samples(?:\/([a-z0-9_]+))?$/, (m) => samplesView(m[1] || null)],
+  [/^#\/alerts$/, () => alertsView()],
 ];
 
 let renderSeq = 0; // which render is the latest: a slower, older one must not draw over it
