@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +17,13 @@ from webhooksd.errors import MalformedMessage
 #: that only identify the publisher; webhooksd needs the category and the name to route.
 ROUTING_KEYS = ("Event-Category", "Event-Name")
 
-#: bodies larger than this are refused before decoding
+#: bodies larger than this are refused before decoding, and a gzip body is refused as soon as
+#: it decompresses to more than this (a 1 MB gzip of zeros inflates to 1 GB)
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: how much a gzip body may inflate per step while it is checked against the limit
+INFLATE_CHUNK_BYTES = 64 * 1024
+#: zlib's window bits for a gzip header and trailer (CRC and length checked)
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +70,7 @@ def decode(message: Message) -> Event:
     if len(raw) > MAX_BODY_BYTES:
         raise MalformedMessage(f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
     if (message.content_encoding or "").lower() == "gzip":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise MalformedMessage(f"gzip body does not decompress: {exc}") from exc
+        raw = gunzip(raw, MAX_BODY_BYTES)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -84,3 +86,27 @@ def decode(message: Message) -> Event:
         body=body,
         event_key=hashlib.sha256(message.body).hexdigest(),
     )
+
+
+def gunzip(data: bytes, limit: int, chunk: int = INFLATE_CHUNK_BYTES) -> bytes:
+    """Decompress a gzip body (one member or several), raising :class:`MalformedMessage` as
+    soon as the output would exceed ``limit``: at most ``limit + chunk`` bytes are inflated,
+    whatever the compression ratio."""
+    out = bytearray()
+    pending = data
+    while True:
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            while not inflater.eof:
+                piece = inflater.decompress(pending, chunk)
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    raise MalformedMessage("gzip body does not decompress: truncated")
+                out += piece
+                if len(out) > limit:
+                    raise MalformedMessage(f"gzip body inflates to more than {limit} bytes")
+        except zlib.error as exc:
+            raise MalformedMessage(f"gzip body does not decompress: {exc}") from exc
+        pending = inflater.unused_data
+        if not pending:
+            return bytes(out)
