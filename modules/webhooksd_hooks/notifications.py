@@ -85,11 +85,14 @@ async def init(ctx: HookContext) -> None:
 
 
 def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """One routing key per notification type; responder ``notification``/``*``."""
+    """One routing key per notification type; responder ``notification``/``*`` (the handler
+    says which names it ignores), after one per known type so that the daemon knows them
+    (its metrics label only known event names)."""
     return (
         [Binding("notifications", t.routing_key) for t in NOTIFICATION_TYPES],
-        [Responder("notification", "*")],
-    )
+        [*(Responder("notification", t.name) for t in NOTIFICATION_TYPES),
+         Responder("notification", "*")],
+    )  # fmt: skip
 
 
 async def handle_event(event: Event, ctx: HookContext) -> None:

@@ -107,10 +107,11 @@ async def init(ctx: HookContext) -> None:
 
 
 def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """The three document actions on ``configuration``; responder ``configuration``/``*``."""
+    """The three document actions on ``configuration``; responder ``configuration``/``*``,
+    after one per action so that the daemon knows their names (for its metrics labels)."""
     return (
         [Binding("configuration", f"{action}.#") for action in DOC_ACTIONS],
-        [Responder("configuration", "*")],
+        [*(Responder("configuration", a) for a in DOC_ACTIONS), Responder("configuration", "*")],
     )
 
 

@@ -120,7 +120,11 @@ def test_bindings_one_per_notification() -> None:
         "notifications.account.number_feature_manual_action",
     } <= keys
     assert "notifications.voicemail.deleted" not in keys
-    assert [(r.category, r.name) for r in responders] == [("notification", "*")]
+    # every known type by name (the daemon's metrics label only those), then all of them
+    assert [(r.category, r.name) for r in responders] == [
+        *(("notification", t.name) for t in NOTIFICATION_TYPES),
+        ("notification", "*"),
+    ]
 
 
 @pytest.mark.parametrize("expected", samples("notifications"), ids=lambda s: str(s["event_name"]))

@@ -82,7 +82,12 @@ def test_bindings_are_document_actions_only() -> None:
         ("configuration", "doc_edited.#"),
         ("configuration", "doc_deleted.#"),
     ]
-    assert [(r.category, r.name) for r in responders] == [("configuration", "*")]
+    assert [(r.category, r.name) for r in responders] == [
+        ("configuration", "doc_created"),
+        ("configuration", "doc_edited"),
+        ("configuration", "doc_deleted"),
+        ("configuration", "*"),
+    ]
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
