@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import re
 import tracemalloc
 import zlib
+from typing import Any
 
 import orjson
 import pytest
@@ -103,3 +105,30 @@ def test_gunzip_multi_member_and_truncated() -> None:
     for cut in (one[:-4], one[:12], one + two[:15]):
         with pytest.raises(MalformedMessage, match=r"truncated|decompress"):
             gunzip(cut, MAX_BODY_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"Account-ID": 5}, "Account-ID is a number, not a string"),
+        ({"Call-ID": {"id": "x"}}, "Call-ID is an object, not a string"),
+        ({"Custom-Channel-Vars": ["a"]}, "Custom-Channel-Vars is a list, not an object"),
+        ({"Custom-Channel-Vars": "a"}, "Custom-Channel-Vars is a string, not an object"),
+        ({"Custom-Channel-Vars": {"Account-ID": True}}, "Account-ID is a boolean"),
+        ({"Event-Name": {"n": 1}}, "non-string 'Event-Name'"),
+    ],
+)
+def test_decode_rejects_wrongly_typed_routing_fields(fields: dict[str, Any], reason: str) -> None:
+    """The fields events are routed by, present with the wrong type, are MalformedMessage
+    naming the field (Kazoo's accessors would treat them as absent and drop the event)."""
+    with pytest.raises(MalformedMessage, match=re.escape(reason)):
+        decode(_message(orjson.dumps({**GOOD, **fields})))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"Account-ID": None}, {"Custom-Channel-Vars": {}}, {"Custom-Channel-Vars": None}],
+)
+def test_decode_accepts_absent_routing_fields(fields: dict[str, Any]) -> None:
+    """Absent or null is not malformed: the modules ignore such events as Kazoo does."""
+    assert decode(_message(orjson.dumps({**GOOD, **fields}))).name == "CHANNEL_CREATE"

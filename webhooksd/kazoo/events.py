@@ -12,6 +12,15 @@ import orjson
 
 from webhooksd.bus import Message
 from webhooksd.errors import MalformedMessage
+from webhooksd.kazoo.payloads import object_field, str_field
+
+#: fields read to route an event (to a module, to an account): present with another type,
+#: the message is malformed (Kazoo's accessors would silently treat them as absent)
+ROUTING_STRINGS: tuple[str | tuple[str, ...], ...] = (
+    "Account-ID",
+    "Call-ID",
+    ("Custom-Channel-Vars", "Account-ID"),
+)
 
 #: Kazoo's mandatory envelope keys (``kz_api:validate/4`` → ``?DEFAULT_HEADERS``), less the two
 #: that only identify the publisher; webhooksd needs the category and the name to route.
@@ -80,6 +89,9 @@ def decode(message: Message) -> Event:
     for key in ROUTING_KEYS:
         if not isinstance(body.get(key), str) or not body[key]:
             raise MalformedMessage(f"missing or non-string {key!r}")
+    object_field(body, "Custom-Channel-Vars")
+    for path in ROUTING_STRINGS:
+        str_field(body, path)
     return Event(
         exchange=message.exchange,
         routing_key=message.routing_key,
