@@ -32,6 +32,7 @@ from webhooksd.hooks import (
     is_true,
     json_object,
     ne_str,
+    str_field,
     to_int,
 )
 
@@ -84,8 +85,9 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
 
 
 def lookup_account_id(body: Mapping[str, Any]) -> str | None:
-    """``kz_hooks_util:lookup_account_id/1`` without its number lookup: CCV ``Account-ID``."""
-    return ne_str(ccv(body, "Account-ID"))
+    """``kz_hooks_util:lookup_account_id/1`` without its number lookup: CCV ``Account-ID``
+    (absent: None; not a string, or CCVs that are not an object: MalformedMessage)."""
+    return str_field(body, (CCVS, "Account-ID"))
 
 
 def ccv(body: Mapping[str, Any], key: str) -> Any:

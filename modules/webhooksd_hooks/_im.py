@@ -8,7 +8,16 @@ from typing import Any
 
 import structlog
 
-from webhooksd.hooks import Binding, Event, HookContext, Responder, from_pairs, to_number
+from webhooksd.hooks import (
+    Binding,
+    Event,
+    HookContext,
+    MalformedMessage,
+    Responder,
+    from_pairs,
+    str_field,
+    to_number,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +39,8 @@ async def handle_inbound(event: Event, ctx: HookContext, im_type: str) -> None:
     if problem is not None:
         bound.warning("inbound message ignored", reason=problem)
         return
-    account_id = event.body.get("Account-ID")
-    if not isinstance(account_id, str) or not account_id:
+    account_id = str_field(event.body, "Account-ID")
+    if account_id is None:
         bound.info("inbound message without Account-ID; dropped")
         return
     hooks = ctx.find_hooks(im_type, account_id)
@@ -40,12 +49,16 @@ async def handle_inbound(event: Event, ctx: HookContext, im_type: str) -> None:
 
 
 def invalid_reason(body: Mapping[str, Any], im_type: str) -> str | None:
-    """``kapi_im:inbound_v/1``: why the message is not a valid inbound message, or None."""
+    """``kapi_im:inbound_v/1``: why the message is not a valid inbound message, or None;
+    a required key of the wrong type is MalformedMessage (dead-lettered), not a reason."""
     if body.get("Event-Category") != im_type or body.get("Event-Name") != "inbound":
         return "not an inbound message of this type"
-    missing = [k for k in REQUIRED_KEYS if not isinstance(body.get(k), str)]
+    wrong = [k for k in REQUIRED_KEYS if body.get(k) is not None and not isinstance(body[k], str)]
+    if wrong:
+        raise MalformedMessage(f"{', '.join(wrong)} not a string")
+    missing = [k for k in REQUIRED_KEYS if body.get(k) is None]
     if missing:
-        return f"missing or non-string {', '.join(missing)}"
+        return f"missing {', '.join(missing)}"
     route_type = body.get("Route-Type")
     if route_type is not None and route_type not in ROUTE_TYPES:
         return f"Route-Type {route_type!r} is neither onnet nor offnet"

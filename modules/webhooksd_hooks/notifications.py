@@ -25,6 +25,7 @@ from webhooksd.hooks import (
     Hook,
     HookContext,
     HookDoc,
+    MalformedMessage,
     Metadata,
     Responder,
     first_defined,
@@ -85,11 +86,14 @@ async def init(ctx: HookContext) -> None:
 
 
 def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """One routing key per notification type; responder ``notification``/``*``."""
+    """One routing key per notification type; responder ``notification``/``*`` (the handler
+    says which names it ignores), after one per known type so that the daemon knows them
+    (its metrics label only known event names)."""
     return (
         [Binding("notifications", t.routing_key) for t in NOTIFICATION_TYPES],
-        [Responder("notification", "*")],
-    )
+        [*(Responder("notification", t.name) for t in NOTIFICATION_TYPES),
+         Responder("notification", "*")],
+    )  # fmt: skip
 
 
 async def handle_event(event: Event, ctx: HookContext) -> None:
@@ -116,9 +120,12 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
 
 
 def account_id_of(body: Mapping[str, Any]) -> str | None:
-    """``kapi_notifications:account_id/1``: the first defined path, if it is a string."""
+    """``kapi_notifications:account_id/1``: the first defined path; MalformedMessage when that
+    is not a string (Kazoo would treat the notification as account-less)."""
     value = first_defined(body, ACCOUNT_ID_PATHS)
-    return value if isinstance(value, str) and value else None
+    if value is None or isinstance(value, str):
+        return value or None
+    raise MalformedMessage(f"the notification's account id is not a string: {value!r:.40}")
 
 
 def match_type(hook: Hook, name: str) -> bool:

@@ -35,6 +35,7 @@ from webhooksd.hooks import (
     from_pairs,
     hook_custom_data,
     ne_str,
+    str_field,
 )
 
 log = structlog.get_logger(__name__)
@@ -107,10 +108,11 @@ async def init(ctx: HookContext) -> None:
 
 
 def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """The three document actions on ``configuration``; responder ``configuration``/``*``."""
+    """The three document actions on ``configuration``; responder ``configuration``/``*``,
+    after one per action so that the daemon knows their names (for its metrics labels)."""
     return (
         [Binding("configuration", f"{action}.#") for action in DOC_ACTIONS],
-        [Responder("configuration", "*")],
+        [*(Responder("configuration", a) for a in DOC_ACTIONS), Responder("configuration", "*")],
     )
 
 
@@ -121,7 +123,7 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     if event.name not in DOC_ACTIONS:
         bound.debug("not a document change; ignored")
         return
-    doc_id, database = ne_str(body.get("ID")), ne_str(body.get("Database"))
+    doc_id, database = str_field(body, "ID"), str_field(body, "Database")
     if doc_id is None or database is None:
         bound.warning("doc_update without ID or Database; ignored")
         return
@@ -129,7 +131,7 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     if account_id is None:
         bound.debug("not an account database; ignored", database=database)
         return
-    doc_type = ne_str(body.get("Type"))
+    doc_type = str_field(body, "Type")
     hooks = [
         h
         for h in ctx.find_hooks(HOOK_EVENT, account_id)

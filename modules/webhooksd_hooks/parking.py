@@ -22,9 +22,8 @@ from webhooksd.hooks import (
     HookContext,
     Metadata,
     Responder,
-    get_path,
-    ne_str,
     normalize,
+    str_field,
 )
 
 log = structlog.get_logger(__name__)
@@ -61,11 +60,11 @@ def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
 async def handle_event(event: Event, ctx: HookContext) -> None:
     """Fire the park event at the account's ``parking`` and ``all`` hooks."""
     bound = log.bind(event_id=event.event_id, event_name=event.name)
-    if event.name not in PARK_EVENTS or ne_str(event.body.get("Call-ID")) is None:
+    if event.name not in PARK_EVENTS or str_field(event.body, "Call-ID") is None:
         # Kazoo asserts kapi_call:event_v (Call-ID required)
         bound.warning("not a valid park event; ignored")
         return
-    account_id = ne_str(get_path(event.body, ("Custom-Channel-Vars", "Account-ID")))
+    account_id = str_field(event.body, ("Custom-Channel-Vars", "Account-ID"))
     if account_id is None:
         bound.info("park event without Account-ID in the custom channel vars; dropped")
         return

@@ -38,6 +38,8 @@ class Collector:
     """A handler that records and settles messages, and lets a test wait for them."""
 
     decide: Callable[[Delivery], str] = lambda _d: "ack"
+    #: the reason given with "dead_letter"
+    reason: str | None = None
     received: list[Message] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -53,7 +55,7 @@ class Collector:
         elif decision == "requeue":
             await delivery.requeue()
         elif decision == "dead_letter":
-            await delivery.dead_letter()
+            await delivery.dead_letter(self.reason)
         elif decision == "raise":
             raise RuntimeError("handler bug (on purpose)")
         # "hold": leave it unsettled

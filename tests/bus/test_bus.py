@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from tests.waiting import eventually
-from webhooksd.bus import DEAD_LETTER, Bus, Delivery, QueueSpec
+from webhooksd.bus import DEAD_LETTER, MAX_REASON_CHARS, REASON_HEADER, Bus, Delivery, QueueSpec
 from webhooksd.bus._delay import STEP, bucket_ms, bucket_name
 from webhooksd.errors import BusError
 
@@ -169,6 +169,25 @@ async def test_dead_letter_goes_to_dead_letter_exchange(bus: Bus, scratch: Scrat
     assert await bus.queue_depth(queue) == 0
     if scratch.kind == "memory":  # the real DEAD_LETTER queue is shared with other runs
         assert await bus.queue_depth(DEAD_LETTER) == (before or 0) + 1
+
+
+async def test_dead_letter_carries_its_reason(bus: Bus, scratch: Scratch) -> None:
+    """A reason given to dead_letter travels in REASON_HEADER (cut to MAX_REASON_CHARS),
+    with where the message came from; body, encoding and headers are kept."""
+    queue = await _declare(bus, scratch, "q", dead_letter=True)
+    watcher = await _declare(bus, scratch, "watch")
+    await bus.bind(watcher, DEAD_LETTER, "")
+    await bus.publish("", queue, b"poison", headers={"h": "v"}, message_id="m-1")
+    reason = "malformed: " + "x" * 1000
+    await bus.consume(queue, Collector(decide=lambda _d: "dead_letter", reason=reason), prefetch=1)
+    watch = Collector()
+    await bus.consume(watcher, watch, prefetch=1)
+    [dead] = await watch.wait_for(1)
+    assert (dead.body, dead.exchange, dead.message_id) == (b"poison", DEAD_LETTER, "m-1")
+    assert dead.headers[REASON_HEADER] == reason[:MAX_REASON_CHARS]
+    assert dead.headers["h"] == "v"
+    assert dead.headers["x-first-death-queue"] == queue
+    await depth_becomes(bus, queue, 0)
 
 
 async def test_handler_exception_requeues_and_consumer_survives(bus: Bus, scratch: Scratch) -> None:

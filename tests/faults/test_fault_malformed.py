@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from typing import Any
 
 import aio_pika
@@ -17,6 +18,19 @@ from tests.waiting import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def _event(tag: str, fields: dict[str, Any]) -> bytes:
+    base = {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Call-ID": tag}
+    return orjson.dumps({**base, **fields})
+
+
+def _bomb(tag: str) -> bytes:
+    """A JSON-looking gzip body that inflates to 64 MiB (about 65 kB compressed)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [compressor.compress(f'{{"Call-ID":"{tag}","x":"'.encode())]
+    parts += [compressor.compress(b"0" * (1 << 20)) for _ in range(64)]
+    return b"".join(parts) + compressor.flush()
+
+
 def malformed(tag: str) -> list[tuple[str, bytes, dict[str, Any]]]:
     """(what it is, body, message properties); each body carries ``tag`` (compressed, in the
     last one), so that no two tests' bodies are alike."""
@@ -29,6 +43,10 @@ def malformed(tag: str) -> list[tuple[str, bytes, dict[str, Any]]]:
         ("5 MB body", f'{{"Event-Category":"{tag}","x":"'.encode() + b"a" * (5 << 20) + b'"}', {}),
         ("gzip-declared garbage", f"not gzip {tag}".encode(), {"content_encoding": "gzip"}),
         ("gzip of a JSON array", gzip.compress(orjson.dumps([tag])), {"content_encoding": "gzip"}),
+        ("gzip bomb", _bomb(tag), {"content_encoding": "gzip"}),
+        ("Account-ID a number", _event(tag, {"Custom-Channel-Vars": {"Account-ID": 5}}), {}),
+        ("channel vars a list", _event(tag, {"Custom-Channel-Vars": [tag]}), {}),
+        ("Event-Name an object", _event(tag, {"Event-Name": {"n": tag}}), {}),
     ]
 
 
@@ -59,14 +77,17 @@ async def test_malformed_messages_are_dead_lettered(
         # every daemon bound to callevt (other tests' too) gets these messages and
         # dead-letters its copy into the fanout: keep this test's, from this daemon's queue
         mine: list[bytes] = []
+        reasons: list[str] = []
 
         async def all_dead_lettered() -> bool:
             while (message := await dead.get(fail=False, no_ack=True)) is not None:
-                deaths = message.headers.get("x-death") or []
-                queues = {d.get("queue") for d in deaths}  # type: ignore[union-attr]
+                # the daemon republishes what it rejects with its reason (no x-death then);
+                # x-first-death-queue is set either way
+                queue = message.headers.get("x-first-death-queue")
                 ours = (message.routing_key or "").startswith(f"call.CHANNEL_CREATE.bad-{rig.tag}-")
-                if ours and rig.shared_queue in queues:
+                if ours and queue == rig.shared_queue:
                     mine.append(message.body)
+                    reasons.append(str(message.headers.get("x-webhooksd-reason")))
             return len(mine) >= len(bad)
 
         await eventually(all_dead_lettered, timeout=10, what=f"{len(bad)} messages dead-lettered")
@@ -78,5 +99,6 @@ async def test_malformed_messages_are_dead_lettered(
     report(result, "malformed_then_good")
     assert daemon.running and ready == 200 and status == 200 and delivered
     assert sorted(mine) == sorted(body for _, body, _ in bad)
+    assert all(reason.startswith("malformed: ") for reason in reasons), reasons
     # other tests' malformed messages reach this daemon too: it counts at least these
     assert counted >= len(bad)

@@ -3,11 +3,13 @@ pinned by ``webhooks_channel_util_tests.erl``, account resolution and the base p
 
 from __future__ import annotations
 
+import re
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from webhooksd.errors import MalformedMessage
 from webhooksd.records import Hook
 from webhooksd_hooks import _channel as channel_util
 from webhooksd_hooks import channel_answer, channel_bridge, channel_create, channel_destroy
@@ -148,20 +150,38 @@ async def test_disconnected_is_a_destroy(ctx: RecordingContext) -> None:
     [
         {"Event-Category": "call_event", "Event-Name": "CHANNEL_HOLD", "Call-ID": "x"},
         {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE"},
-        {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Custom-Channel-Vars": 7},
-        {
-            "Event-Category": "call_event",
-            "Event-Name": "CHANNEL_CREATE",
-            "Custom-Channel-Vars": {"Account-ID": ["not", "a", "string"]},
-        },
+        {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Custom-Channel-Vars": {}},
     ],
 )
-async def test_irrelevant_or_malformed_events_are_ignored(
-    ctx: RecordingContext, body: dict[str, Any]
-) -> None:
-    """Other call events and bodies without usable channel vars fire nothing and raise nothing."""
+async def test_irrelevant_events_are_ignored(ctx: RecordingContext, body: dict[str, Any]) -> None:
+    """Other call events and bodies without an account fire nothing and raise nothing."""
     ctx.table.put(hook("all", ACCOUNT, "all"))
     await channel_create.handle_event(call_event_of(body), ctx)
+    assert ctx.fired == []
+
+
+@pytest.mark.parametrize(
+    ("ccvs", "reason"),
+    [
+        (7, "Custom-Channel-Vars is a number, not an object"),
+        (["a"], "Custom-Channel-Vars is a list, not an object"),
+        ({"Account-ID": ["not", "a", "string"]}, "Custom-Channel-Vars.Account-ID is a list"),
+        ({"Account-ID": 12345}, "Custom-Channel-Vars.Account-ID is a number"),
+    ],
+)
+async def test_wrongly_typed_channel_vars_are_malformed(
+    ctx: RecordingContext, ccvs: Any, reason: str
+) -> None:
+    """Channel vars of the wrong type are MalformedMessage naming the field (the listener
+    dead-letters the message with that reason), not a silent drop."""
+    ctx.table.put(hook("all", ACCOUNT, "all"))
+    body = {
+        "Event-Category": "call_event",
+        "Event-Name": "CHANNEL_CREATE",
+        "Custom-Channel-Vars": ccvs,
+    }
+    with pytest.raises(MalformedMessage, match=re.escape(reason)):
+        await channel_create.handle_event(call_event_of(body), ctx)
     assert ctx.fired == []
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from webhooksd.errors import MalformedMessage
+
 from .helpers import ACCOUNT, MASTER, RESELLER, SUB, RecordingContext, event, hook
 
 #: the modules these tests cover, each test run once per module
@@ -107,7 +109,6 @@ async def test_ancestors_and_all_hooks_reach_it(ctx: RecordingContext, kind: str
         {"Message-ID": None},
         {"Body": None},
         {"From": None},
-        {"To": 15555550199},
         {"Route-Type": "sideways"},
         {"Event-Name": "outbound"},
         {"Event-Category": "fax"},
@@ -121,6 +122,26 @@ async def test_invalid_messages_are_ignored(
     """Messages kapi_im would reject, or without an account, fire nothing and raise nothing."""
     ctx.table.put(hook("h", ACCOUNT, "all"))
     await module(kind).handle_event(inbound(kind, **extra), ctx)
+    assert ctx.fired == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"To": 15555550199}, "To not a string"),
+        ({"Body": {"text": "hi"}}, "Body not a string"),
+        ({"Account-ID": 12345}, "Account-ID is a number, not a string"),
+        ({"Account-ID": [ACCOUNT]}, "Account-ID is a list, not a string"),
+    ],
+)
+async def test_wrongly_typed_fields_are_malformed(
+    ctx: RecordingContext, kind: str, extra: dict[str, Any], reason: str
+) -> None:
+    """A field present with the wrong type is MalformedMessage naming it (dead-lettered with
+    that reason by the listener), not a silent drop."""
+    ctx.table.put(hook("h", ACCOUNT, "all"))
+    with pytest.raises(MalformedMessage, match=reason):
+        await module(kind).handle_event(inbound(kind, **extra), ctx)
     assert ctx.fired == []
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from webhooksd.errors import MalformedMessage
 from webhooksd.records import Account
 from webhooksd_hooks import notifications
 from webhooksd_hooks.notification_types import NOTIFICATION_TYPES
@@ -120,7 +121,11 @@ def test_bindings_one_per_notification() -> None:
         "notifications.account.number_feature_manual_action",
     } <= keys
     assert "notifications.voicemail.deleted" not in keys
-    assert [(r.category, r.name) for r in responders] == [("notification", "*")]
+    # every known type by name (the daemon's metrics label only those), then all of them
+    assert [(r.category, r.name) for r in responders] == [
+        *(("notification", t.name) for t in NOTIFICATION_TYPES),
+        ("notification", "*"),
+    ]
 
 
 @pytest.mark.parametrize("expected", samples("notifications"), ids=lambda s: str(s["event_name"]))
@@ -236,13 +241,21 @@ async def test_unusable_callflow_hook_is_not_fired(ctx: RecordingContext, hook_o
         ({"details": {"custom_channel_vars": {"account_id": "A"}}}, "A"),
         ({"Details": {"Custom-Channel-Vars": {"Account-ID": "A"}}}, "A"),
         ({"account_id": None, "Account-ID": "A"}, "A"),
-        ({"account_id": 5, "Account-ID": "A"}, None),
         ({"Voicemail-Box": "x"}, None),
     ],
 )
 def test_account_id_search_order(body: dict[str, Any], account_id: str | None) -> None:
-    """kapi_notifications:account_id/1: the first defined path wins, and must be a string."""
+    """kapi_notifications:account_id/1: the first defined path wins."""
     assert notifications.account_id_of(body) == account_id
+
+
+@pytest.mark.parametrize(
+    "body", [{"account_id": 5, "Account-ID": "A"}, {"Details": {"Account-ID": ["A"]}}]
+)
+def test_account_id_of_another_type_is_malformed(body: dict[str, Any]) -> None:
+    """The first defined account id must be a string: anything else is MalformedMessage."""
+    with pytest.raises(MalformedMessage, match="account id is not a string"):
+        notifications.account_id_of(body)
 
 
 @pytest.mark.parametrize(

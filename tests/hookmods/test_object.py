@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.contract import ModuleSettings
 from webhooksd_hooks import object as object_hook
 
@@ -82,7 +83,12 @@ def test_bindings_are_document_actions_only() -> None:
         ("configuration", "doc_edited.#"),
         ("configuration", "doc_deleted.#"),
     ]
-    assert [(r.category, r.name) for r in responders] == [("configuration", "*")]
+    assert [(r.category, r.name) for r in responders] == [
+        ("configuration", "doc_created"),
+        ("configuration", "doc_edited"),
+        ("configuration", "doc_deleted"),
+        ("configuration", "*"),
+    ]
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -204,7 +210,6 @@ async def test_ancestors_and_all_hooks_reach_object(ctx: RecordingContext) -> No
         {"Event-Category": "configuration", "Event-Name": "db_created", "ID": "x", "Database": "x"},
         {"Event-Category": "configuration", "Event-Name": "doc_edited", "Database": "accounts"},
         {"Event-Category": "configuration", "Event-Name": "doc_edited", "ID": ACCOUNT},
-        {"Event-Category": "configuration", "Event-Name": "doc_edited", "ID": {}, "Database": 5},
     ],
 )
 async def test_non_doc_updates_are_ignored(ctx: RecordingContext, body: dict[str, Any]) -> None:
@@ -212,6 +217,25 @@ async def test_non_doc_updates_are_ignored(ctx: RecordingContext, body: dict[str
     ctx.table.put(hook("h", ACCOUNT, "all"))
     ctx.table.put(hook("o", ACCOUNT, "object"))
     await object_hook.handle_event(event("configuration", "configuration.x", body), ctx)
+    assert ctx.fired == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"ID": {}, "Database": "accounts"}, "ID is an object, not a string"),
+        ({"ID": ACCOUNT, "Database": 5}, "Database is a number, not a string"),
+        ({"ID": ACCOUNT, "Database": "accounts", "Type": ["user"]}, "Type is a list"),
+    ],
+)
+async def test_wrongly_typed_doc_update_is_malformed(
+    ctx: RecordingContext, fields: dict[str, Any], reason: str
+) -> None:
+    """ID, Database and Type of the wrong type are MalformedMessage naming the field."""
+    ctx.table.put(hook("o", ACCOUNT, "object"))
+    body = {"Event-Category": "configuration", "Event-Name": "doc_edited", **fields}
+    with pytest.raises(MalformedMessage, match=reason):
+        await object_hook.handle_event(event("configuration", "configuration.x", body), ctx)
     assert ctx.fired == []
 
 

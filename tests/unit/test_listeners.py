@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
+from prometheus_client import generate_latest
 
 from tests.waiting import eventually
 from webhooksd.bus import DEAD_LETTER, Bus, Delivery
@@ -188,6 +189,70 @@ async def test_shared_listener_dead_letters_bad_input_and_keeps_going(
         if s.name.endswith("_total")
     }
     assert samples == {"malformed": 3.0, "handler_error": 1.0}
+
+
+class WholeCategoryModule(RecordingModule):
+    """Takes every notification, as the notifications hook does (``notification``/``*``),
+    naming the one type it knows."""
+
+    def bindings_and_responders(self) -> tuple[Sequence[Binding], Sequence[Responder]]:
+        responders = [Responder("notification", "voicemail_new"), Responder("notification", "*")]
+        return [Binding("notifications", "#")], responders
+
+
+def _consumed(metrics: Metrics) -> dict[tuple[str, str], float]:
+    return {
+        (s.labels["category"], s.labels["name"]): s.value
+        for s in next(iter(metrics.events_consumed.collect())).samples
+        if s.name.endswith("_total")
+    }
+
+
+async def test_invented_event_names_do_not_grow_metrics(store: Store, bus: Bus) -> None:
+    """Thousands of distinct Event-Names (in a known category, in one a module takes whole,
+    in invented categories) leave /metrics at under twice its size: known names keep their
+    label, the rest are counted under ``other``."""
+    metrics = Metrics()
+    listener = SharedListener(
+        bus=bus,
+        metrics=metrics,
+        store=store,
+        modules={"sms": RecordingModule(), "notifications": WholeCategoryModule()},
+        ctx=NoContext(),
+        queue_name=f"shared.{uuid.uuid4().hex}",
+        prefetch=50,
+        node="n",
+        drain_timeout_s=1,
+    )
+    per_kind = 1500
+    async with _running(listener):
+        await bus.bind(listener.queue, "im", "#")
+        await bus.publish("im", "sms.inbound.offnet.0", orjson.dumps(
+            {"Event-Category": "sms", "Event-Name": "inbound", "Body": "hi"}
+        ))  # fmt: skip
+        await bus.publish("notifications", "n.voicemail_new", orjson.dumps(
+            {"Event-Category": "notification", "Event-Name": "voicemail_new"}
+        ))  # fmt: skip
+        await eventually(lambda: sum(_consumed(metrics).values()) == 2)
+        before = len(generate_latest(metrics.registry))
+        for n in range(per_kind):
+            for exchange, category in (("im", "sms"), ("notifications", "notification")):
+                body = {"Event-Category": category, "Event-Name": f"invented-{n}"}
+                await bus.publish(exchange, f"x.{n}", orjson.dumps(body))
+            body = {"Event-Category": f"cat-{n}", "Event-Name": f"name-{n}"}
+            await bus.publish("im", f"y.{n}", orjson.dumps(body))
+        total = 2 + 3 * per_kind
+        await eventually(lambda: sum(_consumed(metrics).values()) == total, timeout=30)
+    after = len(generate_latest(metrics.registry))
+    consumed = _consumed(metrics)
+    print(f"/metrics {before} bytes before, {after} after {3 * per_kind} invented names")
+    assert after < 2 * before
+    assert consumed[("sms", "inbound")] == 1
+    assert consumed[("notification", "voicemail_new")] == 1
+    assert consumed[("sms", "other")] == per_kind
+    assert consumed[("other", "other")] == per_kind
+    assert consumed[("notification", "other")] == per_kind
+    assert len(consumed) == 5
 
 
 async def test_kazoo_doc_type_update_reenables_and_replies(store: Store, bus: Bus) -> None:

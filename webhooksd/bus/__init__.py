@@ -27,6 +27,10 @@ KAZOO_EXCHANGES: tuple[tuple[str, ExchangeKind], ...] = (
 
 #: where rejected messages go (a durable fanout exchange and a durable queue of that name)
 DEAD_LETTER = "webhooksd.dead_letter"
+#: the header of a dead-lettered message that says why it was rejected
+REASON_HEADER = "x-webhooksd-reason"
+#: longest reason kept in that header (it may quote the message)
+MAX_REASON_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,8 +59,9 @@ class Delivery(Protocol):
     async def requeue(self) -> None:
         """Give it back to the queue to be delivered again (now or after a reconnect)."""
 
-    async def dead_letter(self) -> None:
-        """Reject it without requeue: it moves to the ``DEAD_LETTER`` queue."""
+    async def dead_letter(self, reason: str | None = None) -> None:
+        """Reject it without requeue: it moves to the ``DEAD_LETTER`` queue (if its queue was
+        declared with ``dead_letter``), ``reason`` in its ``REASON_HEADER``."""
 
 
 Handler = Callable[[Delivery], Awaitable[None]]

@@ -3,6 +3,11 @@
 Kazoo's original is ``gen_listener``'s delivery handling, which auto-acks; here every delivery
 is settled explicitly, and settling one whose channel died is logged, never raised (the broker
 redelivers the message).
+
+A message dead-lettered with a reason cannot go through the broker's own dead-lettering (a
+reject cannot add a header): a copy with the reason is published to ``DEAD_LETTER`` and
+confirmed, then the original is acked. Should that publish fail, the original is rejected as
+usual, so the message is kept even when its reason is lost.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Owner(Protocol):
     async def consumer_gone(self, queue: AbstractRobustQueue) -> None:
         """A consumer of ``queue`` was cancelled."""
 
+    async def publish_dead_letter(self, message: Message, queue: str, reason: str) -> None:
+        """Publish a copy of ``message``, rejected from ``queue``, to ``DEAD_LETTER``."""
+
 
 def _as_message(incoming: AbstractIncomingMessage) -> Message:
     return Message(
@@ -51,11 +59,16 @@ def _as_message(incoming: AbstractIncomingMessage) -> Message:
 class _AmqpDelivery:
     """One delivery; settling it on a channel that died is logged, not raised."""
 
-    __slots__ = ("_incoming", "_queue", "message", "settled")
+    __slots__ = ("_dead_letters", "_incoming", "_owner", "_queue", "message", "settled")
 
-    def __init__(self, incoming: AbstractIncomingMessage, queue: str) -> None:
+    def __init__(
+        self, owner: Owner, incoming: AbstractIncomingMessage, queue: str, *, dead_letters: bool
+    ) -> None:
+        self._owner = owner
         self._incoming = incoming
         self._queue = queue
+        #: whether the queue has a dead-letter exchange (a reject without one drops)
+        self._dead_letters = dead_letters
         self.message = _as_message(incoming)
         self.settled = False
 
@@ -69,10 +82,24 @@ class _AmqpDelivery:
         if self._begin("requeue"):
             await self._guard("requeue", self._incoming.nack(requeue=True))
 
-    async def dead_letter(self) -> None:
-        """basic.reject without requeue: to the queue's dead-letter exchange, if it has one."""
-        if self._begin("dead_letter"):
-            await self._guard("dead_letter", self._incoming.reject(requeue=False))
+    async def dead_letter(self, reason: str | None = None) -> None:
+        """basic.reject without requeue: to the queue's dead-letter exchange, if it has one;
+        with a reason, a copy carrying it is published there and the original acked."""
+        if not self._begin("dead_letter"):
+            return
+        if reason and self._dead_letters:
+            try:
+                await self._owner.publish_dead_letter(self.message, self._queue, reason)
+            except Exception as exc:
+                log.warning(
+                    "dead-letter copy not published; rejected without its reason",
+                    queue=self._queue,
+                    error=repr(exc),
+                )
+            else:
+                await self._guard("dead_letter", self._incoming.ack())
+                return
+        await self._guard("dead_letter", self._incoming.reject(requeue=False))
 
     def _begin(self, decision: str) -> bool:
         if self.settled:
@@ -113,7 +140,14 @@ class AmqpConsumer:
     async def on_message(self, incoming: AbstractIncomingMessage) -> None:
         """aiormq's callback: hand the delivery to a task the bus owns."""
         self._running += 1
-        self._bus.spawn(self._run(_AmqpDelivery(incoming, self._queue.name)))
+        arguments = self._queue.arguments or {}
+        delivery = _AmqpDelivery(
+            self._bus,
+            incoming,
+            self._queue.name,
+            dead_letters=bool(arguments.get("x-dead-letter-exchange")),
+        )
+        self._bus.spawn(self._run(delivery))
 
     async def _run(self, delivery: _AmqpDelivery) -> None:
         try:

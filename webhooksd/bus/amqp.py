@@ -32,9 +32,12 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from webhooksd.bus import (
     DEAD_LETTER,
     KAZOO_EXCHANGES,
+    MAX_REASON_CHARS,
+    REASON_HEADER,
     Consumer,
     ExchangeKind,
     Handler,
+    Message,
     QueueSpec,
 )
 from webhooksd.bus._amqp_consumer import AmqpConsumer, await_reopen, close_quietly
@@ -247,6 +250,26 @@ class AmqpBus:
             ),
         )
         await self._publish(exchange, routing_key, message, mandatory=mandatory)
+
+    async def publish_dead_letter(self, message: Message, queue: str, reason: str) -> None:
+        """A rejected message, as it was (encoding included), with the headers RabbitMQ's own
+        dead-lettering adds and the reason: persistent, like the durable dead-letter queue."""
+        headers = {
+            **message.headers,
+            "x-first-death-exchange": message.exchange,
+            "x-first-death-queue": queue,
+            "x-first-death-reason": "rejected",
+            REASON_HEADER: reason[:MAX_REASON_CHARS],
+        }
+        copy = aio_pika.Message(
+            message.body,
+            headers=headers,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self._publish(DEAD_LETTER, message.routing_key, copy, mandatory=False)
 
     async def _publish(
         self, exchange: str, routing_key: str, message: aio_pika.Message, *, mandatory: bool

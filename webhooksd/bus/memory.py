@@ -28,6 +28,8 @@ import structlog
 from webhooksd.bus import (
     DEAD_LETTER,
     KAZOO_EXCHANGES,
+    MAX_REASON_CHARS,
+    REASON_HEADER,
     Consumer,
     ExchangeKind,
     Handler,
@@ -91,10 +93,10 @@ class _MemoryDelivery:
         if self._settle("requeue"):
             self._consumer.return_to_queue([self.message])
 
-    async def dead_letter(self) -> None:
+    async def dead_letter(self, reason: str | None = None) -> None:
         """Rejected: into ``DEAD_LETTER`` if the queue asked for it, else dropped."""
         if self._settle("dead_letter"):
-            self._consumer.dead_letter(self.message)
+            self._consumer.dead_letter(self.message, reason)
 
     def _settle(self, decision: str) -> bool:
         if self.settled:
@@ -156,9 +158,9 @@ class _MemoryConsumer:
             self._queue.ready.appendleft(dataclasses.replace(message, redelivered=True))
         self._queue.dispatch()
 
-    def dead_letter(self, message: Message) -> None:
+    def dead_letter(self, message: Message, reason: str | None) -> None:
         if self._queue.spec.dead_letter:
-            self._bus.dead_letter(self._queue.name, message)
+            self._bus.dead_letter(self._queue.name, message, reason)
 
     async def cancel(self) -> None:
         """Stop receiving; unsettled deliveries return to the queue once no handler runs."""
@@ -331,13 +333,14 @@ class MemoryBus:
         else:
             queue.dispatch()
 
-    def dead_letter(self, queue: str, message: Message) -> None:
-        """Route a rejected message to ``DEAD_LETTER``, noting where it came from."""
+    def dead_letter(self, queue: str, message: Message, reason: str | None = None) -> None:
+        """Route a rejected message to ``DEAD_LETTER``, noting where it came from and why."""
         headers = {
             **message.headers,
             "x-first-death-exchange": message.exchange,
             "x-first-death-queue": queue,
             "x-first-death-reason": "rejected",
+            **({REASON_HEADER: reason[:MAX_REASON_CHARS]} if reason else {}),
         }
         dead = dataclasses.replace(
             message, exchange=DEAD_LETTER, headers=headers, redelivered=False

@@ -13,6 +13,7 @@ share are in :mod:`webhooksd.kazoo.payloads`, re-exported here for the same reas
 
 from __future__ import annotations
 
+from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.contract import (
     ENTRY_POINT_GROUP,
     AccountInfo,
@@ -35,6 +36,8 @@ from webhooksd.kazoo.payloads import (
     normalize,
     normalize_key,
     normalize_name,
+    object_field,
+    str_field,
     to_int,
     to_number,
 )
@@ -49,6 +52,7 @@ __all__ = [
     "HookContext",
     "HookDoc",
     "HookModule",
+    "MalformedMessage",
     "Metadata",
     "ModuleSettings",
     "Responder",
@@ -62,6 +66,8 @@ __all__ = [
     "normalize",
     "normalize_key",
     "normalize_name",
+    "object_field",
+    "str_field",
     "to_int",
     "to_number",
 ]

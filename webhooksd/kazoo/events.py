@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,13 +12,27 @@ import orjson
 
 from webhooksd.bus import Message
 from webhooksd.errors import MalformedMessage
+from webhooksd.kazoo.payloads import object_field, str_field
+
+#: fields read to route an event (to a module, to an account): present with another type,
+#: the message is malformed (Kazoo's accessors would silently treat them as absent)
+ROUTING_STRINGS: tuple[str | tuple[str, ...], ...] = (
+    "Account-ID",
+    "Call-ID",
+    ("Custom-Channel-Vars", "Account-ID"),
+)
 
 #: Kazoo's mandatory envelope keys (``kz_api:validate/4`` → ``?DEFAULT_HEADERS``), less the two
 #: that only identify the publisher; webhooksd needs the category and the name to route.
 ROUTING_KEYS = ("Event-Category", "Event-Name")
 
-#: bodies larger than this are refused before decoding
+#: bodies larger than this are refused before decoding, and a gzip body is refused as soon as
+#: it decompresses to more than this (a 1 MB gzip of zeros inflates to 1 GB)
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: how much a gzip body may inflate per step while it is checked against the limit
+INFLATE_CHUNK_BYTES = 64 * 1024
+#: zlib's window bits for a gzip header and trailer (CRC and length checked)
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +79,7 @@ def decode(message: Message) -> Event:
     if len(raw) > MAX_BODY_BYTES:
         raise MalformedMessage(f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
     if (message.content_encoding or "").lower() == "gzip":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise MalformedMessage(f"gzip body does not decompress: {exc}") from exc
+        raw = gunzip(raw, MAX_BODY_BYTES)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -78,9 +89,36 @@ def decode(message: Message) -> Event:
     for key in ROUTING_KEYS:
         if not isinstance(body.get(key), str) or not body[key]:
             raise MalformedMessage(f"missing or non-string {key!r}")
+    object_field(body, "Custom-Channel-Vars")
+    for path in ROUTING_STRINGS:
+        str_field(body, path)
     return Event(
         exchange=message.exchange,
         routing_key=message.routing_key,
         body=body,
         event_key=hashlib.sha256(message.body).hexdigest(),
     )
+
+
+def gunzip(data: bytes, limit: int, chunk: int = INFLATE_CHUNK_BYTES) -> bytes:
+    """Decompress a gzip body (one member or several), raising :class:`MalformedMessage` as
+    soon as the output would exceed ``limit``: at most ``limit + chunk`` bytes are inflated,
+    whatever the compression ratio."""
+    out = bytearray()
+    pending = data
+    while True:
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            while not inflater.eof:
+                piece = inflater.decompress(pending, chunk)
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    raise MalformedMessage("gzip body does not decompress: truncated")
+                out += piece
+                if len(out) > limit:
+                    raise MalformedMessage(f"gzip body inflates to more than {limit} bytes")
+        except zlib.error as exc:
+            raise MalformedMessage(f"gzip body does not decompress: {exc}") from exc
+        pending = inflater.unused_data
+        if not pending:
+            return bytes(out)

@@ -4,6 +4,12 @@ Kazoo reads AMQP bodies through typed accessors that cast or drop values rather 
 ``get_ne_binary_value`` (a non-empty string, numbers and booleans cast), ``get_integer_value``,
 ``get_number_value``, ``is_true`` and ``normalize``. Payloads are built with ``from_list``,
 which drops undefined values, so a missing source field is an absent key, never ``null``.
+
+Kazoo's accessors also turn a field of the wrong type into "absent", so a message whose
+``Account-ID`` is a number or whose ``Custom-Channel-Vars`` is a list is dropped without a
+trace. :func:`str_field` and :func:`object_field` read the fields an event is routed by
+instead: absent is absent, but a wrong type raises :class:`MalformedMessage` naming the field,
+and the message is dead-lettered with that reason.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from webhooksd.errors import MalformedMessage
 from webhooksd.records import Hook
 
 #: Latin-1 capitals ``kz_json:normalize_key`` lower-cases besides A-Z (U+00C0-U+00D6, U+00D8-U+00DE)
@@ -75,6 +82,48 @@ def get_path(body: Mapping[str, Any], path: str | Sequence[str]) -> Any:
         if not isinstance(value, Mapping):
             return None
         value = value.get(key)
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _typed(body: Mapping[str, Any], path: str | Sequence[str], kind: type, what: str) -> Any:
+    keys = (path,) if isinstance(path, str) else tuple(path)
+    value: Any = body
+    for depth, key in enumerate(keys):
+        value = value.get(key)
+        if value is None:
+            return None
+        wanted, name = (kind, what) if depth == len(keys) - 1 else (Mapping, "an object")
+        if not isinstance(value, wanted):
+            field = ".".join(keys[: depth + 1])
+            raise MalformedMessage(f"{field} is {_json_type(value)}, not {name}")
+    return value
+
+
+def str_field(body: Mapping[str, Any], path: str | Sequence[str]) -> str | None:
+    """The string at ``path``: None when absent, ``null`` or empty; :class:`MalformedMessage`
+    when it (or an object on the way) has another type."""
+    value: str | None = _typed(body, path, str, "a string")
+    return value or None
+
+
+def object_field(body: Mapping[str, Any], path: str | Sequence[str]) -> Mapping[str, Any] | None:
+    """The object at ``path``: None when absent or ``null``; :class:`MalformedMessage` when
+    it (or an object on the way) has another type."""
+    value: Mapping[str, Any] | None = _typed(body, path, Mapping, "an object")
     return value
 
 

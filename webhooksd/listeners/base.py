@@ -3,7 +3,8 @@
 How a message is settled (Kazoo lets a crashing handler lose the message; we do not):
 
 - handled → ack;
-- cannot be understood (:class:`MalformedMessage`) → dead-lettered and counted;
+- cannot be understood (:class:`MalformedMessage`) → dead-lettered (its reason in the
+  ``x-webhooksd-reason`` header) and counted;
 - the store or the bus failed (:class:`StoreError`, :class:`BusError`) → requeued after a
   pause, so the event is retried when the dependency is back;
 - any other exception (a bug for this message) → logged and dead-lettered, so one poison
@@ -115,7 +116,7 @@ class QueueListener:
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
-            await delivery.dead_letter()
+            await delivery.dead_letter(reason=f"malformed: {exc}")
         except (StoreError, BusError) as exc:
             now = time.monotonic()
             if self._outage_since is None:
@@ -132,7 +133,7 @@ class QueueListener:
             await delivery.requeue()
         except Exception as exc:
             self._dead_letter_log("handler_error", message, exc)
-            await delivery.dead_letter()
+            await delivery.dead_letter(reason=f"handler_error: {exc!r}")
         else:
             self._outage_since = None
             await delivery.ack()

@@ -23,7 +23,7 @@ from webhooksd.hooks.contract import Binding, HookContext, HookModule, Responder
 from webhooksd.hooks.reenable import reenable
 from webhooksd.kazoo.events import Event, decode
 from webhooksd.listeners.base import QueueListener
-from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.metrics import EventLabels, Metrics
 from webhooksd.store import Store
 
 log = structlog.get_logger(__name__)
@@ -66,6 +66,11 @@ class SharedListener(QueueListener):
             bindings, responders = module.bindings_and_responders()
             self._bindings.extend(b for b in bindings if b not in self._bindings)
             self._responders.extend((r, module) for r in responders)
+        #: publishers choose event names: the consumed counter's labels come from a bounded set
+        self._labels = EventLabels(
+            [(r.category, r.name) for r, _ in self._responders]
+            + [("configuration", "doc_type_update")]
+        )
         #: (category, name) → the modules that respond and the event's consumed counter,
         #: worked out once per kind of event rather than once per event; names come from
         #: publishers, so the kinds remembered are bounded
@@ -91,7 +96,8 @@ class SharedListener(QueueListener):
         key = (event.category, event.name)
         route = self._routes.get(key)
         if route is None:
-            counter = self._metrics.events_consumed.labels(category=key[0], name=key[1])
+            category, name = self._labels(*key)
+            counter = self._metrics.events_consumed.labels(category=category, name=name)
             route = (self.modules_for(event), counter)
             self._routes.put(key, route)
         return route

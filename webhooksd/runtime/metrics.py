@@ -1,8 +1,19 @@
-"""Prometheus metrics, one registry per daemon (no module-level state)."""
+"""Prometheus metrics, one registry per daemon (no module-level state).
+
+Every label comes from a bounded set, since each distinct value is a series kept forever:
+``category``/``name`` of consumed events through :class:`EventLabels`; ``reason`` and
+``child`` are names in the code; ``status_class`` is one of ``1xx``…``9xx`` or ``none`` (HTTP
+parsers accept three-digit statuses only); ``queue`` names come from the configuration.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: the label of every value outside the known set
+OTHER = "other"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -43,3 +54,24 @@ class Metrics:
         self.child_restarts = Counter(
             "webhooksd_child_restarts", "Supervised children restarted", ["child"], registry=r
         )
+
+
+class EventLabels:
+    """The (category, name) labels of a consumed event, from a bounded set.
+
+    Known: the pairs a responder names exactly (a module taking a whole category, such as
+    ``notification``/``*``, also names the events it knows: Kazoo's notification types).
+    Any other name counts as ``other`` in its category, and a category no responder names as
+    ``other``/``other``: publishers choose these values, so a burst of invented names must
+    not grow ``/metrics`` without bound.
+    """
+
+    def __init__(self, known: Iterable[tuple[str, str]]) -> None:
+        pairs = [(c, n) for c, n in known if c != "*"]  # a "*" category names nothing
+        self._exact = frozenset((c, n) for c, n in pairs if n != "*")
+        self._categories = frozenset(c for c, _ in pairs)
+
+    def __call__(self, category: str, name: str) -> tuple[str, str]:
+        if (category, name) in self._exact:
+            return category, name
+        return (category if category in self._categories else OTHER), OTHER

@@ -12,10 +12,10 @@ and one or more operators that must all hold::
      {"field": "custom_channel_vars.owner_id", "exists": true}]
 
 Operators: ``eq``, ``ne``, ``in``, ``not_in``, ``gt``, ``gte``, ``lt``, ``lte``, ``regex``
-(Python syntax, searched anywhere in the value; ``(?i)`` for flags), ``exists`` (present and
-not null). Numbers and numeric strings compare as numbers (Kazoo sends some numbers as
-strings); two strings compare as strings; anything else does not match. A missing field
-matches only ``ne``, ``not_in`` and ``exists: false``.
+(RE2 syntax, searched anywhere in the value; ``(?i)`` for flags; see :mod:`.regex`),
+``exists`` (present and not null). Numbers and numeric strings compare as numbers (Kazoo
+sends some numbers as strings); two strings compare as strings; anything else does not match.
+A missing field matches only ``ne``, ``not_in`` and ``exists: false``.
 
 Webitel's shape, an object ``{"<field>": {"operation": "==", "value": …}}`` with the
 operations ``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` and ``reg`` (``/pattern/flags``
@@ -31,6 +31,9 @@ from typing import Any
 
 from .paths import Path, lookup, parse_path
 from .problems import Problems
+from .regex import MAX_MATCH_CHARS, MAX_PROGRAM_SIZE, LinearPattern, compile_linear
+
+__all__ = ["MAX_MATCH_CHARS", "MAX_PROGRAM_SIZE", "Condition", "compile_filter"]
 
 MAX_CONDITIONS = 50
 MAX_IN_ITEMS = 100
@@ -45,7 +48,8 @@ WEBITEL_OPERATIONS = {
     ">=": "gte",
     "reg": "regex",
 }
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+#: JavaScript's flags that mean something to RE2 (``g`` and ``y`` mean nothing here)
+_REGEX_FLAGS = frozenset("ims")
 _SLASHED = re.compile(r"^/(.*)/([a-z]*)$", re.DOTALL)
 
 
@@ -98,14 +102,14 @@ def _order(actual: Any, wanted: Any, test: Callable[[Any, Any], bool]) -> bool:
     return False
 
 
-def _search(actual: Any, pattern: re.Pattern[str]) -> bool:
+def _search(actual: Any, pattern: LinearPattern) -> bool:
     if isinstance(actual, bool):
         text = "true" if actual else "false"
     elif isinstance(actual, str | int | float):
         text = str(actual)
     else:
         return False
-    return pattern.search(text) is not None
+    return pattern.search(text)
 
 
 _TESTS: dict[str, Callable[[Any, Any], bool]] = {
@@ -121,21 +125,17 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _regex(value: Any, *, slashed: bool) -> re.Pattern[str]:
+def _regex(value: Any, *, slashed: bool) -> LinearPattern:
     if not isinstance(value, str):
         raise ValueError("a regular expression must be a string")
     if len(value) > MAX_REGEX_CHARS:
         raise ValueError(f"a regular expression must not be longer than {MAX_REGEX_CHARS}")
-    flags = 0
+    flags = ""
     match = _SLASHED.match(value) if slashed else None
     if match is not None:
         value = match.group(1)
-        for flag in match.group(2):
-            flags |= _REGEX_FLAGS.get(flag, 0)  # JavaScript's g and y mean nothing here
-    try:
-        return re.compile(value, flags)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression: {exc}") from None
+        flags = "".join(sorted(set(match.group(2)) & _REGEX_FLAGS))
+    return compile_linear(value, flags)
 
 
 def _operand(op: str, value: Any, *, slashed: bool = False) -> Any:
@@ -217,11 +217,28 @@ def compile_filter(raw: Any, problems: Problems) -> tuple[Condition, ...]:
         if len(raw) > MAX_CONDITIONS:
             problems.add("filter", f"a filter may have at most {MAX_CONDITIONS} conditions")
             return ()
-        return tuple(c for i, item in enumerate(raw) for c in _native(i, item, problems))
+        conditions = tuple(c for i, item in enumerate(raw) for c in _native(i, item, problems))
+        return _within_budget(conditions, problems)
     if isinstance(raw, Mapping):
         if len(raw) > MAX_CONDITIONS:
             problems.add("filter", f"a filter may have at most {MAX_CONDITIONS} conditions")
             return ()
-        return tuple(c for k, item in raw.items() for c in _webitel(str(k), item, problems))
+        conditions = tuple(c for k, v in raw.items() for c in _webitel(str(k), v, problems))
+        return _within_budget(conditions, problems)
     problems.add("filter", "a filter must be a list of conditions (or Webitel's object)")
     return ()
+
+
+def _within_budget(conditions: tuple[Condition, ...], problems: Problems) -> tuple[Condition, ...]:
+    """The conditions, if their regexes together fit the program-size budget: matching time
+    is linear in program size times value length, so this bounds the time one hook's filter
+    can hold the event loop (both factors are bounded)."""
+    total = sum(c.operand.program_size for c in conditions if c.op == "regex")
+    if total > MAX_PROGRAM_SIZE:
+        problems.add(
+            "filter",
+            f"the filter's regular expressions are too complex (RE2 program size {total}, "
+            f"at most {MAX_PROGRAM_SIZE} in all): simplify them or use fewer",
+        )
+        return ()
+    return conditions
