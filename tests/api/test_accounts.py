@@ -145,3 +145,43 @@ async def test_sibling_cannot_read_account(api: Api) -> None:
     two, _ = await api.sub_account("two")
     status, _, _ = await api.call("GET", f"/v2/accounts/{two.id}", token=await api.token(key))
     assert status == 403
+
+
+async def test_create_sub_account_with_a_kazoo_id(api: Api, token: str) -> None:
+    """data.id keeps a Kazoo account id (fixture-style or hex) under its parent; the api_key
+    logs in as that id; the same id again is Crossbar's 409 datastore_conflict."""
+    path = f"/v2/accounts/{api.master.id}"
+    for account_id in ("account0000000000000000000000002", "0f" * 16):
+        status, body, headers = await api.call(
+            "PUT", path, token=token, data={"name": f"k-{account_id[:4]}", "id": account_id}
+        )
+        assert status == 201, body
+        assert body["data"]["id"] == account_id
+        assert headers["Location"] == f"/v2/accounts/{account_id}"
+        stored = await api.store.get_account(account_id)
+        assert stored is not None and stored.tree == (api.master.id,)
+        _, auth, _ = await api.call(
+            "PUT", "/v2/api_auth", data={"api_key": body["data"]["api_key"]}
+        )
+        assert auth["data"]["account_id"] == account_id
+    status, body, _ = await api.call(
+        "PUT", path, token=token, data={"name": "again", "id": "0f" * 16}
+    )
+    assert (status, body["message"], body["data"]) == (
+        409,
+        "datastore_conflict",
+        {"message": "conflicting documents"},
+    )
+
+
+async def test_create_sub_account_with_a_malformed_id(api: Api, token: str) -> None:
+    """A malformed data.id is a Crossbar 400 naming the field; nothing is created."""
+    path = f"/v2/accounts/{api.master.id}"
+    before = len(await api.store.list_accounts())
+    for bad in ("ABCDEF" + "0" * 26, "a" * 31, "a" * 33, "account/00/00/00000000000000000000"):
+        status, body, _ = await api.call("PUT", path, token=token, data={"name": "x", "id": bad})
+        assert (status, body["message"]) == (400, "validation error"), bad
+        assert body["data"]["id"]["pattern"]["value"] == bad
+    status, body, _ = await api.call("PUT", path, token=token, data={"name": "x", "id": 7})
+    assert (status, body["data"]["id"]["type"]["target"]) == (400, "string")
+    assert len(await api.store.list_accounts()) == before

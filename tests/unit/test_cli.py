@@ -66,6 +66,35 @@ def test_accounts_create_under_a_parent(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "does not exist" in bad.stderr
 
 
+def _fails(args: list[str], env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode != 0, proc.stdout
+    return proc.stderr
+
+
+def test_accounts_create_with_an_outside_id(tmp_path: Path) -> None:
+    """--id keeps a Kazoo account id (fixture-style or hex), under a parent with an outside id;
+    the same id twice and a malformed one fail naming the problem."""
+    env = _env(tmp_path)
+    master_id, reseller_id = "account0000000000000000000000001", "ab" * 16
+    master = _run(["accounts", "create", "--name", "master", "--id", master_id], env)
+    assert master["account_id"] == master_id and len(master["api_key"]) == 64
+    reseller = _run(
+        ["accounts", "create", "--name", "r", "--id", reseller_id, "--parent", master_id], env
+    )
+    assert reseller["account_id"] == reseller_id
+    again = ["accounts", "create", "--name", "again", "--id", master_id]
+    assert "exists" in _fails(again, env)
+    assert "not an account id" in _fails(
+        ["accounts", "create", "--name", "x", "--id", "AB" * 16], env
+    )
+    assert "not an account id" in _fails(
+        ["accounts", "create", "--name", "x", "--id", "a" * 31], env
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,8 +9,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from webhooksd.errors import NotFound
-from webhooksd.kazoo.ids import new_api_key, new_id
+from webhooksd.errors import NotFound, StoreError
+from webhooksd.kazoo.ids import is_account_id, new_api_key, new_id
 from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account
 from webhooksd.store import SYSTEM, Store
@@ -25,6 +25,14 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+class InvalidAccountId(StoreError):
+    """An account id given from outside is not 32 lower-case letters or digits."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"{account_id!r} is not an account id (32 lower-case letters or digits)")
+        self.account_id = account_id
+
+
 async def master_account_id(store: Store) -> str | None:
     value = (await store.get_settings(SYSTEM)).get(MASTER_ACCOUNT_KEY)
     return value if isinstance(value, str) else None
@@ -34,6 +42,7 @@ async def create_account(
     store: Store,
     *,
     name: str,
+    account_id: str | None = None,
     parent_id: str | None = None,
     api_key: str | None = None,
     realm: str | None = None,
@@ -41,7 +50,11 @@ async def create_account(
     doc: Mapping[str, Any] | None = None,
 ) -> tuple[Account, str]:
     """Create an account under ``parent_id`` (or a root account) and return it with its API
-    key (``api_key`` if given, else a new one). Raises NotFound for an unknown parent."""
+    key (``api_key`` if given, else a new one). ``account_id`` keeps an id from outside (a
+    Kazoo account's); without it a new one is minted. Raises InvalidAccountId for a malformed
+    id, NotFound for an unknown parent, Conflict for an id that exists."""
+    if account_id is not None and not is_account_id(account_id):
+        raise InvalidAccountId(account_id)
     tree: tuple[str, ...] = ()
     if parent_id is not None:
         parent = await store.get_account(parent_id)
@@ -51,7 +64,7 @@ async def create_account(
     key = api_key or new_api_key()
     now = now_ms()
     account = Account(
-        id=new_id(),
+        id=account_id or new_id(),
         name=name,
         parent_id=parent_id,
         tree=tree,

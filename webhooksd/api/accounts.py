@@ -19,6 +19,7 @@ import structlog
 from webhooksd.accounts import create_account, master_account_id
 from webhooksd.errors import Conflict
 from webhooksd.kazoo.docchanges import DocAction, publish_account_change, publish_hook_change
+from webhooksd.kazoo.ids import is_account_id
 from webhooksd.records import Account
 
 from .deps import ACCOUNTS
@@ -97,6 +98,42 @@ def _free_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _RECORD_FIELDS}
 
 
+#: what an outside account id must look like (webhooksd.kazoo.ids.is_account_id)
+_ID_PATTERN = "^[0-9a-z]{32}$"
+
+
+def _refuse_if_mirrored(call: Call) -> None:
+    """Beside Kazoo (``kazoo_couch_url`` set) the accounts are Kazoo's: the mirror would undo
+    any write made here at the next change, so writes are refused rather than lost."""
+    if call.deps.settings.kazoo_couch_url:
+        raise Refusal(
+            403,
+            "forbidden",
+            {
+                "cause": "kazoo_accounts",
+                "message": "accounts are managed by Kazoo: change them through Kazoo's Crossbar;"
+                " webhooksd mirrors them from Kazoo's accounts database",
+            },
+        )
+
+
+def _outside_id(data: Mapping[str, Any]) -> str | None:
+    """``data.id`` on create: a Kazoo account id to keep (else None: a new id is minted)."""
+    account_id = data.get("id")
+    if account_id is None:
+        return None
+    if not isinstance(account_id, str):
+        raise validation_error(_type_error("id", "string", account_id))
+    if not is_account_id(account_id):
+        pattern = {
+            "message": f"Failed to match pattern '{_ID_PATTERN}'",
+            "target": _ID_PATTERN,
+            "value": account_id,
+        }
+        raise validation_error({"id": {"pattern": pattern}})
+    return account_id
+
+
 async def _announce(call: Call, action: DocAction, account_id: str) -> None:
     # this instance forgets at once; the others when the notice reaches their config listener
     call.request.app[ACCOUNTS].forget(account_id)
@@ -111,15 +148,22 @@ async def get_account(call: Call) -> Reply:
 
 
 async def create_sub_account(call: Call) -> Reply:
-    """``PUT /accounts/{PARENT}``: 201 with the new account, including its ``api_key``."""
+    """``PUT /accounts/{PARENT}``: 201 with the new account, including its ``api_key``.
+    A ``data.id`` (a Kazoo account id) is kept; an id that exists is 409."""
+    _refuse_if_mirrored(call)
     data = _check_fields(call.data_object)
-    account, api_key = await create_account(
-        call.deps.store,
-        name=data["name"],
-        parent_id=call.account_id,
-        realm=data.get("realm"),
-        doc=_free_fields(data),
-    )
+    account_id = _outside_id(data)
+    try:
+        account, api_key = await create_account(
+            call.deps.store,
+            name=data["name"],
+            account_id=account_id,
+            parent_id=call.account_id,
+            realm=data.get("realm"),
+            doc=_free_fields(data),
+        )
+    except Conflict:
+        raise Refusal(409, "datastore_conflict", {"message": "conflicting documents"}) from None
     if not data["enabled"]:
         account = await call.deps.store.update_account(replace(account, enabled=False))
     await _announce(call, "doc_created", account.id)
@@ -133,6 +177,7 @@ async def create_sub_account(call: Call) -> Reply:
 
 
 async def _save(call: Call, data: Mapping[str, Any]) -> Reply:
+    _refuse_if_mirrored(call)
     checked = _check_fields(data)
     changed = replace(
         call.url_account,
@@ -167,6 +212,7 @@ async def patch_account(call: Call) -> Reply:
 
 async def delete_account(call: Call) -> Reply:
     """``DELETE /accounts/{A}``: the account and its hooks, announced to every instance."""
+    _refuse_if_mirrored(call)
     account = call.url_account
     store = call.deps.store
     if account.id == await master_account_id(store):

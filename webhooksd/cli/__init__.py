@@ -14,7 +14,7 @@ import orjson
 
 from webhooksd import __version__
 from webhooksd.config import Settings, load
-from webhooksd.errors import ConfigError, NotFound, WebhooksdError
+from webhooksd.errors import ConfigError, Conflict, NotFound, WebhooksdError
 
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     accounts = sub.add_parser("accounts", help="manage accounts").add_subparsers(metavar="ACTION")
     create = accounts.add_parser("create", help="create an account")
     create.add_argument("--name", required=True)
+    create.add_argument("--id", help="keep this account id (a Kazoo account's); default: a new one")
     create.add_argument("--parent", help="the parent account id (default: a root account)")
     create.add_argument("--api-key", help="store this API key instead of generating one")
     create.set_defaults(command=_accounts_create)
@@ -173,15 +174,19 @@ async def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _accounts_create(args: argparse.Namespace, settings: Settings) -> int:
-    from webhooksd.accounts import create_account
+    from webhooksd.accounts import InvalidAccountId, create_account
     from webhooksd.store import open_store
 
     async with open_store(settings.store_url) as store:
         try:
             account, key = await create_account(
-                store, name=args.name, parent_id=args.parent, api_key=args.api_key
+                store,
+                name=args.name,
+                account_id=args.id,
+                parent_id=args.parent,
+                api_key=args.api_key,
             )
-        except NotFound as exc:
+        except (NotFound, InvalidAccountId, Conflict) as exc:
             sys.stderr.write(f"webhooksd: {exc}\n")
             return 1
     _print_json({"account_id": account.id, "api_key": key})

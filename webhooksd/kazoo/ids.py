@@ -7,6 +7,11 @@ import re
 import secrets
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+#: an account id from outside (Kazoo's): 32 lower-case letters or digits. Kazoo mints 32 hex
+#: characters, its fixtures use readable ids such as ``account0000000000000000000000002``; the
+#: account's database name (``account/ac/co/unt…``) must be a lower-case CouchDB name, so
+#: upper case and punctuation are refused.
+_ACCOUNT_ID = re.compile(r"^[0-9a-z]{32}$")
 
 
 def new_id() -> str:
@@ -25,6 +30,11 @@ def new_time_ordered_id(now_ms: int) -> str:
 
 def is_id(value: object) -> bool:
     return isinstance(value, str) and _HEX32.match(value) is not None
+
+
+def is_account_id(value: object) -> bool:
+    """Whether ``value`` can be an account id given from outside (see ``_ACCOUNT_ID``)."""
+    return isinstance(value, str) and _ACCOUNT_ID.match(value) is not None
 
 
 def new_api_key() -> str:
