@@ -57,3 +57,22 @@ async def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
         for other in stores[1:]:
             assert [h.id for h in await other.list_all_hooks(enabled_only=False)] == ["h1"]
     assert await versions(store_url) == [v for v, _ in MIGRATIONS]
+
+
+async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
+    """A store made before migration 2 (one account per key hash) keeps its keys after it."""
+    async with open_store(store_url) as first:
+        created = await first.create_account(account("a1"), api_key_hash="k")
+    # put the store back as migration 1 left it: the old api_keys table, version 2 unrecorded
+    for sql in (
+        "DROP TABLE api_keys",
+        "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE)",
+        "INSERT INTO api_keys (key_hash, account_id) VALUES ('k', 'a1')",
+        "DELETE FROM schema_version WHERE version = 2",
+    ):
+        await query(store_url, sql)
+    async with open_store(store_url) as second:
+        assert await second.account_by_api_key("k") == created
+        assert await second.put_mirrored_account(account("a0", revision=1), "k")
+        assert (await second.account_by_api_key("k") or created).id == "a0"
+    assert await versions(store_url) == [v for v, _ in MIGRATIONS]

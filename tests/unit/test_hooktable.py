@@ -130,3 +130,21 @@ def test_loaded_hook_keeps_only_what_dispatch_reads() -> None:
     # an empty custom_data object is not the same as none (Kazoo: it never matches)
     assert hook_custom_data(hook) == {}
     assert (dict(hook.custom_request_headers), hook.secret) == ({"X-A": "b"}, "whsec_x")
+
+
+def test_disabled_account_hooks_do_not_fire() -> None:
+    """A disabled account's own hooks and its include_subaccounts hooks find nothing; its
+    sub-account's own hooks and enabled ancestors' still fire; enabling it brings them back."""
+    table = _table()
+    table.put(_hook("root", ROOT, "channel_create", subaccounts=True))
+    table.put(_hook("reseller", RESELLER, "channel_create", subaccounts=True))
+    table.put(_hook("child", CHILD, "channel_create"))
+    reseller = Account(id=RESELLER, name="r", parent_id=ROOT, tree=(ROOT,), is_reseller=True)
+    table.put_account(Account(id=RESELLER, name="r", parent_id=ROOT, tree=(ROOT,), enabled=False))
+    # its own hook is silent; the enabled root's include_subaccounts hook still hears it
+    assert [h.id for h in table.find("channel_create", RESELLER)] == ["root"]
+    assert {h.id for h in table.find("channel_create", CHILD)} == {"child", "root"}
+    assert len(table) == 3  # kept, only not fired
+    table.put_account(reseller)
+    assert {h.id for h in table.find("channel_create", CHILD)} == {"child", "root", "reseller"}
+    assert [h.id for h in table.find("channel_create", RESELLER)] == ["reseller", "root"]

@@ -1,7 +1,9 @@
 """The in-memory hook table (Kazoo's ETS table ``webhooks_listener``) and account index.
 
 Only enabled hooks are kept. Finding the hooks of one (account, event) reads two small dicts
-per account in the tree; it never scans other accounts' hooks.
+per account in the tree; it never scans other accounts' hooks. The hooks of a disabled account
+(Kazoo's ``pvt_enabled: false``) stay in the table but never fire — not for its own events, nor
+as an ancestor's ``include_subaccounts`` hook — so enabling the account again needs no reload.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from webhooksd.records import ALL_HOOK, Account, Hook
 class _AccountEntry:
     tree: tuple[str, ...]
     is_reseller: bool
+    enabled: bool = True
 
 
 class HookTable:
@@ -81,13 +84,18 @@ class HookTable:
         entry = self._accounts.get(account_id)
         if entry is None:
             return []
-        found = self._matching(account_id, hook_event)
+        found = self._matching(account_id, hook_event) if entry.enabled else []
         for ancestor in entry.tree:
-            if ancestor != account_id:
+            if ancestor != account_id and self._enabled(ancestor):
                 found.extend(
                     h for h in self._matching(ancestor, hook_event) if h.include_subaccounts
                 )
         return found
+
+    def _enabled(self, account_id: str) -> bool:
+        # an ancestor this instance does not know (yet) keeps its hooks firing, as before
+        entry = self._accounts.get(account_id)
+        return entry is None or entry.enabled
 
     def _matching(self, account_id: str, hook_event: str) -> list[Hook]:
         events = self._by_account.get(account_id)
@@ -100,7 +108,9 @@ class HookTable:
 
     # -- accounts ------------------------------------------------------------------------
     def put_account(self, account: Account) -> None:
-        self._accounts[account.id] = _AccountEntry(tuple(account.tree), account.is_reseller)
+        self._accounts[account.id] = _AccountEntry(
+            tuple(account.tree), account.is_reseller, account.enabled
+        )
 
     def put_accounts(self, accounts: Iterable[Account]) -> None:
         for account in accounts:

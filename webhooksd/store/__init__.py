@@ -50,7 +50,16 @@ class Store(Protocol):
 
     async def set_api_key(self, account_id: str, api_key_hash: str) -> None: ...
 
-    async def account_by_api_key(self, api_key_hash: str) -> Account | None: ...
+    async def account_by_api_key(self, api_key_hash: str) -> Account | None:
+        """The account holding the key; when several hold it (Kazoo allows a shared key),
+        the one whose id sorts first, as Crossbar's ``listing_by_api`` view answers."""
+
+    async def put_mirrored_account(self, account: Account, api_key_hash: str | None) -> bool:
+        """Insert or replace an account copied from outside (Kazoo's ``accounts`` database)
+        with its key (None: none), keyed by ``account.revision`` — the source's revision
+        number: a copy older than the stored one is ignored (False), the same or a newer one
+        is written (True). So several mirrors writing one store cannot move it back. A key
+        another account holds too is shared, never a Conflict."""
 
     # -- hooks ---------------------------------------------------------------------------
     async def create_hook(self, hook: HookDoc) -> HookDoc:

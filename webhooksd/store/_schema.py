@@ -86,6 +86,22 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # Kazoo lets accounts share an API key (its own fixtures do; api_auth then takes
+            # the account that sorts first): one key row per account, found by key hash
+            """CREATE TABLE api_keys_v2 (
+                account_id TEXT{collate} PRIMARY KEY,
+                key_hash TEXT NOT NULL
+            )""",
+            "INSERT INTO api_keys_v2 (account_id, key_hash) SELECT account_id, key_hash"
+            " FROM api_keys",
+            "DROP TABLE api_keys",
+            "ALTER TABLE api_keys_v2 RENAME TO api_keys",
+            "CREATE INDEX api_keys_hash ON api_keys (key_hash, account_id)",
+        ),
+    ),
 )
 
 #: created before the migrations run, so it cannot itself be a migration

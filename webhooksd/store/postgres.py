@@ -175,9 +175,39 @@ class PostgresStore:
             await self._put_api_key(conn, account_id, api_key_hash)
 
     async def account_by_api_key(self, api_key_hash: str) -> Account | None:
-        where = "id = (SELECT account_id FROM api_keys WHERE key_hash = $1)"
+        where = (
+            "id = (SELECT account_id FROM api_keys WHERE key_hash = $1 ORDER BY account_id LIMIT 1)"
+        )
         found = await self._accounts_where(where, (api_key_hash,))
         return found[0] if found else None
+
+    async def put_mirrored_account(self, account: Account, api_key_hash: str | None) -> bool:
+        now = now_ms()
+        stored = replace(
+            account, created_ms=account.created_ms or now, modified_ms=account.modified_ms or now
+        )
+        async with self._tx() as conn:
+            written = await conn.fetchval(
+                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({values(11)})"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
+                " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
+                " doc = excluded.doc, created_ms = excluded.created_ms,"
+                " modified_ms = excluded.modified_ms, revision = excluded.revision"
+                " WHERE accounts.revision <= excluded.revision RETURNING id",
+                *account_params(stored),
+            )
+            if written is None:
+                return False
+            await self._put_ancestors(conn, stored)
+            await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account.id)
+            if api_key_hash is not None:
+                await conn.execute(
+                    "INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)",
+                    api_key_hash,
+                    account.id,
+                )
+        return True
 
     async def _accounts_where(self, where: str, params: Sequence[Any]) -> list[Account]:
         async with self._conn() as conn:
@@ -194,10 +224,12 @@ class PostgresStore:
 
     @staticmethod
     async def _put_api_key(conn: Any, account_id: str, key_hash: str) -> None:
-        await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account_id)
-        sql = "INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        if not affected(await conn.execute(sql, key_hash, account_id)):
+        sql = "SELECT 1 FROM api_keys WHERE key_hash = $1 AND account_id <> $2"
+        if await conn.fetchval(sql, key_hash, account_id) is not None:
             raise Conflict("that API key belongs to another account")
+        await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account_id)
+        sql = "INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)"
+        await conn.execute(sql, key_hash, account_id)
 
     # -- hooks -----------------------------------------------------------------------------
     async def create_hook(self, hook: HookDoc) -> HookDoc:

@@ -210,9 +210,39 @@ class SqliteStore:
             await self._put_api_key(conn, account_id, api_key_hash)
 
     async def account_by_api_key(self, api_key_hash: str) -> Account | None:
-        where = "id = (SELECT account_id FROM api_keys WHERE key_hash = ?)"
+        where = (
+            "id = (SELECT account_id FROM api_keys WHERE key_hash = ? ORDER BY account_id LIMIT 1)"
+        )
         found = await self._accounts_where(where, (api_key_hash,))
         return found[0] if found else None
+
+    async def put_mirrored_account(self, account: Account, api_key_hash: str | None) -> bool:
+        now = now_ms()
+        stored = replace(
+            account, created_ms=account.created_ms or now, modified_ms=account.modified_ms or now
+        )
+        async with self._write() as conn:
+            row = await one(
+                conn,
+                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
+                " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
+                " doc = excluded.doc, created_ms = excluded.created_ms,"
+                " modified_ms = excluded.modified_ms, revision = excluded.revision"
+                " WHERE accounts.revision <= excluded.revision RETURNING id",
+                account_params(stored),
+            )
+            if row is None:
+                return False
+            await self._put_ancestors(conn, stored)
+            await conn.execute("DELETE FROM api_keys WHERE account_id = ?", (account.id,))
+            if api_key_hash is not None:
+                await conn.execute(
+                    "INSERT INTO api_keys (key_hash, account_id) VALUES (?, ?)",
+                    (api_key_hash, account.id),
+                )
+        return True
 
     async def _accounts_where(self, where: str, params: Sequence[Any]) -> list[Account]:
         async with self._read() as conn:
@@ -229,10 +259,12 @@ class SqliteStore:
 
     @staticmethod
     async def _put_api_key(conn: aiosqlite.Connection, account_id: str, key_hash: str) -> None:
-        await conn.execute("DELETE FROM api_keys WHERE account_id = ?", (account_id,))
-        sql = "INSERT INTO api_keys (key_hash, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
-        if not await rowcount(conn, sql, (key_hash, account_id)):
+        sql = "SELECT 1 FROM api_keys WHERE key_hash = ? AND account_id <> ?"
+        if await one(conn, sql, (key_hash, account_id)) is not None:
             raise Conflict("that API key belongs to another account")
+        await conn.execute("DELETE FROM api_keys WHERE account_id = ?", (account_id,))
+        sql = "INSERT INTO api_keys (key_hash, account_id) VALUES (?, ?)"
+        await conn.execute(sql, (key_hash, account_id))
 
     # -- hooks -----------------------------------------------------------------------------
     async def create_hook(self, hook: HookDoc) -> HookDoc:
