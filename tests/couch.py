@@ -116,3 +116,22 @@ class CouchServer:
             assert resp.status == 201, body
             new_rev: str = body["rev"]
             return new_rev
+
+    async def get(self, db: str, doc_id: str) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/{db}/{doc_id}") as resp:
+            assert resp.status == 200, resp.status
+            doc: dict[str, Any] = await resp.json(content_type=None)
+            return doc
+
+    async def update(self, db: str, doc_id: str, **changes: Any) -> str:
+        """Change fields of a stored document (a new revision); the new revision."""
+        doc = await self.get(db, doc_id)
+        doc.update(changes)
+        return await self.put(db, doc)
+
+    async def delete(self, db: str, doc_id: str) -> None:
+        doc = await self.get(db, doc_id)
+        async with aiohttp.ClientSession() as http:
+            url = f"{self.url}/{db}/{doc_id}"
+            async with http.delete(url, params={"rev": doc["_rev"]}) as resp:
+                assert resp.status == 200, resp.status

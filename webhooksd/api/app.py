@@ -44,11 +44,12 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    checks = dict(request.app[DEPS].readiness())
+    deps = request.app[DEPS]
+    checks = dict(deps.readiness())
     ready = all(checks.values())
-    return _json(
-        200 if ready else 503, {"status": "ready" if ready else "not ready", "checks": checks}
-    )
+    checks.update(deps.advisories())
+    status = ("ready" if all(checks.values()) else "degraded") if ready else "not ready"
+    return _json(200 if ready else 503, {"status": status, "checks": checks})
 
 
 async def _metrics(request: web.Request) -> web.Response:

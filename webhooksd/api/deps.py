@@ -46,6 +46,9 @@ class ApiDeps:
     tester: HookTester
     #: names of readiness checks → ok; ``/readyz`` is 200 only when all are true
     readiness: Callable[[], Mapping[str, bool]]
+    #: checks ``/readyz`` shows without letting them decide readiness (a false one makes the
+    #: status ``degraded``, still 200): the Kazoo mirror's CouchDB once the accounts are loaded
+    advisories: Callable[[], Mapping[str, bool]] = dict
     #: the accounts every request reads; the daemon shares it with its config listener so
     #: that another instance's change is forgotten at once (one is made when not given)
     accounts: AccountCache | None = None

@@ -5,6 +5,7 @@ and closed in reverse after every child has stopped. The children, in start orde
 
 ``config_listener``  this instance's queue of hook/account changes → hook table
 ``init``             module metadata → store; accounts and enabled hooks → hook table
+``kazoo_accounts``   (only with ``kazoo_couch_url``) Kazoo's accounts → store → notices
 ``shared_listener``  events → hook modules → deliveries (the shared durable queue)
 ``retry_worker``     delayed retries → deliveries
 ``alerts``           disabled and recovered hooks → the account's e-mail and alert URL
@@ -39,6 +40,7 @@ from webhooksd.children.api import ApiServer
 from webhooksd.children.disabler import Disabler
 from webhooksd.children.gauges import Gauges
 from webhooksd.children.init import Init
+from webhooksd.children.kazoo_accounts import KazooAccounts
 from webhooksd.children.retention import Retention
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
@@ -73,6 +75,8 @@ class Daemon:
     disabler: Disabler
     alerts: Alerts
     supervisor: Supervisor
+    #: the Kazoo accounts mirror, when ``kazoo_couch_url`` is set
+    kazoo_accounts: KazooAccounts | None = None
 
 
 def load_modules(settings: Settings) -> dict[str, HookModule]:
@@ -142,6 +146,21 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                 restart=Restart.TRANSIENT,
                 main=Init(modules=modules, ctx=ctx, store=store, table=table, metrics=metrics),
             ),
+        ]
+        mirror = (
+            KazooAccounts(
+                url=settings.kazoo_couch_url,
+                store=store,
+                bus=bus,
+                metrics=metrics,
+                node=settings.node,
+            )
+            if settings.kazoo_couch_url
+            else None
+        )
+        if mirror is not None:
+            children.append(ChildSpec(name="kazoo_accounts", main=mirror))
+        children += [
             ChildSpec(
                 name="shared_listener",
                 main=SharedListener(
@@ -187,7 +206,16 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
 
         def readiness() -> dict[str, bool]:
             # looked up when called: the supervisor is built below, after the API it serves
-            return {**supervisor.readiness(), "bus": bus.connected}
+            checks = {**supervisor.readiness(), "bus": bus.connected}
+            if mirror is not None:
+                # not ready until Kazoo's accounts are in the store
+                checks["kazoo_accounts"] = mirror.loaded
+            return checks
+
+        def advisories() -> dict[str, bool]:
+            # once loaded, a CouchDB outage shows without taking the instance out of service:
+            # it keeps serving (and delivering for) the last known accounts
+            return {"kazoo_accounts": mirror.in_step} if mirror is not None else {}
 
         app = create_app(
             ApiDeps(
@@ -197,6 +225,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                 metrics=metrics,
                 tester=dispatcher,
                 readiness=readiness,
+                advisories=advisories,
                 accounts=accounts,
             )
         )
@@ -217,6 +246,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             disabler=disabler,
             alerts=alerts,
             supervisor=supervisor,
+            kazoo_accounts=mirror,
         )
 
 

@@ -51,6 +51,23 @@ class Metrics:
         self.queue_depth = Gauge(
             "webhooksd_queue_depth", "Messages ready in a queue", ["queue"], registry=r
         )
+        self.kazoo_accounts = Gauge(
+            "webhooksd_kazoo_accounts",
+            "Accounts in the store while Kazoo's accounts are mirrored",
+            registry=r,
+        )
+        self.kazoo_accounts_docs_read = Counter(
+            "webhooksd_kazoo_accounts_docs_read",
+            "Documents read from Kazoo's accounts database (full read and changes)",
+            registry=r,
+        )
+        # seconds since the mirror last applied an answer of Kazoo's _changes feed (an empty
+        # one counts: it says nothing changed); the kazoo_accounts child sets its function
+        self.kazoo_accounts_sync_age = Gauge(
+            "webhooksd_kazoo_accounts_sync_age_seconds",
+            "Seconds since the accounts mirror last applied Kazoo's changes feed",
+            registry=r,
+        )
         self.child_restarts = Counter(
             "webhooksd_child_restarts", "Supervised children restarted", ["child"], registry=r
         )
