@@ -119,10 +119,15 @@ class KazooAccounts:
         since = await self._checkpoint()
         if since is None:
             since = await self.full_read(couch)
-            self._recovered()
+        elif await couch.update_seq(kazoo.ACCOUNTS_DB) == since:
+            self._caught_up()  # nothing changed while this instance was away
+        self._recovered()
         while True:
+            # until caught up, poll briefly: a long poll on a feed with nothing new would keep
+            # /readyz waiting for the whole wait
+            wait_s = self._wait_s if self._loaded else min(1.0, self._wait_s)
             changes = await couch.changes(
-                kazoo.ACCOUNTS_DB, since=since, wait_s=self._wait_s, limit=self._page_size
+                kazoo.ACCOUNTS_DB, since=since, wait_s=wait_s, limit=self._page_size
             )
             self._recovered()
             changed = 0
@@ -136,9 +141,13 @@ class KazooAccounts:
                 await self._save_checkpoint(since)
             if changed:
                 await self._count_accounts()
-            if len(changes.results) < self._page_size and not self._loaded:
-                self._loaded = True
-                log.info("kazoo accounts caught up from the checkpoint", docs_read=self.docs_read)
+            if len(changes.results) < self._page_size:
+                self._caught_up()
+
+    def _caught_up(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            log.info("kazoo accounts caught up from the checkpoint", docs_read=self.docs_read)
 
     async def full_read(self, couch: Couch) -> str:
         """Read every account document once; return the sequence ``_changes`` resumes from.
