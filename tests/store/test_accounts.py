@@ -176,19 +176,19 @@ async def test_mirrored_account_upsert_by_revision(store: Store) -> None:
     """An account copied from outside is inserted, replaced by the same or a newer revision,
     and left alone by an older one (so a lagging second mirror cannot move it back)."""
     first = account("k1", "r0", name="one", realm="one.sip", revision=3, created_ms=5)
-    assert await store.put_mirrored_account(first, "key-1") is True
+    assert await store.put_mirrored_accounts([(first, "key-1")]) == ["k1"]
     stored = await store.get_account("k1")
     assert stored is not None
     assert (stored.name, stored.revision, stored.created_ms, stored.tree) == ("one", 3, 5, ("r0",))
     assert await store.account_by_api_key("key-1") == stored
     assert [a.id for a in await store.list_descendants("r0")] == ["k1"]
     newer = replace(first, name="two", tree=("r1",), parent_id="r1", revision=4, enabled=False)
-    assert await store.put_mirrored_account(newer, None) is True
+    assert await store.put_mirrored_accounts([(newer, None)]) == ["k1"]
     assert await store.account_by_api_key("key-1") is None
     assert await store.list_descendants("r0") == []
     assert [a.id for a in await store.list_descendants("r1")] == ["k1"]
     older = replace(first, name="stale", revision=2)
-    assert await store.put_mirrored_account(older, "key-old") is False
+    assert await store.put_mirrored_accounts([(older, "key-old")]) == []
     stored = await store.get_account("k1")
     assert stored is not None and (stored.name, stored.enabled, stored.revision) == (
         "two",
@@ -196,15 +196,18 @@ async def test_mirrored_account_upsert_by_revision(store: Store) -> None:
         4,
     )
     assert await store.account_by_api_key("key-old") is None
-    assert await store.put_mirrored_account(newer, "key-2") is True  # the same revision again
+    # the same revision again is written; in one batch with a stale copy of another account
+    stale = account("k9", revision=1)
+    assert await store.put_mirrored_accounts([(replace(stale, revision=2), None)]) == ["k9"]
+    assert await store.put_mirrored_accounts([(newer, "key-2"), (stale, "x")]) == ["k1"]
     assert (await store.account_by_api_key("key-2") or account("x")).id == "k1"
 
 
 async def test_mirrored_accounts_may_share_a_key(store: Store) -> None:
     """Kazoo accounts sharing one API key are all stored; the key finds the lowest id, and
     the next one when that account goes."""
-    for account_id in ("k3", "k2", "k4"):
-        assert await store.put_mirrored_account(account(account_id, revision=1), "shared")
+    batch = [(account(account_id, revision=1), "shared") for account_id in ("k3", "k2", "k4")]
+    assert await store.put_mirrored_accounts(batch) == ["k3", "k2", "k4"]
     assert (await store.account_by_api_key("shared") or account("x")).id == "k2"
     await store.delete_account("k2")
     assert (await store.account_by_api_key("shared") or account("x")).id == "k3"

@@ -73,6 +73,6 @@ async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
         await query(store_url, sql)
     async with open_store(store_url) as second:
         assert await second.account_by_api_key("k") == created
-        assert await second.put_mirrored_account(account("a0", revision=1), "k")
+        assert await second.put_mirrored_accounts([(account("a0", revision=1), "k")]) == ["a0"]
         assert (await second.account_by_api_key("k") or created).id == "a0"
     assert await versions(store_url) == [v for v, _ in MIGRATIONS]

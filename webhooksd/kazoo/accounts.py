@@ -6,7 +6,7 @@ Only what hooks and Crossbar's auth need is taken: the id, ``name``, ``realm``, 
 is a reseller (``pvt_reseller`` or ``is_reseller``) and its API key, kept only as a hash. The
 other public fields go into ``doc`` as Crossbar would show them; ``pvt_*`` and ``_*`` fields
 are dropped. The CouchDB revision number becomes the record's revision, which is what makes
-mirroring an idempotent upsert (:meth:`webhooksd.store.Store.put_mirrored_account`).
+mirroring an idempotent upsert (:meth:`webhooksd.store.Store.put_mirrored_accounts`).
 """
 
 from __future__ import annotations

@@ -54,12 +54,15 @@ class Store(Protocol):
         """The account holding the key; when several hold it (Kazoo allows a shared key),
         the one whose id sorts first, as Crossbar's ``listing_by_api`` view answers."""
 
-    async def put_mirrored_account(self, account: Account, api_key_hash: str | None) -> bool:
-        """Insert or replace an account copied from outside (Kazoo's ``accounts`` database)
-        with its key (None: none), keyed by ``account.revision`` — the source's revision
-        number: a copy older than the stored one is ignored (False), the same or a newer one
-        is written (True). So several mirrors writing one store cannot move it back. A key
-        another account holds too is shared, never a Conflict."""
+    async def put_mirrored_accounts(
+        self, accounts: Sequence[tuple[Account, str | None]]
+    ) -> list[str]:
+        """Insert or replace accounts copied from outside (Kazoo's ``accounts`` database),
+        each with its key hash (None: no key), in one transaction; return the ids written.
+        Keyed by ``account.revision`` — the source's revision number: a copy older than the
+        stored one is skipped, the same or a newer one is written, so several mirrors writing
+        one store cannot move it back. A key another account holds too is shared, never a
+        Conflict."""
 
     # -- hooks ---------------------------------------------------------------------------
     async def create_hook(self, hook: HookDoc) -> HookDoc:

@@ -45,6 +45,17 @@ from webhooksd.store._codec import (
 )
 from webhooksd.store._postgres_sql import MIGRATION_LOCK, affected, numbered, translated, values
 
+#: an account copied from outside replaces the stored one unless that is newer (by revision)
+_MIRROR_UPSERT = (
+    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({values(11)})"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+    " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
+    " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
+    " doc = excluded.doc, created_ms = excluded.created_ms,"
+    " modified_ms = excluded.modified_ms, revision = excluded.revision"
+    " WHERE accounts.revision <= excluded.revision RETURNING id"
+)
+
 log = structlog.get_logger(__name__)
 
 
@@ -181,33 +192,30 @@ class PostgresStore:
         found = await self._accounts_where(where, (api_key_hash,))
         return found[0] if found else None
 
-    async def put_mirrored_account(self, account: Account, api_key_hash: str | None) -> bool:
+    async def put_mirrored_accounts(
+        self, accounts: Sequence[tuple[Account, str | None]]
+    ) -> list[str]:
         now = now_ms()
-        stored = replace(
-            account, created_ms=account.created_ms or now, modified_ms=account.modified_ms or now
-        )
+        written: list[str] = []
         async with self._tx() as conn:
-            written = await conn.fetchval(
-                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({values(11)})"
-                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-                " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
-                " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
-                " doc = excluded.doc, created_ms = excluded.created_ms,"
-                " modified_ms = excluded.modified_ms, revision = excluded.revision"
-                " WHERE accounts.revision <= excluded.revision RETURNING id",
-                *account_params(stored),
-            )
-            if written is None:
-                return False
-            await self._put_ancestors(conn, stored)
-            await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account.id)
-            if api_key_hash is not None:
-                await conn.execute(
-                    "INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)",
-                    api_key_hash,
-                    account.id,
+            for account, key_hash in accounts:
+                stored = replace(
+                    account,
+                    created_ms=account.created_ms or now,
+                    modified_ms=account.modified_ms or now,
                 )
-        return True
+                if await conn.fetchval(_MIRROR_UPSERT, *account_params(stored)) is None:
+                    continue
+                await self._put_ancestors(conn, stored)
+                await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account.id)
+                if key_hash is not None:
+                    await conn.execute(
+                        "INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)",
+                        key_hash,
+                        account.id,
+                    )
+                written.append(account.id)
+        return written
 
     async def _accounts_where(self, where: str, params: Sequence[Any]) -> list[Account]:
         async with self._conn() as conn:
