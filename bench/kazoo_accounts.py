@@ -1,11 +1,13 @@
 """The Kazoo accounts mirror's first full read: 10,000 Kazoo-shaped accounts from a real
 CouchDB-compatible server (pouchdb-server, in memory) into the SQLite store.
 
-    python -m bench.kazoo_accounts [--accounts 10000]
+    python -m bench.kazoo_accounts [--accounts 10000] [--amqp amqp://guest:guest@host:5672/]
 
 The accounts are written with ``_bulk_docs`` first; the read is then measured in a fresh
 process (so its resident memory is the mirror's, not the loader's): seconds from the first
-request to the checkpoint, and the process's peak and final resident memory.
+request to the checkpoint, and the process's peak and final resident memory. The change
+notices go to the in-process bus unless ``--amqp`` names a broker (then they are published to
+its ``configuration`` exchange, confirmed, as a daemon does).
 """
 
 from __future__ import annotations
@@ -113,10 +115,10 @@ def _rss_kb() -> int:
     return 0
 
 
-async def measure(url: str, store_url: str) -> dict[str, Any]:
+async def measure(url: str, store_url: str, amqp_url: str) -> dict[str, Any]:
     """One first full read, in this process."""
     before_kb = _rss_kb()
-    async with open_store(store_url) as store, open_bus("memory://") as bus:
+    async with open_store(store_url) as store, open_bus(amqp_url) as bus:
         mirror = KazooAccounts(url=url, store=store, bus=bus, metrics=Metrics(), node="bench")
         started = time.perf_counter()
         async with Couch.open(url) as couch:
@@ -133,7 +135,7 @@ async def measure(url: str, store_url: str) -> dict[str, Any]:
     }
 
 
-async def main(count: int) -> None:
+async def main(count: int, amqp_url: str) -> None:
     command = shutil.which("pouchdb-server")
     if command is None:
         sys.exit("pouchdb-server is not installed (npm install -g pouchdb-server@4.2.0)")
@@ -153,7 +155,15 @@ async def main(count: int) -> None:
             print(f"wrote {count} accounts in {time.perf_counter() - loaded:.1f} s", flush=True)
             store_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
             result = subprocess.run(
-                [sys.executable, "-m", "bench.kazoo_accounts", "--measure", url, store_url],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.kazoo_accounts",
+                    "--measure",
+                    url,
+                    store_url,
+                    amqp_url,
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -181,9 +191,10 @@ async def _wait_up(url: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--measure", nargs=2, metavar=("COUCH_URL", "STORE_URL"))
+    parser.add_argument("--amqp", default="memory://", help="publish the notices here")
+    parser.add_argument("--measure", nargs=3, metavar=("COUCH_URL", "STORE_URL", "AMQP_URL"))
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(measure(*args.measure))))
     else:
-        asyncio.run(main(args.accounts))
+        asyncio.run(main(args.accounts, args.amqp))

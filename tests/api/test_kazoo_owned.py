@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from webhooksd.api import ApiDeps, create_app
 from webhooksd.config import Settings
+from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 
@@ -42,3 +45,36 @@ async def test_account_writes_refused_while_mirrored(api: Api, token: str) -> No
     status, body, _ = await api.call("GET", f"/v2/accounts/{child.id}", token=token)
     assert (status, body["data"]["name"]) == (200, "kazoo-child")
     assert len(await api.store.list_accounts()) == 2
+
+
+async def test_readyz_shows_advisory_checks(api: Api) -> None:
+    """An advisory check (the mirror's CouchDB once loaded) shows in /readyz and makes it
+    "degraded" but still 200; a readiness check of the same name decides the status."""
+    readiness = {"store": True, "kazoo_accounts": True}
+    advisories = {"kazoo_accounts": True}
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=lambda: readiness,
+        advisories=lambda: advisories,
+    )
+    async with TestClient(TestServer(create_app(deps))) as client:
+
+        async def readyz() -> tuple[int, dict[str, object]]:
+            resp = await client.get("/readyz")
+            return resp.status, await resp.json()
+
+        assert await readyz() == (200, {"status": "ready", "checks": readiness})
+        advisories["kazoo_accounts"] = False
+        status, body = await readyz()
+        assert (status, body["status"], body["checks"]) == (
+            200,
+            "degraded",
+            {"store": True, "kazoo_accounts": False},
+        )
+        readiness["kazoo_accounts"] = False
+        status, body = await readyz()
+        assert (status, body["status"]) == (503, "not ready")

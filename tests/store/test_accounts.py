@@ -211,3 +211,4 @@ async def test_mirrored_accounts_may_share_a_key(store: Store) -> None:
     assert (await store.account_by_api_key("shared") or account("x")).id == "k2"
     await store.delete_account("k2")
     assert (await store.account_by_api_key("shared") or account("x")).id == "k3"
+    assert await store.count_accounts() == 2

@@ -15,7 +15,7 @@ from tests.waiting import eventually
 from webhooksd.bus import DEAD_LETTER, Bus, Delivery
 from webhooksd.hooks.contract import Binding, HookContext, Metadata, Responder
 from webhooksd.hooks.table import HookTable
-from webhooksd.kazoo.docchanges import publish_account_change, publish_hook_change
+from webhooksd.kazoo.docchanges import ALL_ACCOUNTS, publish_account_change, publish_hook_change
 from webhooksd.kazoo.events import Event
 from webhooksd.listeners.config import ConfigListener
 from webhooksd.listeners.shared import SharedListener
@@ -85,6 +85,30 @@ async def test_config_listener_removes_deleted_accounts(store: Store, bus: Bus) 
         await eventually(lambda: table.account(child.id) is not None)
         await publish_account_change(bus, "doc_deleted", account_id=ACCOUNT, node="n")
         await eventually(lambda: table.get("h1") is None)
+
+
+async def test_config_listener_reloads_all_accounts(store: Store, bus: Bus) -> None:
+    """The all-accounts notice (after the Kazoo mirror's full read) loads every account of
+    the store into the table and tells of each."""
+    table = HookTable()
+    changed: list[str] = []
+    listener = ConfigListener(
+        bus=bus,
+        metrics=Metrics(),
+        store=store,
+        table=table,
+        known_hooks={"sms"},
+        drain_timeout_s=1,
+        on_account_change=changed.append,
+    )
+    ids = [f"{n}" * 32 for n in range(1, 4)]
+    async with _running(listener):
+        for account_id in ids:
+            await store.create_account(Account(id=account_id, name=account_id[:3]))
+        await publish_account_change(bus, "doc_edited", account_id=ALL_ACCOUNTS, node="n")
+        everyone = [a.id for a in await store.list_accounts()]
+        await _eventually(lambda: table.account_count == len(everyone))
+        assert set(ids) <= set(changed) == set(everyone)
 
 
 async def test_config_listener_tells_of_account_changes(store: Store, bus: Bus) -> None:

@@ -17,6 +17,10 @@ DocAction = Literal["doc_created", "doc_edited", "doc_deleted"]
 WEBHOOKS_DB = "webhooks"
 ACCOUNTS_DB = "accounts"
 
+#: not Kazoo's: the ``ID`` of an account notice meaning "many accounts changed, reload them
+#: all from the store" (sent after the Kazoo mirror's full read instead of one per account)
+ALL_ACCOUNTS = "*"
+
 
 def encode_routing_part(value: str) -> str:
     """Kazoo's ``kz_amqp_util:encode/1``: ``.`` → ``%2E``, space → ``+``, other unsafe → %XX."""

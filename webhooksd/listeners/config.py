@@ -14,7 +14,7 @@ import structlog
 from webhooksd.bus import Bus, Message, QueueSpec
 from webhooksd.hooks.contract import Binding
 from webhooksd.hooks.table import HookTable
-from webhooksd.kazoo.docchanges import ACCOUNTS_DB, WEBHOOKS_DB
+from webhooksd.kazoo.docchanges import ACCOUNTS_DB, ALL_ACCOUNTS, WEBHOOKS_DB
 from webhooksd.kazoo.events import decode
 from webhooksd.listeners.base import QueueListener
 from webhooksd.records import Hook
@@ -90,6 +90,13 @@ class ConfigListener(QueueListener):
 
     async def _account_changed(self, action: str, account_id: object, doc_id: str) -> None:
         target = account_id if isinstance(account_id, str) else doc_id
+        if doc_id == ALL_ACCOUNTS and action != "doc_deleted":
+            everyone = await self._store.list_accounts()
+            self._table.put_accounts(everyone)
+            for each in everyone:
+                self._on_account_change(each.id)
+            log.info("accounts reloaded", accounts=len(everyone))
+            return
         self._on_account_change(target)
         if action == "doc_deleted":
             removed = self._table.remove_account(target)

@@ -170,6 +170,10 @@ class PostgresStore:
     async def list_accounts(self) -> list[Account]:
         return await self._accounts_where("TRUE", ())
 
+    async def count_accounts(self) -> int:
+        async with self._conn() as conn:
+            return int(await conn.fetchval("SELECT COUNT(*) FROM accounts"))
+
     async def list_children(self, account_id: str) -> list[Account]:
         return await self._accounts_where("parent_id = $1", (account_id,))
 
