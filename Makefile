@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # Debian's chromium, driven by Playwright through executable_path (no browser download)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-unit test-integration test-ui screenshots lint format bench install clean
+.PHONY: run test test-unit test-integration test-ui screenshots lint format bench bench-kazoo install clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "webhooksd needs Python 3.11 or newer")'
@@ -54,6 +54,9 @@ format: install
 bench: install
 	$(PIP) install -e '.[test,dev,bench]'
 	$(PY) -m bench.run
+
+bench-kazoo: install
+	$(PY) -m bench.kazoo_accounts --amqp $${WEBHOOKSD_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -85,8 +85,7 @@ class KazooAccounts:
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
         self._log_interval_s = log_interval_s
-        # larger than the client's default page: pouchdb-server reads 10,000 accounts three
-        # times faster in pages of 1,000 than of 500 (each startkey costs it a seek)
+        # documents per _all_docs page, _changes answer and store transaction
         self._page_size = page_size
         self._loaded = False
         self._in_step = False
