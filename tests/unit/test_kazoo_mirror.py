@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.couch import CouchServer
 from tests.kazoo_docs import (
@@ -38,10 +39,10 @@ async def fixture_store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @contextlib.asynccontextmanager
-async def running(url: str, store: Store) -> AsyncIterator[KazooAccounts]:
+async def running(url: str, store: Store, **options: float) -> AsyncIterator[KazooAccounts]:
     async with open_bus("memory://") as bus:
         mirror = KazooAccounts(
-            url=url, store=store, bus=bus, metrics=Metrics(), node="test", wait_s=1.0
+            url=url, store=store, bus=bus, metrics=Metrics(), node="test", wait_s=1.0, **options
         )
         task = asyncio.create_task(mirror(ChildHandle("kazoo_accounts")))
         try:
@@ -132,3 +133,16 @@ async def test_shared_api_key_and_unreachable_start(
         await eventually(both, timeout=5, what="both accounts mirrored")
         found = await store.account_by_api_key(hash_api_key(key))
         assert found is not None and found.id == RESELLER_ID
+
+
+async def test_an_outage_is_logged_once_per_interval(store: Store) -> None:
+    """Retrying every few milliseconds, the mirror logs the outage once (per minute), not per
+    retry."""
+    with structlog.testing.capture_logs() as logs:
+        async with running(
+            "http://127.0.0.1:9", store, min_backoff_s=0.01, max_backoff_s=0.01
+        ) as m:
+            await eventually(lambda: m._retries >= 20, what="retries")
+    interrupted = [e for e in logs if e["event"].startswith("Kazoo accounts mirror interrupted")]
+    assert len(interrupted) == 1, interrupted
+    assert not m.loaded and not m.in_step

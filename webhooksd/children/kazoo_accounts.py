@@ -29,7 +29,7 @@ from yarl import URL
 
 from webhooksd.accounts import MASTER_ACCOUNT_KEY
 from webhooksd.bus import Bus
-from webhooksd.errors import CouchError
+from webhooksd.errors import BusError, CouchError, StoreError
 from webhooksd.kazoo import accounts as kazoo
 from webhooksd.kazoo.couch import Couch
 from webhooksd.kazoo.docchanges import (
@@ -117,7 +117,10 @@ class KazooAccounts:
             try:
                 async with Couch.open(self._url, timeout_s=30.0) as couch:
                     await self._follow(couch)
-            except CouchError as exc:
+            except (CouchError, StoreError, BusError) as exc:
+                # the store or the broker away is an outage of the mirror too: crashing
+                # would soon make the supervisor give up on the whole daemon. Nothing is lost:
+                # the checkpoint moves only after a page is written and announced
                 self._unreachable(exc)
                 await asyncio.sleep(self._backoff_s)
                 self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)
@@ -277,14 +280,14 @@ class KazooAccounts:
         self._backoff_s = self._min_backoff_s
         if self._outage_since is not None:
             log.info(
-                "Kazoo's CouchDB reachable again",
+                "Kazoo accounts mirror resumed",
                 seconds=round(time.monotonic() - self._outage_since, 1),
                 retries=self._retries,
             )
             self._outage_since = None
             self._retries = 0
 
-    def _unreachable(self, exc: CouchError) -> None:
+    def _unreachable(self, exc: Exception) -> None:
         self._in_step = False
         now = time.monotonic()
         self._retries += 1
@@ -294,7 +297,7 @@ class KazooAccounts:
             return
         self._outage_logged = now
         log.warning(
-            "Kazoo's CouchDB unreachable; serving the last known accounts",
+            "Kazoo accounts mirror interrupted; serving the last known accounts",
             error=str(exc),
             seconds=round(now - self._outage_since, 1),
             retries=self._retries,
