@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,8 @@ async def test_account_writes_refused_while_mirrored(api: Api, token: str) -> No
         ("PUT", f"/v2/accounts/{api.master.id}", {"name": "new"}),
         ("POST", f"/v2/accounts/{child.id}", {"name": "renamed"}),
         ("PATCH", f"/v2/accounts/{child.id}", {"name": "renamed"}),
+        ("PATCH", f"/v2/accounts/{child.id}", {"enabled": False}),
+        ("PATCH", f"/v2/accounts/{child.id}", {"realm": "elsewhere.example"}),
         ("DELETE", f"/v2/accounts/{child.id}", None),
     ]
     for method, path, data in writes:
@@ -45,6 +48,23 @@ async def test_account_writes_refused_while_mirrored(api: Api, token: str) -> No
     status, body, _ = await api.call("GET", f"/v2/accounts/{child.id}", token=token)
     assert (status, body["data"]["name"]) == (200, "kazoo-child")
     assert len(await api.store.list_accounts()) == 2
+
+
+async def test_other_fields_of_a_mirrored_account_may_be_saved(api: Api, token: str) -> None:
+    """MonsterUI's webhooks app saves its group registry on the account document: fields
+    Kazoo's mirror does not own are saved; the private Kazoo revision is kept, never shown."""
+    child, _ = await api.sub_account("kazoo-child")
+    mirrored = replace(child, doc={"pvt_kazoo_rev": "7-abc", "timezone": "UTC"}, revision=7)
+    assert await api.store.put_mirrored_accounts([(mirrored, None)]) == [child.id]
+    path = f"/v2/accounts/{child.id}"
+    status, body, _ = await api.call("GET", path, token=token)
+    assert status == 200 and "pvt_kazoo_rev" not in body["data"]
+    doc = {**body["data"], "ui_flags": {"webhooks": {"groups": {"CRM": 1}}}}
+    status, body, _ = await api.call("POST", path, token=token, data=doc)
+    assert status == 200, body
+    assert body["data"]["ui_flags"] == {"webhooks": {"groups": {"CRM": 1}}}
+    stored = await api.store.get_account(child.id)
+    assert stored is not None and stored.doc["pvt_kazoo_rev"] == "7-abc"
 
 
 async def test_readyz_shows_advisory_checks(api: Api) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,7 @@ from tests.conftest import AMQP_URL, Receiver
 from tests.couch import CouchServer
 from tests.integration.conftest import KazooPublisher, RunningDaemon, settings_for
 from tests.integration.kazoo_events import channel_create
-from tests.kazoo_docs import (
+from tests.kazoodocs import (
     CUSTOMER_ID,
     MASTER_ID,
     RESELLER_ID,
@@ -85,9 +86,20 @@ async def reseller_hook(d: RunningDaemon, receiver: Receiver, others: list[Runni
         },
     )
     hook_id: str = created["data"]["id"]
-    for each in (d, *others):
-        await eventually(lambda e=each: e.daemon.table.get(hook_id), what="hook loaded")
+    await on_each([d, *others], lambda e: e.daemon.table.get(hook_id), what="hook loaded")
     return hook_id
+
+
+async def on_each(
+    daemons: list[RunningDaemon],
+    check: Callable[[RunningDaemon], object],
+    *,
+    timeout: float = 5.0,
+    what: str,
+) -> None:
+    """Wait until ``check`` holds on every daemon."""
+    for each in daemons:
+        await eventually(functools.partial(check, each), timeout=timeout, what=what)
 
 
 def delivered_calls(receiver: Receiver) -> dict[str, dict[str, Any]]:
@@ -132,26 +144,29 @@ async def test_kazoo_tree_on_two_daemons(
 
         started = time.monotonic()
         await couch_server.put("accounts", account_doc(LATE_ID, "Late", [MASTER_ID, RESELLER_ID]))
-        for each in (a, b):
-            await eventually(
-                lambda e=each: e.daemon.table.find("channel_create", LATE_ID),
-                timeout=2,
-                what="the new account finds the reseller's hook",
-            )
+        await on_each(
+            [a, b],
+            lambda e: e.daemon.table.find("channel_create", LATE_ID),
+            timeout=2,
+            what="the new account finds the reseller's hook",
+        )
         await fires(kazoo, receiver, LATE_ID, "late-call")
         assert time.monotonic() - started < 4  # within 2 s known, then one delivery
 
         await couch_server.update("accounts", RESELLER_ID, pvt_enabled=False)
-        for each in (a, b):
-            await eventually(
-                lambda e=each: not e.daemon.table.find("channel_create", CUSTOMER_ID),
-                timeout=2,
-                what="the disabled reseller's hook silent",
-            )
+        await on_each(
+            [a, b],
+            lambda e: not e.daemon.table.find("channel_create", CUSTOMER_ID),
+            timeout=2,
+            what="the disabled reseller's hook silent",
+        )
         await kazoo.publish("callevt", *channel_create(CUSTOMER_ID, "while-disabled"))
         await couch_server.update("accounts", RESELLER_ID, pvt_enabled=True)
-        for each in (a, b):
-            await eventually(lambda e=each: e.daemon.table.find("channel_create", CUSTOMER_ID))
+        await on_each(
+            [a, b],
+            lambda e: e.daemon.table.find("channel_create", CUSTOMER_ID),
+            what="enabled again",
+        )
         await fires(kazoo, receiver, CUSTOMER_ID, "enabled-again")
         assert "while-disabled" not in delivered_calls(receiver)
         refused = await a.http.put(

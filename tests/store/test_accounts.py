@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from webhooksd.errors import Conflict, NotFound
 from webhooksd.kazoo.timeutil import now_ms
+from webhooksd.records import Account
 from webhooksd.store import Store
 
 from .factories import account, attempt, hook
@@ -172,33 +174,45 @@ async def test_delete_account_removes_what_it_owns(store: Store) -> None:
     assert await store.delete_account("a") is False
 
 
+def kazoo(account_id: str, rev: str, *ancestors: str, **fields: Any) -> Account:
+    """An account as the Kazoo mirror hands it over: Kazoo's ``_rev`` in ``pvt_kazoo_rev``."""
+    doc = {"pvt_kazoo_rev": rev, **fields.pop("doc", {})}
+    return account(account_id, *ancestors, doc=doc, revision=int(rev.split("-")[0]), **fields)
+
+
 async def test_mirrored_account_upsert_by_revision(store: Store) -> None:
-    """An account copied from outside is inserted, replaced by the same or a newer revision,
-    and left alone by an older one (so a lagging second mirror cannot move it back)."""
-    first = account("k1", "r0", name="one", realm="one.sip", revision=3, created_ms=5)
+    """An account copied from outside is inserted, replaced by the same or a newer Kazoo
+    revision, and left alone by an older one (so a lagging second mirror cannot move it
+    back), also after a local edit moved its own revision on; the local revision counts
+    every write."""
+    first = kazoo("k1", "3-a", "r0", name="one", realm="one.sip", created_ms=5)
     assert await store.put_mirrored_accounts([(first, "key-1")]) == ["k1"]
     stored = await store.get_account("k1")
     assert stored is not None
-    assert (stored.name, stored.revision, stored.created_ms, stored.tree) == ("one", 3, 5, ("r0",))
+    assert (stored.name, stored.created_ms, stored.tree) == ("one", 5, ("r0",))
     assert await store.account_by_api_key("key-1") == stored
     assert [a.id for a in await store.list_descendants("r0")] == ["k1"]
-    newer = replace(first, name="two", tree=("r1",), parent_id="r1", revision=4, enabled=False)
+    for _ in range(3):  # local edits (MonsterUI's ui_flags) move the local revision on
+        stored = await store.update_account(replace(stored, doc={**stored.doc, "ui": 1}))
+    newer = replace(
+        kazoo("k1", "4-b", "r1", name="two"), enabled=False, created_ms=5, parent_id="r1"
+    )
     assert await store.put_mirrored_accounts([(newer, None)]) == ["k1"]
     assert await store.account_by_api_key("key-1") is None
     assert await store.list_descendants("r0") == []
     assert [a.id for a in await store.list_descendants("r1")] == ["k1"]
-    older = replace(first, name="stale", revision=2)
+    after = await store.get_account("k1")
+    assert after is not None and after.revision == stored.revision + 1
+    older = kazoo("k1", "2-c", name="stale")
     assert await store.put_mirrored_accounts([(older, "key-old")]) == []
-    stored = await store.get_account("k1")
-    assert stored is not None and (stored.name, stored.enabled, stored.revision) == (
-        "two",
-        False,
-        4,
-    )
+    after = await store.get_account("k1")
+    assert after is not None and (after.name, after.enabled) == ("two", False)
     assert await store.account_by_api_key("key-old") is None
-    # the same revision again is written; in one batch with a stale copy of another account
-    stale = account("k9", revision=1)
-    assert await store.put_mirrored_accounts([(replace(stale, revision=2), None)]) == ["k9"]
+    # the same Kazoo revision again is written; a copy over an account without one is too;
+    # in one batch with a stale copy of another account
+    plain = await store.create_account(account("k9"))
+    assert await store.put_mirrored_accounts([(kazoo(plain.id, "2-d"), None)]) == ["k9"]
+    stale = kazoo("k9", "1-e")
     assert await store.put_mirrored_accounts([(newer, "key-2"), (stale, "x")]) == ["k1"]
     assert (await store.account_by_api_key("key-2") or account("x")).id == "k1"
 
@@ -206,7 +220,7 @@ async def test_mirrored_account_upsert_by_revision(store: Store) -> None:
 async def test_mirrored_accounts_may_share_a_key(store: Store) -> None:
     """Kazoo accounts sharing one API key are all stored; the key finds the lowest id, and
     the next one when that account goes."""
-    batch = [(account(account_id, revision=1), "shared") for account_id in ("k3", "k2", "k4")]
+    batch = [(kazoo(account_id, "1-a"), "shared") for account_id in ("k3", "k2", "k4")]
     assert await store.put_mirrored_accounts(batch) == ["k3", "k2", "k4"]
     assert (await store.account_by_api_key("shared") or account("x")).id == "k2"
     await store.delete_account("k2")

@@ -73,6 +73,7 @@ async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
         await query(store_url, sql)
     async with open_store(store_url) as second:
         assert await second.account_by_api_key("k") == created
-        assert await second.put_mirrored_accounts([(account("a0", revision=1), "k")]) == ["a0"]
+        mirrored = account("a0", doc={"pvt_kazoo_rev": "1-a"})
+        assert await second.put_mirrored_accounts([(mirrored, "k")]) == ["a0"]
         assert (await second.account_by_api_key("k") or created).id == "a0"
     assert await versions(store_url) == [v for v, _ in MIGRATIONS]

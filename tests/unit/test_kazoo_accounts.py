@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.kazoo_docs import CUSTOMER_ID, MASTER_ID, RESELLER_ID, account_doc, fixture
+from tests.kazoodocs import CUSTOMER_ID, MASTER_ID, RESELLER_ID, account_doc, fixture
 from webhooksd.accounts import hash_api_key
 from webhooksd.kazoo import accounts as kazoo
 
@@ -29,7 +29,8 @@ def test_kazoo_fixture_documents_map() -> None:
     key = "apikey0000000000000000000000000000000000000000000000000000000001"
     assert reseller.api_key_hash == customer.api_key_hash == hash_api_key(key)
     assert r.doc["timezone"] == "America/Los_Angeles"
-    assert not [k for k in r.doc if k.startswith(("pvt_", "_"))]
+    assert [k for k in r.doc if k.startswith(("pvt_", "_"))] == ["pvt_kazoo_rev"]
+    assert r.doc["pvt_kazoo_rev"] == "743-4867d4561fb4bdde734e8e5539a89155"
 
 
 def test_enabled_as_kazoo_decides() -> None:

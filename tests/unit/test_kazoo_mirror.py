@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
 
 from tests.couch import CouchServer
-from tests.kazoo_docs import (
+from tests.kazoodocs import (
     CUSTOMER_ID,
     MASTER_ID,
     RESELLER_ID,
@@ -39,7 +40,7 @@ async def fixture_store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @contextlib.asynccontextmanager
-async def running(url: str, store: Store, **options: float) -> AsyncIterator[KazooAccounts]:
+async def running(url: str, store: Store, **options: Any) -> AsyncIterator[KazooAccounts]:
     async with open_bus("memory://") as bus:
         mirror = KazooAccounts(
             url=url, store=store, bus=bus, metrics=Metrics(), node="test", wait_s=1.0, **options

@@ -107,7 +107,7 @@ async def test_config_listener_reloads_all_accounts(store: Store, bus: Bus) -> N
             await store.create_account(Account(id=account_id, name=account_id[:3]))
         await publish_account_change(bus, "doc_edited", account_id=ALL_ACCOUNTS, node="n")
         everyone = [a.id for a in await store.list_accounts()]
-        await _eventually(lambda: table.account_count == len(everyone))
+        await eventually(lambda: table.account_count == len(everyone), what="accounts loaded")
         assert set(ids) <= set(changed) == set(everyone)
 
 

@@ -34,9 +34,10 @@ _RECORD_FIELDS = ("id", "name", "realm", "enabled")
 
 
 def account_doc(account: Account) -> dict[str, Any]:
-    """The account's public document."""
+    """The account's public document (``pvt_*`` fields, such as a mirrored account's Kazoo
+    revision, are never shown, as Crossbar's ``kz_doc:public_fields/1``)."""
     doc: dict[str, Any] = {
-        **account.doc,
+        **{k: v for k, v in account.doc.items() if not k.startswith("pvt_")},
         "id": account.id,
         "name": account.name,
         "enabled": account.enabled,
@@ -104,7 +105,7 @@ _ID_PATTERN = "^[0-9a-z]{32}$"
 
 def _refuse_if_mirrored(call: Call) -> None:
     """Beside Kazoo (``kazoo_couch_url`` set) the accounts are Kazoo's: the mirror would undo
-    any write made here at the next change, so writes are refused rather than lost."""
+    a write of what Kazoo owns at its next change, so such writes are refused, not lost."""
     if call.deps.settings.kazoo_couch_url:
         raise Refusal(
             403,
@@ -177,14 +178,26 @@ async def create_sub_account(call: Call) -> Reply:
 
 
 async def _save(call: Call, data: Mapping[str, Any]) -> Reply:
-    _refuse_if_mirrored(call)
     checked = _check_fields(data)
+    stored = call.url_account
+    if (checked["name"], checked.get("realm"), checked["enabled"]) != (
+        stored.name,
+        stored.realm,
+        stored.enabled,
+    ):
+        # beside Kazoo these are Kazoo's; other fields (MonsterUI's ui_flags) may be saved,
+        # until Kazoo's next change of the account replaces the document
+        _refuse_if_mirrored(call)
     changed = replace(
-        call.url_account,
+        stored,
         name=checked["name"],
         realm=checked.get("realm"),
         enabled=checked["enabled"],
-        doc=_free_fields(checked),
+        # a client never sends the private fields: keep them (a mirrored account's revision)
+        doc={
+            **{k: v for k, v in stored.doc.items() if k.startswith("pvt_")},
+            **{k: v for k, v in _free_fields(checked).items() if not k.startswith("pvt_")},
+        },
     )
     try:
         saved = await call.deps.store.update_account(changed)

@@ -5,8 +5,9 @@ Only what hooks and Crossbar's auth need is taken: the id, ``name``, ``realm``, 
 ``kzd_accounts:is_enabled/1`` reads ``pvt_enabled`` alone, absent meaning enabled), whether it
 is a reseller (``pvt_reseller`` or ``is_reseller``) and its API key, kept only as a hash. The
 other public fields go into ``doc`` as Crossbar would show them; ``pvt_*`` and ``_*`` fields
-are dropped. The CouchDB revision number becomes the record's revision, which is what makes
-mirroring an idempotent upsert (:meth:`webhooksd.store.Store.put_mirrored_accounts`).
+are dropped, except Kazoo's ``_rev``, kept as the private ``pvt_kazoo_rev`` (as imported hooks
+keep theirs): its number is what makes mirroring an idempotent upsert
+(:meth:`webhooksd.store.Store.put_mirrored_accounts`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from webhooksd.kazoo.timeutil import gregorian_to_unix
 from webhooksd.records import Account
 
 __all__ = ["ACCOUNTS_DB", "KazooAccount", "from_kazoo", "is_deleted", "master_account_id"]
+
+#: the private field keeping the Kazoo ``_rev`` a record was copied from, as imported hooks
+#: do (``webhooksd.kazoo.import_hooks.KAZOO_REV``; not imported: that pulls in the whole API)
+KAZOO_REV = "pvt_kazoo_rev"
 
 #: where Kazoo names its master account
 SYSTEM_CONFIG_DB = "system_config"
@@ -75,9 +80,12 @@ def from_kazoo(doc: Mapping[str, Any]) -> KazooAccount | None:
         or _is_true(doc.get("is_reseller"), default=False),
         enabled=_is_true(doc.get("pvt_enabled"), default=True),
         doc={
-            k: v
-            for k, v in doc.items()
-            if not k.startswith(("_", "pvt_")) and k not in ("id", "name", "realm", "enabled")
+            **{
+                k: v
+                for k, v in doc.items()
+                if not k.startswith(("_", "pvt_")) and k not in ("id", "name", "realm", "enabled")
+            },
+            KAZOO_REV: str(doc.get("_rev", "")),
         },
         created_ms=_ms(doc.get("pvt_created")),
         modified_ms=_ms(doc.get("pvt_modified")),

@@ -61,10 +61,12 @@ class Store(Protocol):
     ) -> list[str]:
         """Insert or replace accounts copied from outside (Kazoo's ``accounts`` database),
         each with its key hash (None: no key), in one transaction; return the ids written.
-        Keyed by ``account.revision`` — the source's revision number: a copy older than the
-        stored one is skipped, the same or a newer one is written, so several mirrors writing
-        one store cannot move it back. A key another account holds too is shared, never a
-        Conflict."""
+        Keyed by the number of the Kazoo revision each came from (``doc["pvt_kazoo_rev"]``,
+        ``743-…``): a copy older than the stored one is skipped, the same or a newer one is
+        written (as is any copy over an account that has none), so several mirrors writing
+        one store cannot move it back, and an API edit in between does not hide the next
+        Kazoo change. The stored ``revision`` counts writes as for any account. A key another
+        account holds too is shared, never a Conflict."""
 
     # -- hooks ---------------------------------------------------------------------------
     async def create_hook(self, hook: HookDoc) -> HookDoc:

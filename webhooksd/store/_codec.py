@@ -87,6 +87,13 @@ def account_from_row(row: Row) -> Account:
     )
 
 
+def kazoo_generation(account: Account) -> int:
+    """The number of the Kazoo ``_rev`` an account was copied from (``pvt_kazoo_rev``)."""
+    rev = str(account.doc.get("pvt_kazoo_rev", ""))
+    head = rev.split("-", 1)[0]
+    return int(head) if head.isdigit() else -1
+
+
 def ancestor_rows(account: Account) -> list[tuple[str, str]]:
     """``(account_id, ancestor_id)`` for every ancestor in the tree (never the account)."""
     ancestors = dict.fromkeys(a for a in account.tree if a != account.id)

@@ -45,15 +45,19 @@ from webhooksd.store._codec import (
 )
 from webhooksd.store._postgres_sql import MIGRATION_LOCK, affected, numbered, translated, values
 
-#: an account copied from outside replaces the stored one unless that is newer (by revision)
+#: an account copied from outside replaces the stored one unless that one came from a newer
+#: Kazoo revision; the local revision still counts every write (API edits check it)
 _MIRROR_UPSERT = (
     f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({values(11)})"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
     " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
     " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
     " doc = excluded.doc, created_ms = excluded.created_ms,"
-    " modified_ms = excluded.modified_ms, revision = excluded.revision"
-    " WHERE accounts.revision <= excluded.revision RETURNING id"
+    " modified_ms = excluded.modified_ms, revision = accounts.revision + 1"
+    # the generation of Kazoo's _rev ("743-4867…" → 743; none stored: any copy wins)
+    " WHERE COALESCE(NULLIF(split_part(accounts.doc->>'pvt_kazoo_rev', '-', 1), '')::bigint, -1)"
+    " <= NULLIF(split_part(excluded.doc->>'pvt_kazoo_rev', '-', 1), '')::bigint"
+    " RETURNING id"
 )
 
 log = structlog.get_logger(__name__)

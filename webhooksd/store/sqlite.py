@@ -43,20 +43,24 @@ from webhooksd.store._codec import (
     hook_from_row,
     hook_params,
     hooks_by_id,
+    kazoo_generation,
     loads,
     stamp_new,
 )
 from webhooksd.store._sqlite_sql import fetch_all, one, rowcount, translated
 
-#: an account copied from outside replaces the stored one unless that is newer (by revision)
+#: an account copied from outside replaces the stored one unless that one came from a newer
+#: Kazoo revision; the local revision still counts every write (API edits check it)
 _MIRROR_UPSERT = (
     f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
     " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
     " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
     " doc = excluded.doc, created_ms = excluded.created_ms,"
-    " modified_ms = excluded.modified_ms, revision = excluded.revision"
-    " WHERE accounts.revision <= excluded.revision"
+    " modified_ms = excluded.modified_ms, revision = accounts.revision + 1"
+    # the generation of Kazoo's _rev ("743-4867…" → 743; none stored: any copy wins)
+    " WHERE COALESCE(CAST(json_extract(accounts.doc, '$.pvt_kazoo_rev') AS INTEGER), -1)"
+    " <= CAST(json_extract(excluded.doc, '$.pvt_kazoo_rev') AS INTEGER)"
 )
 
 log = structlog.get_logger(__name__)
@@ -244,7 +248,8 @@ class SqliteStore:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 sql = (
-                    f"SELECT id, revision FROM accounts WHERE id IN ({', '.join('?' * len(chunk))})"
+                    "SELECT id, COALESCE(CAST(json_extract(doc, '$.pvt_kazoo_rev') AS INTEGER),"
+                    f" -1) FROM accounts WHERE id IN ({', '.join('?' * len(chunk))})"
                 )
                 stored.update((row[0], row[1]) for row in await fetch_all(conn, sql, chunk))
             fresh = [
@@ -257,7 +262,7 @@ class SqliteStore:
                     key_hash,
                 )
                 for account, key_hash in accounts
-                if stored.get(account.id, -1) <= account.revision
+                if stored.get(account.id, -1) <= kazoo_generation(account)
             ]
             written = [(account.id,) for account, _ in fresh]
             await conn.executemany(_MIRROR_UPSERT, [account_params(a) for a, _ in fresh])
