@@ -28,6 +28,7 @@ from tests.kazoodocs import (
 )
 from tests.tcpproxy import TcpProxy
 from tests.waiting import eventually
+from webhooksd.bus import DEAD_LETTER
 from webhooksd.config import Settings
 from webhooksd.runtime.daemon import build
 
@@ -48,6 +49,17 @@ async def mirrored(settings: Settings) -> AsyncIterator[RunningDaemon]:
                 runner = RunningDaemon(daemon, f"http://127.0.0.1:{settings.api_port}", http, task)
                 await eventually(
                     lambda: readyz(runner, 200), timeout=20, what="ready (accounts loaded)"
+                )
+                # the gauges child's first sample done: a daemon stopped while that sample's
+                # probe channel is open can hang its shutdown (seen here, not the mirror's)
+                await eventually(
+                    lambda: (
+                        daemon.metrics.registry.get_sample_value(
+                            "webhooksd_queue_depth", {"queue": DEAD_LETTER}
+                        )
+                        is not None
+                    ),
+                    what="first queue-depth sample",
                 )
                 yield runner
         finally:
