@@ -86,6 +86,17 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        # (2 is the api_keys change of the Kazoo accounts bridge)
+        3,
+        (
+            # the write probe's row, one per instance: when each last proved it could write
+            """CREATE TABLE store_heartbeats (
+                instance TEXT{collate} PRIMARY KEY,
+                beat_ms BIGINT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 #: created before the migrations run, so it cannot itself be a migration
