@@ -53,8 +53,9 @@ class QueueListener:
         probe: Callable[[], Awaitable[None]] | None = None,
     ):
         self._bus = bus
-        #: checks the listener's dependencies (the store) before a message is handled during
-        #: an outage, so that nothing is sent to a receiver while its attempt cannot be recorded
+        #: checks the listener's dependencies (that the store can write) before a message is
+        #: handled during an outage, so that nothing is sent to a receiver while its attempt
+        #: cannot be recorded; only this probe ends an outage
         self._probe = probe
         self._metrics = metrics
         self._prefetch = prefetch
@@ -112,6 +113,7 @@ class QueueListener:
         try:
             if self._outage_since is not None and self._probe is not None:
                 await self._probe()
+                self._outage_since = None
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
@@ -134,7 +136,11 @@ class QueueListener:
             self._dead_letter_log("handler_error", message, exc)
             await delivery.dead_letter()
         else:
-            self._outage_since = None
+            if self._probe is None:
+                self._outage_since = None
+            # else a message that needed no write (no hook matched) or got one in while the
+            # store still had room proves nothing: ending the outage here would let the next
+            # messages be sent, fail to be recorded and be sent again on every redelivery
             await delivery.ack()
 
     def _dead_letter_log(self, reason: str, message: Message, exc: Exception) -> None:

@@ -7,6 +7,7 @@ and closed in reverse after every child has stopped. The children, in start orde
 ``init``             module metadata → store; accounts and enabled hooks → hook table
 ``shared_listener``  events → hook modules → deliveries (the shared durable queue)
 ``retry_worker``     delayed retries → deliveries
+``store_probe``      a heartbeat write → /readyz's ``store`` check, the listeners' outage probe
 ``disabler``         failing hooks → disabled
 ``retention``        old attempts → deleted
 ``gauges``           queue depths → /metrics
@@ -37,6 +38,7 @@ from webhooksd.children.disabler import Disabler
 from webhooksd.children.gauges import Gauges
 from webhooksd.children.init import Init
 from webhooksd.children.retention import Retention
+from webhooksd.children.store_probe import StoreProbe
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
@@ -112,6 +114,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             fire=dispatcher.fire,
         )
         drain = float(settings.drain_timeout_s)
+        store_probe = StoreProbe(store=store, instance=settings.node)
         accounts = AccountCache(store, ttl_s=settings.api_account_cache_ms / 1000)
         children: list[ChildSpec] = [
             ChildSpec(
@@ -143,6 +146,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     prefetch=settings.prefetch,
                     node=settings.node,
                     drain_timeout_s=drain,
+                    probe=store_probe.check,
                 ),
             ),
             ChildSpec(
@@ -151,12 +155,13 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     bus=bus,
                     metrics=metrics,
                     retrier=dispatcher,
-                    probe=store.ping,
+                    probe=store_probe.check,
                     queue_name=settings.retry_queue,
                     prefetch=settings.prefetch,
                     drain_timeout_s=drain,
                 ),
             ),
+            ChildSpec(name="store_probe", main=store_probe),
             ChildSpec(name="disabler", main=disabler),
             ChildSpec(
                 name="retention",
@@ -175,7 +180,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
 
         def readiness() -> dict[str, bool]:
             # looked up when called: the supervisor is built below, after the API it serves
-            return {**supervisor.readiness(), "bus": bus.connected}
+            return {**supervisor.readiness(), "bus": bus.connected, "store": store_probe.writable}
 
         app = create_app(
             ApiDeps(
