@@ -24,6 +24,7 @@ DEFAULTS = {
     "include_internal_legs": True,
 }
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+BASIC = {"username": "me", "password": "a-password-of-20-chars"}
 
 
 @pytest.fixture(name="hooks_path")
@@ -282,6 +283,33 @@ async def test_secret_masked_and_kept(api: Api, token: str, hooks_path: str) -> 
     status, body, _ = await api.call("PATCH", path, token=token, data={"secret": "short"})
     assert status == 400
     assert "value" not in body["data"]["secret"]["minLength"]
+
+
+async def test_listing_refuses_a_filter_on_a_secret(api: Api, token: str, hooks_path: str) -> None:
+    """``?filter_secret=<guess>`` would confirm a guess of the signing secret (and so of an
+    auth credential) one query at a time: a value filter on a secret field is a 400 naming
+    the parameter; the same filters on other fields, and presence filters, still work."""
+    await create(api, token, hooks_path, secret=SECRET, auth={"type": "basic", **BASIC})
+    for name, value in [
+        ("filter_secret", SECRET),
+        ("filter_not_secret", SECRET),
+        ("filter_auth.password", BASIC["password"]),
+        ("filter_auth", '{"type": "basic"}'),
+        ("filter_secret.x", "y"),
+    ]:
+        status, body, _ = await api.call("GET", hooks_path, token=token, params={name: value})
+        assert status == 400, (name, body)
+        assert body["message"] == "validation error"
+        assert list(body["data"]) == [name]
+        assert "forbidden" in body["data"][name]
+        assert SECRET not in str(body)
+    for name, value in [("has_key", "secret"), ("has_value", "auth.password")]:
+        status, body, _ = await api.call("GET", hooks_path, token=token, params={name: value})
+        assert status == 200 and len(body["data"]) == 1, (name, body)
+    status, body, _ = await api.call(
+        "GET", hooks_path, token=token, params={"filter_auth.type": "basic"}
+    )
+    assert status == 200 and len(body["data"]) == 1
 
 
 async def test_additions_validated(api: Api, token: str, hooks_path: str) -> None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from prometheus_client import generate_latest
 
 from tests.waiting import eventually
-from webhooksd.bus import DEAD_LETTER, Bus, Delivery
+from webhooksd.bus import DEAD_LETTER, Bus, Delivery, Message, QueueSpec
+from webhooksd.errors import StoreError
 from webhooksd.hooks.contract import Binding, HookContext, Metadata, Responder
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.docchanges import ALL_ACCOUNTS, publish_account_change, publish_hook_change
 from webhooksd.kazoo.events import Event
+from webhooksd.listeners.base import QueueListener
 from webhooksd.listeners.config import ConfigListener
 from webhooksd.listeners.shared import SharedListener
 from webhooksd.records import Account, Hook, HookDoc
@@ -365,3 +367,64 @@ def test_the_requeue_pause_grows_with_the_outage_and_is_capped() -> None:
     assert requeue_pause(3600.0) == REQUEUE_MAX_PAUSE_S
     pauses = [requeue_pause(t) for t in range(0, 120, 5)]
     assert pauses == sorted(pauses)
+
+
+class _Gated(QueueListener):
+    """A listener whose messages fail, succeed or wait as their body says."""
+
+    name = "gated"
+
+    def __init__(self, bus: Bus, probe: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(bus=bus, metrics=Metrics(), prefetch=10, drain_timeout_s=1, probe=probe)
+        self.queue_name = f"gated.{uuid.uuid4().hex}"
+        self.started: list[bytes] = []
+        self.done: list[bytes] = []
+        self.release = asyncio.Event()
+
+    def queue_spec(self) -> QueueSpec:
+        return QueueSpec(name=self.queue_name)
+
+    def bindings(self) -> Sequence[Binding]:
+        return [Binding("callevt", f"{self.queue_name}.#")]
+
+    async def process(self, message: Message) -> None:
+        self.started.append(message.body)
+        if message.body == b"unrecorded":
+            raise StoreError("sqlite: database or disk is full")
+        if message.body == b"slow":
+            await self.release.wait()
+        self.done.append(message.body)
+
+
+async def test_only_the_probe_ends_a_store_outage(bus: Bus) -> None:
+    """A message that succeeds during an outage (in flight from before it, or needing no write)
+    proves nothing about the store: the next message still waits for the write probe, rather
+    than being sent, failing to be recorded and being sent again on every redelivery."""
+    full = True
+    probes = 0
+
+    async def probe() -> None:
+        nonlocal probes
+        probes += 1
+        if full:
+            raise StoreError("sqlite: database or disk is full")
+
+    listener = _Gated(bus, probe)
+    key = f"{listener.queue_name}.x"
+    async with _running(listener):
+        await bus.publish("callevt", key, b"slow")
+        await eventually(lambda: listener.started == [b"slow"])
+        await bus.publish("callevt", key, b"unrecorded")  # the outage begins
+        await eventually(lambda: b"unrecorded" in listener.started)
+        listener.release.set()
+        await eventually(lambda: listener.done == [b"slow"])
+        await bus.publish("callevt", key, b"next")
+        # the new message, then the failed one when it comes back, each meet the probe
+        await eventually(lambda: probes >= 2, timeout=10, what="two probes")
+        assert b"next" not in listener.started
+        assert listener.started.count(b"unrecorded") == 1
+        full = False
+        await eventually(lambda: b"next" in listener.done, timeout=10, what="next handled")
+        await eventually(
+            lambda: listener.started.count(b"unrecorded") == 2, timeout=10, what="tried again"
+        )

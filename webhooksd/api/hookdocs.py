@@ -16,10 +16,13 @@ import orjson
 
 from webhooksd.kazoo.timeutil import unix_to_gregorian
 from webhooksd.records import HookDoc
-from webhooksd.transforms.authspec import mask_auth, restore_auth
+from webhooksd.transforms.authspec import AUTH_SECRET_FIELDS, mask_auth, restore_auth
 
 #: fields a client may send back but never sets: the server computes them
 READ_ONLY_FIELDS = ("id", "disable_reason")
+
+#: the fields of a hook that hold secrets (dotted): never shown in full, never filtered on
+SECRET_PATHS = ("secret", *(f"auth.{field}" for field in AUTH_SECRET_FIELDS))
 
 
 def mask_secret(secret: str) -> str:
@@ -76,7 +79,11 @@ def summary(stored: HookDoc) -> dict[str, Any]:
 def filter_doc(stored: HookDoc) -> dict[str, Any]:
     """The full document Crossbar's filters see: public fields plus Kazoo's private ones."""
     doc: dict[str, Any] = {**stored.doc, "_id": stored.id, "id": stored.id}
-    if isinstance(doc.get("auth"), Mapping):  # a filter must not be an oracle for secrets
+    # a filter must not be an oracle for secrets: value filters on them are refused (see
+    # SECRET_PATHS), and the document they would see holds none anyway
+    if isinstance(doc.get("secret"), str):
+        doc["secret"] = mask_secret(doc["secret"])
+    if isinstance(doc.get("auth"), Mapping):
         doc["auth"] = mask_auth(doc["auth"])
     doc.update(
         pvt_type="webhook",

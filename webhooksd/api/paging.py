@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
 
-from .envelope import Paging, Refusal
+from .envelope import Paging, Refusal, validation_error
 from .request import Call
 
 #: Crossbar's ``pagination_page_size``
@@ -160,11 +160,42 @@ def _match_one(name: str, raw: str, doc: Mapping[str, Any], ranges: bool) -> boo
     return True
 
 
-def doc_filter(call: Call, *, ranges: bool = True) -> Callable[[Mapping[str, Any]], bool]:
+def _value_filter_path(name: str) -> str | None:
+    """The field ``filter_<path>`` or ``filter_not_<path>`` compares (else None)."""
+    for prefix in ("filter_not_", "filter_"):
+        if name.startswith(prefix):
+            return name.removeprefix(prefix)
+    return None
+
+
+def _reaches(path: str, secret: str) -> bool:
+    """Whether comparing ``path``'s value compares ``secret``: the field itself, one inside
+    it, or an object that holds it."""
+    return path == secret or path.startswith(secret + ".") or secret.startswith(path + ".")
+
+
+def _refuse_secret_filters(names: Sequence[str], secret_paths: Collection[str]) -> None:
+    """Crossbar filters on any field; a value filter on a secret would let a caller guess it
+    one query at a time, so it is refused by name (presence filters show no more than GET)."""
+    refused = {
+        name: {"forbidden": {"message": "secret fields cannot be filtered on"}}
+        for name in names
+        if (path := _value_filter_path(name)) is not None
+        and any(_reaches(path, secret) for secret in secret_paths)
+    }
+    if refused:
+        raise validation_error(refused)
+
+
+def doc_filter(
+    call: Call, *, ranges: bool = True, secret_paths: Collection[str] = ()
+) -> Callable[[Mapping[str, Any]], bool]:
     """The query-string filters as a predicate over the full stored doc (private fields
     included). ``ranges`` applies ``created_from``… as filters (not on attempts, where
-    they are the queried window)."""
+    they are the queried window). A value filter on one of ``secret_paths`` (dotted) is a
+    400 ``validation error`` naming the parameter."""
     filters = [(name, raw) for name, raw in call.query.items()]
+    _refuse_secret_filters([name for name, _ in filters], secret_paths)
 
     def matches(doc: Mapping[str, Any]) -> bool:
         return all(_match_one(name, raw, doc, ranges) for name, raw in filters)

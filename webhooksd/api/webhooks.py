@@ -103,7 +103,7 @@ def _reply(stored: HookDoc, status: int = 200) -> Reply:
 
 async def list_hooks(call: Call) -> Reply:
     """``GET /accounts/{A}/webhooks``: summaries by id, descending by default."""
-    keep = doc_filter(call)
+    keep = doc_filter(call, secret_paths=hookdocs.SECRET_PATHS)
     hooks = [
         h for h in await call.deps.store.list_hooks(call.account_id) if keep(hookdocs.filter_doc(h))
     ]

@@ -54,8 +54,9 @@ class QueueListener:
         probe: Callable[[], Awaitable[None]] | None = None,
     ):
         self._bus = bus
-        #: checks the listener's dependencies (the store) before a message is handled during
-        #: an outage, so that nothing is sent to a receiver while its attempt cannot be recorded
+        #: checks the listener's dependencies (that the store can write) before a message is
+        #: handled during an outage, so that nothing is sent to a receiver while its attempt
+        #: cannot be recorded
         self._probe = probe
         self._metrics = metrics
         self._prefetch = prefetch
@@ -65,6 +66,8 @@ class QueueListener:
         self._idle.set()
         #: when the current store/bus outage began (monotonic), None while all is well
         self._outage_since: float | None = None
+        #: a dependency failed since the probe last passed: probe before the next message
+        self._unproven = False
         self.queue = ""
 
     def queue_spec(self) -> QueueSpec:
@@ -111,8 +114,9 @@ class QueueListener:
     async def _settle(self, delivery: Delivery) -> None:
         message = delivery.message
         try:
-            if self._outage_since is not None and self._probe is not None:
+            if self._unproven and self._probe is not None:
                 await self._probe()
+                self._unproven = False
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
@@ -121,6 +125,7 @@ class QueueListener:
             now = time.monotonic()
             if self._outage_since is None:
                 self._outage_since = now
+            self._unproven = True
             pause = requeue_pause(now - self._outage_since)
             log.warning(
                 "dependency failed; message requeued",
@@ -135,7 +140,14 @@ class QueueListener:
             self._dead_letter_log("handler_error", message, exc)
             await delivery.dead_letter(reason=f"handler_error: {exc!r}")
         else:
-            self._outage_since = None
+            # With a probe, only the probe ends an outage: a message that succeeds before it
+            # passed (one that needed no write, or got one in while the store still had some
+            # room) proves nothing, and ending the outage on it would let the next messages be
+            # sent, fail to be recorded and be sent again on every redelivery. A message that
+            # succeeds after it passed ends the outage, and the pause starts short again.
+            if self._probe is None or not self._unproven:
+                self._outage_since = None
+                self._unproven = False
             await delivery.ack()
 
     def _dead_letter_log(self, reason: str, message: Message, exc: Exception) -> None:

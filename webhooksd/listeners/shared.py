@@ -11,7 +11,7 @@ on ``targeted`` to the requester's ``Server-ID``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import orjson
 import structlog
@@ -48,13 +48,14 @@ class SharedListener(QueueListener):
         prefetch: int,
         node: str,
         drain_timeout_s: float,
+        probe: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
             bus=bus,
             metrics=metrics,
             prefetch=prefetch,
             drain_timeout_s=drain_timeout_s,
-            probe=store.ping,
+            probe=probe,
         )
         self._store = store
         self._ctx = ctx

@@ -9,6 +9,7 @@ and closed in reverse after every child has stopped. The children, in start orde
 ``shared_listener``  events → hook modules → deliveries (the shared durable queue)
 ``retry_worker``     delayed retries → deliveries
 ``alerts``           disabled and recovered hooks → the account's e-mail and alert URL
+``store_probe``      a heartbeat write → /readyz's ``store`` check, the listeners' outage probe
 ``disabler``         failing hooks → disabled
 ``retention``        old attempts → deleted
 ``gauges``           queue depths → /metrics
@@ -42,6 +43,7 @@ from webhooksd.children.gauges import Gauges
 from webhooksd.children.init import Init
 from webhooksd.children.kazoo_accounts import KazooAccounts
 from webhooksd.children.retention import Retention
+from webhooksd.children.store_probe import StoreProbe
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
@@ -127,6 +129,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             fire=dispatcher.fire,
         )
         drain = float(settings.drain_timeout_s)
+        store_probe = StoreProbe(store=store, instance=settings.node)
         accounts = AccountCache(store, ttl_s=settings.api_account_cache_ms / 1000)
         children: list[ChildSpec] = [
             ChildSpec(
@@ -173,6 +176,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     prefetch=settings.prefetch,
                     node=settings.node,
                     drain_timeout_s=drain,
+                    probe=store_probe.check,
                 ),
             ),
             ChildSpec(
@@ -181,13 +185,14 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
                     bus=bus,
                     metrics=metrics,
                     retrier=dispatcher,
-                    probe=store.ping,
+                    probe=store_probe.check,
                     queue_name=settings.retry_queue,
                     prefetch=settings.prefetch,
                     drain_timeout_s=drain,
                 ),
             ),
             ChildSpec(name="alerts", main=alerts),
+            ChildSpec(name="store_probe", main=store_probe),
             ChildSpec(name="disabler", main=disabler),
             ChildSpec(
                 name="retention",
@@ -206,7 +211,11 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
 
         def readiness() -> dict[str, bool]:
             # looked up when called: the supervisor is built below, after the API it serves
-            checks = {**supervisor.readiness(), "bus": bus.connected}
+            checks = {
+                **supervisor.readiness(),
+                "bus": bus.connected,
+                "store": store_probe.writable,
+            }
             if mirror is not None:
                 # not ready until Kazoo's accounts are in the store
                 checks["kazoo_accounts"] = mirror.loaded

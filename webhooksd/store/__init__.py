@@ -138,6 +138,12 @@ class Store(Protocol):
     async def ping(self) -> None:
         """A round trip to the database; raises :class:`StoreError` when it is unreachable."""
 
+    async def probe_write(self, instance: str) -> None:
+        """Prove the store can write now: upsert ``instance``'s heartbeat row (and, where a
+        small write can succeed while an attempt's cannot, check for room as an attempt
+        needs it). Raises :class:`StoreError` when it cannot write — a full disk, a read-only
+        database — even while reads still work, which :meth:`ping` cannot tell."""
+
     # -- hook-module metadata ------------------------------------------------------------
     async def list_module_meta(self) -> dict[str, dict[str, Any]]: ...
 

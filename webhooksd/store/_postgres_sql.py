@@ -39,5 +39,12 @@ def translated() -> Iterator[None]:
         yield
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(str(exc)) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        # asyncpg's own state error on a connection the server ended that it has not yet
+        # noticed ("another operation is in progress"): the database went away, not a bug
+        asyncpg.InternalClientError,
+        OSError,
+    ) as exc:
         raise StoreError(f"postgresql: {exc}") from exc

@@ -102,6 +102,16 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "CREATE INDEX api_keys_hash ON api_keys (key_hash, account_id)",
         ),
     ),
+    (
+        3,
+        (
+            # the write probe's row, one per instance: when each last proved it could write
+            """CREATE TABLE store_heartbeats (
+                instance TEXT{collate} PRIMARY KEY,
+                beat_ms BIGINT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 #: created before the migrations run, so it cannot itself be a migration

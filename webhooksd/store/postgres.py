@@ -397,6 +397,16 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.fetchval("SELECT 1")
 
+    async def probe_write(self, instance: str) -> None:
+        # every change PostgreSQL commits goes through its WAL first, so one small committed
+        # upsert fails whenever attempts would: a full disk, a read-only database or session
+        sql = (
+            "INSERT INTO store_heartbeats (instance, beat_ms) VALUES ($1, $2)"
+            " ON CONFLICT (instance) DO UPDATE SET beat_ms = excluded.beat_ms"
+        )
+        async with self._tx() as conn:
+            await conn.execute(sql, instance, now_ms())
+
     async def prune_attempts(self, older_than_ms: int) -> int:
         async with self._conn() as conn:
             sql = "DELETE FROM attempts WHERE created_ms < $1"

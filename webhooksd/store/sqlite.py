@@ -68,6 +68,17 @@ log = structlog.get_logger(__name__)
 _PREFIX = "sqlite:///"
 _BUSY_TIMEOUT_MS = 10_000
 
+#: the room the write probe takes: a batch of attempts with their payloads
+_PROBE_ROOM_BYTES = 64 * 1024
+_PROBE_ROOM_SQL = (
+    f"INSERT INTO attempts ({ATTEMPT_COLUMNS})"
+    " VALUES ('~write-probe', '', '', '', 0, 'probe', 0, '{}', zeroblob(?))"
+)
+_HEARTBEAT_SQL = (
+    "INSERT INTO store_heartbeats (instance, beat_ms) VALUES (?, ?)"
+    " ON CONFLICT (instance) DO UPDATE SET beat_ms = excluded.beat_ms"
+)
+
 
 def path_from_url(url: str) -> str:
     """``sqlite:///rel/path`` → ``rel/path``, ``sqlite:////abs`` → ``/abs``, or ``:memory:``."""
@@ -448,6 +459,18 @@ class SqliteStore:
     async def ping(self) -> None:
         async with self._read() as conn:
             await one(conn, "SELECT 1", ())
+
+    async def probe_write(self, instance: str) -> None:
+        async with self._write() as conn:
+            # Updating a small row rewrites a page SQLite already has, so it succeeds on a
+            # full database (or one at max_page_count) where new attempts fail: take room for
+            # an attempt in the attempts table itself, then give it back. Nothing of it is
+            # committed, so the probe never grows the file.
+            await conn.execute("SAVEPOINT probe_room")
+            await conn.execute(_PROBE_ROOM_SQL, (_PROBE_ROOM_BYTES,))
+            await conn.execute("ROLLBACK TO probe_room")
+            await conn.execute("RELEASE probe_room")
+            await conn.execute(_HEARTBEAT_SQL, (instance, now_ms()))
 
     async def prune_attempts(self, older_than_ms: int) -> int:
         async with self._write() as conn:

@@ -38,6 +38,8 @@ DEFAULT_TTL_S = 300
 MAX_TTL_S = 86_400
 _SECRET_KEYS = ("password", "token")
 _SECRET_MAPS = ("params", "map", "headers")
+#: the keys of an auth object that hold (or hold maps of) secrets
+AUTH_SECRET_FIELDS = (*_SECRET_KEYS, *_SECRET_MAPS)
 _NATIVE_KEYS = {
     "basic": {"type", "username", "password"},
     "bearer": {"type", "token"},
