@@ -63,12 +63,14 @@ async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
     """A store made before migration 2 (one account per key hash) keeps its keys after it."""
     async with open_store(store_url) as first:
         created = await first.create_account(account("a1"), api_key_hash="k")
-    # put the store back as migration 1 left it: the old api_keys table, version 2 unrecorded
+    # put the store back as migration 1 left it: the old api_keys table, nothing after
+    # version 1 recorded, and the later migrations' tables gone
     for sql in (
         "DROP TABLE api_keys",
         "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE)",
         "INSERT INTO api_keys (key_hash, account_id) VALUES ('k', 'a1')",
-        "DELETE FROM schema_version WHERE version = 2",
+        "DROP TABLE store_heartbeats",
+        "DELETE FROM schema_version WHERE version >= 2",
     ):
         await query(store_url, sql)
     async with open_store(store_url) as second:
