@@ -8,15 +8,24 @@ objects and lists giving nothing): exact decimal arithmetic instead of ``repr``,
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import webhooksd
+from webhooksd.config import load
 from webhooksd.delivery.encoding import erlang_float, jiffy_float, json_body, querystring
+from webhooksd.delivery.request import build_request
+from webhooksd.delivery.sender import Sender
+from webhooksd.records import Hook
 
 SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-~_"
 
@@ -289,3 +298,99 @@ def test_json_body_byte_for_byte() -> None:
         "}"
     )
     assert json_body(payload) == expected.encode()
+
+
+@dataclass
+class Wire:
+    """A loopback receiver that keeps each request's raw target and headers."""
+
+    url: str = ""
+    seen: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@pytest.fixture(name="wire")
+async def _wire() -> AsyncIterator[Wire]:
+    state = Wire()
+
+    async def handle(request: web.Request) -> web.Response:
+        state.seen.append((request.raw_path, dict(request.headers), await request.read()))
+        state.arrived.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+async def _deliver(
+    wire: Wire, payload: dict[str, Any], **doc: Any
+) -> tuple[str, dict[str, str], bytes]:
+    hook = Hook(
+        id="h" * 32,
+        account_id="a" * 32,
+        name="n",
+        uri=doc.pop("uri", f"{wire.url}/hook"),
+        hook="channel_create",
+        **doc,
+    )
+    request = build_request(hook, payload, msg_id="msg_1", timestamp=1_700_000_000)
+    async with Sender.open(load(environ={}).replace(allow_private_targets=True)) as sender:
+        outcome = await sender.send(request)
+    assert outcome.kind == "success", outcome
+    await asyncio.wait_for(wire.arrived.wait(), 5)
+    return wire.seen[-1]
+
+
+GET_PAYLOAD: dict[str, Any] = {
+    "account_id": "a" * 32,
+    "custom_channel_vars": {"owner_id": "o", "tags": ["x", None]},
+    "from": "1000@realm.example:5060",
+    "caller_id_name": "Zoë & Co",
+    "pct": "100%",
+    "f": 0.25,
+}
+
+
+async def test_get_query_goes_out_byte_for_byte(wire: Wire) -> None:
+    """The request line's query is exactly Kazoo's json_to_querystring: ``[``/``]`` literal,
+    ``%40``/``%3A`` not decoded (an HTTP client would re-encode both)."""
+    raw_path, _, body = await _deliver(wire, GET_PAYLOAD, http_verb="get")
+    expected = kazoo_querystring(GET_PAYLOAD)
+    assert "custom_channel_vars[tags][]=null" in expected and "%40realm.example%3A5060" in expected
+    assert raw_path == "/hook?" + expected
+    assert body == b""
+
+
+async def test_get_query_after_the_hooks_own_query(wire: Wire) -> None:
+    raw_path, _, _ = await _deliver(
+        wire, {"o": {"k": "v@w"}}, http_verb="get", uri=f"{wire.url}/p?x=%5B1%5D"
+    )
+    assert raw_path == "/p?x=%5B1%5D&o[k]=v%40w"
+
+
+async def test_user_agent_is_webhooksd_s_product_token(wire: Wire) -> None:
+    """Kazoo's httpc sends none; webhooksd names itself, not the HTTP library."""
+    _, headers, _ = await _deliver(wire, {"a": 1}, http_verb="post", format="json")
+    assert headers["User-Agent"] == f"webhooksd/{webhooksd.__version__}"
+
+
+async def test_a_hooks_own_user_agent_wins(wire: Wire) -> None:
+    _, headers, _ = await _deliver(
+        wire, {"a": 1}, http_verb="post", custom_request_headers={"user-agent": "mine/1"}
+    )
+    assert headers["User-Agent"] == "mine/1"
+
+
+async def test_json_body_on_the_wire(wire: Wire) -> None:
+    _, headers, body = await _deliver(wire, {"a": {}, "b": [1.0]}, http_verb="post", format="json")
+    assert headers["Content-Type"] == "application/json"
+    assert body == b'{\n  "a" : {\n    \n  },\n  "b" : [\n    1.0\n  ]\n}'
