@@ -120,6 +120,26 @@ def object_field(body: Mapping[str, Any], path: str | Sequence[str]) -> Mapping[
     return value
 
 
+#: ``kz_api``'s ``?DEFAULT_HEADERS``: ``kz_api:validate/4`` (every ``kapi_*:*_v`` validator)
+#: refuses a message that lacks one of them
+ENVELOPE_KEYS: tuple[str, ...] = (
+    "App-Name",
+    "App-Version",
+    "Event-Category",
+    "Event-Name",
+    "Msg-ID",
+)
+
+
+def require_envelope(body: Mapping[str, Any]) -> None:
+    """``kz_api:validate/4``'s first check: raise :class:`MalformedMessage` naming the envelope
+    keys the message lacks. As ``props:is_defined``, a key is there with any value, even
+    ``null`` or ``""``."""
+    missing = [key for key in ENVELOPE_KEYS if key not in body]
+    if missing:
+        raise MalformedMessage(f"missing envelope header(s) {', '.join(missing)}")
+
+
 def first_defined(body: Mapping[str, Any], paths: Iterable[str | Sequence[str]]) -> Any:
     """``kz_json:get_first_defined``: the first value that is not absent or ``null``."""
     for path in paths:
