@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from webhooksd.kazoo.term import to_integer
+
 HttpVerb = Literal["get", "post", "put"]
 BodyFormat = Literal["form-data", "json"]
 AttemptResult = Literal["success", "failure"]
@@ -160,13 +162,9 @@ _VERBS: dict[str, HttpVerb] = {"get": "get", "put": "put", "post": "post"}
 
 
 def _clamp_retries(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return 2
-    try:
-        retries = int(value)
-    except ValueError:
-        return 2
-    return max(0, min(4, retries))
+    # kzd_webhooks:retries/1 reads the field with kz_json:get_integer_value (2.5 → 3)
+    retries = to_integer(value)
+    return 2 if retries is None else max(0, min(4, retries))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,8 @@ from webhooksd.hooks import (
     MalformedMessage,
     Responder,
     from_pairs,
+    ne_str,
+    require_envelope,
     str_field,
     to_number,
 )
@@ -53,6 +55,7 @@ def invalid_reason(body: Mapping[str, Any], im_type: str) -> str | None:
     a required key of the wrong type is MalformedMessage (dead-lettered), not a reason."""
     if body.get("Event-Category") != im_type or body.get("Event-Name") != "inbound":
         return "not an inbound message of this type"
+    require_envelope(body)
     wrong = [k for k in REQUIRED_KEYS if body.get(k) is not None and not isinstance(body[k], str)]
     if wrong:
         raise MalformedMessage(f"{', '.join(wrong)} not a string")
@@ -66,7 +69,8 @@ def invalid_reason(body: Mapping[str, Any], im_type: str) -> str | None:
 
 
 def format_event(body: Mapping[str, Any], account_id: str) -> dict[str, Any]:
-    """``format_event/2``: ``{id, account_id, type, from, to, body, origin, charges}``."""
+    """``format_event/2``: ``{id, account_id, type, from, to, body, origin, charges}``; an
+    empty ``Body`` leaves ``body`` out (``kz_im:body/1`` reads a non-empty string)."""
     return from_pairs(
         [
             ("id", body.get("Message-ID")),
@@ -74,7 +78,7 @@ def format_event(body: Mapping[str, Any], account_id: str) -> dict[str, Any]:
             ("type", body.get("Event-Category")),
             ("from", body.get("From")),
             ("to", body.get("To")),
-            ("body", body.get("Body")),
+            ("body", ne_str(body.get("Body"))),
             ("origin", body.get("Route-Type")),
             ("charges", to_number(body.get("Charges"))),
         ]

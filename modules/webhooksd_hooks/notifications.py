@@ -33,6 +33,7 @@ from webhooksd.hooks import (
     ne_str,
     normalize,
     normalize_name,
+    require_envelope,
 )
 
 from .notification_types import BY_NAME, NOTIFICATION_TYPES
@@ -104,6 +105,7 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     if definition is None:
         bound.warning("unknown notification; ignored")
         return
+    require_envelope(event.body)  # the definition's validate_fun is kz_api:validate/4
     missing = [key for key in definition.required if event.body.get(key) is None]
     if missing:
         bound.warning("notification lacks required keys; ignored", missing=missing)

@@ -35,6 +35,7 @@ from webhooksd.hooks import (
     from_pairs,
     hook_custom_data,
     ne_str,
+    require_envelope,
     str_field,
 )
 
@@ -123,6 +124,7 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     if event.name not in DOC_ACTIONS:
         bound.debug("not a document change; ignored")
         return
+    require_envelope(body)  # kapi_conf:doc_update_v, which Kazoo asserts
     doc_id, database = str_field(body, "ID"), str_field(body, "Database")
     if doc_id is None or database is None:
         bound.warning("doc_update without ID or Database; ignored")

@@ -23,6 +23,7 @@ from webhooksd.hooks import (
     Metadata,
     Responder,
     normalize,
+    require_envelope,
     str_field,
 )
 
@@ -60,9 +61,12 @@ def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
 async def handle_event(event: Event, ctx: HookContext) -> None:
     """Fire the park event at the account's ``parking`` and ``all`` hooks."""
     bound = log.bind(event_id=event.event_id, event_name=event.name)
-    if event.name not in PARK_EVENTS or str_field(event.body, "Call-ID") is None:
-        # Kazoo asserts kapi_call:event_v (Call-ID required)
-        bound.warning("not a valid park event; ignored")
+    if event.name not in PARK_EVENTS:
+        bound.warning("not a park event; ignored")
+        return
+    require_envelope(event.body)  # kapi_call:event_v, which Kazoo asserts
+    if str_field(event.body, "Call-ID") is None:
+        bound.warning("park event without Call-ID; ignored")
         return
     account_id = str_field(event.body, ("Custom-Channel-Vars", "Account-ID"))
     if account_id is None:

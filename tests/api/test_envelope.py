@@ -38,6 +38,30 @@ async def test_success_envelope_keys(api: Api, token: str) -> None:
     assert "revision" in body
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "data", "with_token", "status"),
+    [
+        ("GET", "/v2/accounts/{account}/webhooks", None, True, 200),
+        ("PUT", "/v2/accounts/{account}/webhooks", HOOK, True, 201),
+        ("GET", "/v2/webhooks", None, False, 200),
+        ("PUT", "/v2/accounts/{account}/webhooks", {}, True, 400),
+        ("GET", "/v2/accounts/{account}/webhooks", None, False, 401),
+        ("GET", "/v2/accounts/{account}/webhooks/" + "0" * 32, None, True, 404),
+        ("GET", "/v2/no_such_module", None, False, 404),
+    ],
+)
+async def test_tokens_in_every_answer(
+    api: Api, token: str, method: str, path: str, data: Any, with_token: bool, status: int
+) -> None:
+    """Crossbar's envelope always has ``tokens`` (``get_token_obj``): the request's cost and
+    what is left; without rate limiting a caller has no bucket, reported as a full one."""
+    got, body, _ = await api.call(
+        method, path.format(account=api.master.id), token=token if with_token else None, data=data
+    )
+    assert got == status
+    assert body["tokens"] == {"consumed": 1, "remaining": 100}
+
+
 async def test_content_type_is_exact(api: Api, token: str) -> None:
     """Content-Type is exactly application/json (no charset) on success and error."""
     path = f"/v2/accounts/{api.master.id}/webhooks"
@@ -218,6 +242,6 @@ async def test_rate_limited(limited: TestClient[Any, Any], token: str) -> None:
     assert statuses[-1] == 429
     assert body["message"] == "too_many_requests"
     assert body["data"] == {"message": "too many requests"}
-    assert body["tokens"] == {"consumed": 0, "remaining": 0}
+    assert body["tokens"] == {"consumed": 1, "remaining": 0}  # the cost, as Crossbar reports it
     other = await limited.get("/v2/webhooks")  # another caller has its own bucket
     assert other.status == 200

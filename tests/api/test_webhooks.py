@@ -383,17 +383,19 @@ async def test_descendants_path(api: Api, token: str) -> None:
 
 
 async def test_size_limits_are_validation_errors(api: Api, token: str, hooks_path: str) -> None:
-    """Oversized names, URIs, custom data and headers are 400s with dotted keys (limits
-    against abuse; Kazoo has none)."""
+    """Oversized URIs, custom data and headers are 400s with dotted keys (generous bounds
+    against abuse, which Kazoo's schema lacks), in kz_json_schema's shape: a length error
+    names the string as ``cause`` and ``value``."""
     too_many = {f"k{n}": "v" for n in range(51)}
+    uri = "http://hooks.example.com/" + "p" * 8192
     status, body, _ = await api.call(
         "PUT",
         hooks_path,
         token=token,
         data={
-            "name": "n" * 257,
+            "name": "n",
             "hook": "channel_create",
-            "uri": "http://hooks.example.com/" + "p" * 2048,
+            "uri": uri,
             "custom_data": too_many,
             "custom_request_headers": {"X-Big": "v" * 1025},
             "group": "g" * 129,
@@ -401,8 +403,36 @@ async def test_size_limits_are_validation_errors(api: Api, token: str, hooks_pat
     )
     assert status == 400 and body["message"] == "validation error"
     data = body["data"]
-    assert data["name"]["maxLength"]["target"] == 256
-    assert data["uri"]["maxLength"]["target"] == 2048
+    assert data["uri"] == {
+        "maxLength": {
+            "message": "String must not be more than 8192 characters",
+            "target": 8192,
+            "cause": uri,
+            "value": uri,
+        }
+    }
     assert data["custom_data"]["maxProperties"]["target"] == 50
     assert data["custom_request_headers.X-Big"]["maxLength"]["target"] == 1024
     assert data["group"]["maxLength"]["target"] == 128
+    status, body, _ = await api.call(
+        "PUT", hooks_path, token=token, data={**HOOK, "custom_data": {"k": "v" * 4097}}
+    )
+    assert status == 400 and body["data"]["custom_data.k"]["maxLength"]["target"] == 4096
+
+
+async def test_kazoo_clients_long_fields_are_accepted(
+    api: Api, token: str, hooks_path: str
+) -> None:
+    """Kazoo's schema has no length limits: a long name, a URI of a few kilobytes (well
+    inside any server's request line) and long custom data values are stored as sent."""
+    doc = {
+        **HOOK,
+        "name": "n" * 20_000,
+        "uri": "http://hooks.example.com/" + "p" * 6000 + "?t=" + "x" * 1000,
+        "custom_data": {f"k{n}": "v" * 4096 for n in range(50)},
+    }
+    status, body, _ = await api.call("PUT", hooks_path, token=token, data=doc)
+    assert status == 201, body
+    assert {k: body["data"][k] for k in ("name", "uri", "custom_data")} == {
+        k: doc[k] for k in ("name", "uri", "custom_data")
+    }

@@ -34,6 +34,8 @@ from .support import Collector, Scratch
 
 ACCOUNT = "a" * 32
 UNKNOWN = "f" * 32
+#: a field value meaning "leave the envelope key out"
+DROP = "<dropped>"
 
 #: (exchange, routing-key word, body, a part of the reason)
 MALFORMED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -94,6 +96,31 @@ MALFORMED: list[tuple[str, str, dict[str, Any], str]] = [
         },
         "account id is not a string",
     ),
+    # kz_api:validate/4 refuses these for lack of the envelope (?DEFAULT_HEADERS)
+    (
+        "callevt",
+        "call.PARK_PARKED",
+        {"App-Name": DROP, "Custom-Channel-Vars": {"Account-ID": ACCOUNT}},
+        "missing envelope header(s) App-Name",
+    ),
+    (
+        "im",
+        "sms.inbound.offnet",
+        {"Event-Category": "sms", "Event-Name": "inbound", "Msg-ID": DROP, "App-Version": DROP},
+        "missing envelope header(s) App-Version, Msg-ID",
+    ),
+    (
+        "configuration",
+        "doc_edited.accounts.user",
+        {"Event-Category": "configuration", "Event-Name": "doc_edited", "App-Version": DROP},
+        "missing envelope header(s) App-Version",
+    ),
+    (
+        "notifications",
+        "notifications.account.low_balance",
+        {"Event-Category": "notification", "Event-Name": "low_balance", "Msg-ID": DROP},
+        "missing envelope header(s) Msg-ID",
+    ),
 ]
 
 #: ignored on purpose: an account without hooks, no account at all
@@ -109,9 +136,12 @@ def _body(routing: str, fields: dict[str, Any], call_id: str) -> bytes:
     base: dict[str, Any] = {
         "Event-Category": "call_event",
         "Event-Name": routing.split(".")[1],
+        "App-Name": "tests",
+        "App-Version": "4.3.0",
+        "Msg-ID": call_id,
         "Call-ID": call_id,
     }
-    return orjson.dumps({**base, **fields})
+    return orjson.dumps({k: v for k, v in {**base, **fields}.items() if v != DROP})
 
 
 def _gzip_bomb(inflated: int = 64 << 20) -> bytes:

@@ -92,6 +92,15 @@ def accounts() -> list[Account]:
     ]
 
 
+#: the envelope keys every Kazoo message carries (kz_api's ?DEFAULT_HEADERS, less the
+#: category and name each test sets)
+ENVELOPE: dict[str, str] = {
+    "App-Name": "tests",
+    "App-Version": "4.3.0",
+    "Msg-ID": "0123456789abcdef",
+}
+
+
 def hook(hook_id: str, account_id: str, hook_event: str, **doc: Any) -> Hook:
     """A hook compiled from a stored document, as the daemon loads it."""
     public = {"name": hook_id, "uri": "http://127.0.0.1:9/hook", "hook": hook_event, **doc}

@@ -81,6 +81,14 @@ async def test_payload(ctx: RecordingContext, kind: str) -> None:
     }
 
 
+async def test_empty_body_leaves_body_out(ctx: RecordingContext, kind: str) -> None:
+    """``kz_im:body/1`` reads a non-empty string: an empty Body is valid but not sent."""
+    ctx.table.put(hook("h", ACCOUNT, kind))
+    await module(kind).handle_event(inbound(kind, Body=""), ctx)
+    payload = ctx.only().payload
+    assert "body" not in payload and payload["id"] == "msg-123"
+
+
 async def test_optional_keys_absent_and_onnet_accepted(ctx: RecordingContext, kind: str) -> None:
     """Without Charges/Route-Type those keys are absent; an on-net message is still valid."""
     mod = module(kind)

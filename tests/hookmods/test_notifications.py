@@ -14,6 +14,7 @@ from webhooksd_hooks.notification_types import NOTIFICATION_TYPES
 
 from .helpers import (
     ACCOUNT,
+    ENVELOPE,
     MASTER,
     NOTIFY_ACCOUNT,
     OTHER,
@@ -221,8 +222,8 @@ async def test_callflow_webhook_account_falls_back_to_the_hook_owner(
 )
 async def test_unusable_callflow_hook_is_not_fired(ctx: RecordingContext, hook_object: Any) -> None:
     """A webhook event whose Hook lacks an id, owner or uri fires nothing and raises nothing."""
-    body = {"Event-Category": "notification", "Event-Name": "webhook", "Hook": hook_object}
-    body["Data"] = {"a": 1}
+    body: dict[str, Any] = {**ENVELOPE, "Event-Category": "notification"}
+    body |= {"Event-Name": "webhook", "Hook": hook_object, "Data": {"a": 1}}
     await notifications.handle_event(notification(body), ctx)
     assert ctx.fired == []
 
@@ -328,8 +329,18 @@ async def test_ancestors_and_all_hooks_reach_notifications(ctx: RecordingContext
         {"Event-Category": "notification", "Event-Name": "notify_update", "Status": "completed"},
         {"Event-Category": "notification", "Event-Name": "skel", "Account-ID": NOTIFY_ACCOUNT},
         {"Event-Category": "notification", "Event-Name": "bogus", "Account-ID": NOTIFY_ACCOUNT},
-        {"Event-Category": "notification", "Event-Name": "voicemail_new", "Account-ID": "x"},
-        {"Event-Category": "notification", "Event-Name": "webhook_disabled", "Hook-ID": "h"},
+        {
+            **ENVELOPE,
+            "Event-Category": "notification",
+            "Event-Name": "voicemail_new",
+            "Account-ID": "x",
+        },
+        {
+            **ENVELOPE,
+            "Event-Category": "notification",
+            "Event-Name": "webhook_disabled",
+            "Hook-ID": "h",
+        },
     ],
 )
 async def test_unknown_or_invalid_notifications_are_ignored(

@@ -13,6 +13,7 @@ from webhooksd_hooks import object as object_hook
 
 from .helpers import (
     ACCOUNT,
+    ENVELOPE,
     MASTER,
     OBJECT_ACCOUNT,
     OTHER,
@@ -208,8 +209,13 @@ async def test_ancestors_and_all_hooks_reach_object(ctx: RecordingContext) -> No
             "Account-ID": ACCOUNT,
         },
         {"Event-Category": "configuration", "Event-Name": "db_created", "ID": "x", "Database": "x"},
-        {"Event-Category": "configuration", "Event-Name": "doc_edited", "Database": "accounts"},
-        {"Event-Category": "configuration", "Event-Name": "doc_edited", "ID": ACCOUNT},
+        {**ENVELOPE, "Event-Category": "configuration", "Event-Name": "doc_edited", "ID": ACCOUNT},
+        {
+            **ENVELOPE,
+            "Event-Category": "configuration",
+            "Event-Name": "doc_edited",
+            "Database": "accounts",
+        },
     ],
 )
 async def test_non_doc_updates_are_ignored(ctx: RecordingContext, body: dict[str, Any]) -> None:
@@ -233,7 +239,7 @@ async def test_wrongly_typed_doc_update_is_malformed(
 ) -> None:
     """ID, Database and Type of the wrong type are MalformedMessage naming the field."""
     ctx.table.put(hook("o", ACCOUNT, "object"))
-    body = {"Event-Category": "configuration", "Event-Name": "doc_edited", **fields}
+    body = {**ENVELOPE, "Event-Category": "configuration", "Event-Name": "doc_edited", **fields}
     with pytest.raises(MalformedMessage, match=reason):
         await object_hook.handle_event(event("configuration", "configuration.x", body), ctx)
     assert ctx.fired == []

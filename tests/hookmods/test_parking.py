@@ -10,6 +10,7 @@ from webhooksd_hooks import parking
 
 from .helpers import (
     ACCOUNT,
+    ENVELOPE,
     MASTER,
     PARK_ACCOUNT,
     RESELLER,
@@ -107,8 +108,9 @@ async def test_ancestors_and_all_hooks_reach_parking(ctx: RecordingContext) -> N
     "body",
     [
         # no account in the CCVs: no number lookup, the event is dropped
-        {"Event-Category": "call_event", "Event-Name": "PARK_PARKED", "Call-ID": "c"},
+        {**ENVELOPE, "Event-Category": "call_event", "Event-Name": "PARK_PARKED", "Call-ID": "c"},
         {
+            **ENVELOPE,
             "Event-Category": "call_event",
             "Event-Name": "PARK_PARKED",
             "Call-ID": "c",
@@ -116,11 +118,17 @@ async def test_ancestors_and_all_hooks_reach_parking(ctx: RecordingContext) -> N
         },
         # kapi_call:event_v requires Call-ID
         {
+            **ENVELOPE,
             "Event-Category": "call_event",
             "Event-Name": "PARK_PARKED",
             "Custom-Channel-Vars": {"Account-ID": PARK_ACCOUNT},
         },
-        {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Call-ID": "c"},
+        {
+            **ENVELOPE,
+            "Event-Category": "call_event",
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "c",
+        },
     ],
 )
 async def test_invalid_park_events_are_ignored(ctx: RecordingContext, body: dict[str, Any]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from webhooksd.kazoo.payloads import (
     first_defined,
@@ -17,7 +21,7 @@ from webhooksd.kazoo.payloads import (
     to_int,
     to_number,
 )
-from webhooksd.records import Hook
+from webhooksd.records import Hook, HookDoc
 
 from .helpers import ACCOUNT, hook
 
@@ -33,11 +37,36 @@ def test_ne_str(value: Any, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(6, 6), ("6", 6), (5.6, 6), ("5.4", 5), ("x", None), (True, None), (None, None)],
+    [
+        *[(6, 6), ("6", 6), (5.6, 6), ("5.4", 5), ("x", None), (True, None), (None, None)],
+        *[(2.5, 3), (-2.5, -3), (0.5, 1), ("10.5", 11), ("-10.5", -11), ("+4", 4)],
+        *[("1.5e1", 15), (3.5, 4), (0.49999999999999994, 0), ("1e5", None), (" 7", None)],
+        *[("7.", None), (".5", None), ("nan", None), ("inf", None), ("1.0e400", None)],
+        ([49], None),
+    ],
 )
 def test_to_int(value: Any, expected: int | None) -> None:
-    """Integers, floats and numeric strings become ints; the rest None."""
+    """kz_term:to_integer: halves round away from zero (Erlang's round/1), strings only as
+    Erlang integer or float literals; the rest None."""
     assert to_int(value) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15))
+def test_to_int_rounds_like_erlang(value: float) -> None:
+    """round/1 on the exact value: the nearest integer, a tie away from zero."""
+    below = math.floor(value)
+    gap = Fraction(value) - below
+    expected = below + 1 if gap > Fraction(1, 2) or (gap == Fraction(1, 2) and value > 0) else below
+    assert to_int(value) == expected
+    if "e" not in repr(value):  # "1.5" is an Erlang float literal, "1e+16" is not
+        assert to_int(repr(value)) == expected
+
+
+@pytest.mark.parametrize(("stored", "expected"), [(2.5, 3), ("3.5", 4), ("x", 2), (9, 4), (-1, 0)])
+def test_stored_retries_are_read_as_kazoo_reads_them(stored: Any, expected: int) -> None:
+    """kzd_webhooks:retries/1 reads the field with get_integer_value, then clamps it."""
+    doc = {"name": "n", "uri": "http://x/", "hook": "all", "retries": stored}
+    assert Hook.from_doc(HookDoc(id="h" * 32, account_id=ACCOUNT, doc=doc)).retries == expected
 
 
 def test_to_number_and_is_true() -> None:

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -111,6 +112,14 @@ def iso_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: what one request costs (Crossbar's ``token_costs``, 1 unless configured otherwise)
+TOKEN_COST = 1
+#: ``tokens`` of a caller without a bucket (rate limiting off, or answered before the bucket
+#: was consulted): Kazoo's ``kz_buckets:tokens_remaining`` reports such a caller as a full
+#: bucket of ``max_bucket_tokens`` (100)
+UNMETERED: Mapping[str, int] = MappingProxyType({"consumed": TOKEN_COST, "remaining": 100})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnvelopeContext:
     """The request facts every envelope repeats."""
@@ -119,7 +128,8 @@ class EnvelopeContext:
     node: str
     auth_token: str | None = None
     version: str | None = None
-    tokens: Mapping[str, int] | None = None
+    #: ``{consumed, remaining}``, in every answer as in Crossbar's ``create_resp_envelope``
+    tokens: Mapping[str, int] = field(default_factory=lambda: UNMETERED)
 
 
 #: the envelope facts known so far in a request; an answer given at any step repeats them
@@ -141,8 +151,7 @@ def _common(ctx: EnvelopeContext, status: str) -> dict[str, Any]:
         body["auth_token"] = ctx.auth_token
     if ctx.version is not None:
         body["version"] = ctx.version
-    if ctx.tokens is not None:
-        body["tokens"] = dict(ctx.tokens)
+    body["tokens"] = dict(ctx.tokens)
     return body
 
 

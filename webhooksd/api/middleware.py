@@ -29,6 +29,7 @@ from .auth import Credentials, Identity, authorize, identify
 from .deps import ACCOUNTS, DEPS, LIMITER
 from .envelope import (
     ENVELOPE,
+    TOKEN_COST,
     EnvelopeContext,
     Refusal,
     bad_identifier,
@@ -118,7 +119,8 @@ def _budget(request: web.Request, identity: Identity | None) -> None:
     taken = _take(request, identity)
     if taken is None:
         return
-    tokens = {"consumed": taken.consumed, "remaining": taken.remaining}
+    # Crossbar reports the request's cost (cb_modules_util:token_cost), refused or not
+    tokens = {"consumed": TOKEN_COST, "remaining": taken.remaining}
     request[ENVELOPE] = replace(request[ENVELOPE], tokens=tokens)
     if not taken.allowed:
         raise too_many_requests()

@@ -108,6 +108,8 @@ def _entry(err: ValidationError, *, hide_value: bool) -> tuple[str, dict[str, An
         return code, {"message": err.message}
     entry: dict[str, Any] = {"message": message, "target": target}
     if not hide_value:
+        if code in ("minLength", "maxLength"):  # kz_json_schema names the string twice
+            entry["cause"] = err.instance
         entry["value"] = err.instance
     return code, entry
 

@@ -1,37 +1,133 @@
-"""Kazoo's body encodings (``kz_http_util:json_to_querystring``, jiffy ``pretty``).
+"""Kazoo's body encodings: ``kz_http_util:json_to_querystring`` and jiffy's JSON printer.
 
+Form and query strings follow ``encode_kv``: a scalar is ``kz_term:to_binary`` of it (a float
+printed by ``kz_mochinum:digits``), a list element the same (``null`` → ``null``, an object its
+compact JSON, a nested list its strings run together as Erlang's ``iolist_to_binary`` does).
 Where Kazoo's encoder is broken its documentation is followed: keys are url-encoded (the
-``[``/``]`` of the nesting syntax stay literal), JSON null values are skipped instead of
-crashing, and empty objects or lists produce nothing instead of ``&&``.
+``[``/``]`` of the nesting syntax stay literal); a value the encoder crashes on (``null`` outside
+a list; inside a nested list a number over 255, a float, a boolean, ``null`` or an object) is
+left out instead of losing the whole event; empty objects or lists produce nothing instead of
+``&&``.
+
+JSON bodies are what ``kz_json:encode(JObj, ['pretty'])`` prints: jiffy's layout (two-space
+indent, ``" : "``, an empty object as ``{``, newline, the inner indent, newline, ``}``), its string
+escapes (``\\u001F`` in capitals, ``/`` and non-ASCII as they are) and double-conversion's
+shortest floats (``1.0``, ``1e+21``, ``1.5e-7``).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote_plus
 
-import orjson
 
-
-def _encode(value: str) -> str:
+def _encode(value: str | bytes) -> str:
     # Kazoo's urlencode_plus keeps A-Z a-z 0-9 . - ~ _ and writes space as "+"
     return quote_plus(value, safe="")
 
 
-def _scalar(value: Any) -> str | None:
-    if value is None:
-        return None
+def _shortest(value: float) -> tuple[str, int]:
+    """The shortest digits that read back as ``value`` and the decimal point's position
+    (``value = 0.<digits> * 10**point``): what Burger-Dybvig (``kz_mochinum``) and
+    double-conversion's ``ToShortest`` both produce; Python's ``repr`` finds the same digits."""
+    _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    assert isinstance(exponent, int)  # a finite float: JSON has no NaN or infinity
+    text = "".join(map(str, digits))
+    stripped = text.rstrip("0")
+    if not stripped:
+        return "0", 1
+    lead = len(text) - len(text.lstrip("0"))
+    return stripped.lstrip("0"), len(text) + exponent - lead
+
+
+def erlang_float(value: float) -> str:
+    """``kz_term:to_binary`` of a float (``kz_mochinum:digits``): ``1.5``, ``100.0``, ``1.0e-7``,
+    ``1.0e+21``: positional while the point is less than six places beyond the digits."""
+    if value == 0:
+        return "0.0"
+    digits, point = _shortest(value)
+    sign = "-" if value < 0 else ""
+    places = point - len(digits)
+    if point == 0:
+        text = "0." + digits
+    elif point > 0 and places < 0:
+        text = f"{digits[:point]}.{digits[point:]}"
+    elif point > 0 and places < 6:
+        text = digits + "0" * places + ".0"
+    elif point < 0 and point > -6:
+        text = "0." + "0" * -point + digits
+    else:
+        mark = "e-" if point < 0 else "e+"
+        text = f"{digits[0]}.{digits[1:] or '0'}{mark}{abs(point - 1)}"
+    return sign + text
+
+
+def jiffy_float(value: float) -> str:
+    """jiffy's float (double-conversion ``ToShortest``, decimal for exponents -6 to 20)."""
+    if value == 0:
+        return "0.0"
+    digits, point = _shortest(value)
+    sign = "-" if value < 0 else ""
+    exponent = point - 1
+    if -6 <= exponent < 21:
+        if point <= 0:
+            text = "0." + "0" * -point + digits
+        elif point >= len(digits):
+            text = digits + "0" * (point - len(digits)) + ".0"
+        else:
+            text = f"{digits[:point]}.{digits[point:]}"
+    else:
+        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+        text = f"{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent)}"
+    return sign + text
+
+
+def _to_binary(value: Any) -> bytes | None:
+    """``kz_term:to_binary`` of a list element, or None where Kazoo crashes."""
     if value is True:
-        return "true"
+        return b"true"
     if value is False:
-        return "false"
+        return b"false"
+    if value is None:
+        return b"null"
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int):
+        return str(value).encode()
     if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int | str):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return erlang_float(value).encode()
+    if isinstance(value, Mapping):
+        return _jiffy(value, None).encode()
+    if isinstance(value, list):
+        return _iolist(value)
+    return None
+
+
+def _iolist(value: list[Any]) -> bytes | None:
+    """``iolist_to_binary``: strings and bytes (integers 0-255) run together, lists flattened;
+    None (Kazoo's ``badarg``) for anything else."""
+    out = bytearray()
+    for item in value:
+        if isinstance(item, str):
+            out += item.encode()
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item <= 255:
+            out.append(item)
+        elif isinstance(item, list):
+            inner = _iolist(item)
+            if inner is None:
+                return None
+            out += inner
+        else:
+            return None
+    return bytes(out)
+
+
+def _scalar(value: Any) -> bytes | None:
+    """A value outside a list: as a list element, except ``null`` (Kazoo's function_clause)."""
+    return None if value is None else _to_binary(value)
 
 
 def _pairs(key: str, value: Any) -> Iterator[str]:
@@ -40,8 +136,7 @@ def _pairs(key: str, value: Any) -> Iterator[str]:
             yield from _pairs(f"{key}[{_encode(str(sub))}]", inner)
     elif isinstance(value, list):
         for item in value:
-            # Kazoo turns each element into a string first: objects are JSON-encoded
-            text = _scalar(item)
+            text = _to_binary(item)
             if text is not None:
                 yield f"{key}[]={_encode(text)}"
     else:
@@ -60,12 +155,57 @@ def querystring(payload: Mapping[str, Any]) -> str:
     )
 
 
+#: what jiffy escapes in a string: the quote, the backslash and the C0 controls
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+_SHORT_ESCAPES["\t"] = "\\t"
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04X}"
+
+
+def _string(value: str) -> str:
+    return '"' + _ESCAPED.sub(_escape, value) + '"'
+
+
+def _jiffy(value: Any, depth: int | None) -> str:
+    """jiffy's encoding of ``value``; ``depth`` is the nesting level when pretty, else None."""
+    if isinstance(value, str):
+        return _string(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return jiffy_float(value)
+    inner = None if depth is None else depth + 1
+    if isinstance(value, Mapping):
+        colon = ":" if depth is None else " : "
+        items = [f"{_string(str(k))}{colon}{_jiffy(v, inner)}" for k, v in value.items()]
+        return _container("{", items, "}", depth)
+    if isinstance(value, list | tuple):
+        return _container("[", [_jiffy(v, inner) for v in value], "]", depth)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _container(opening: str, items: list[str], closing: str, depth: int | None) -> str:
+    if depth is None:
+        return opening + ",".join(items) + closing
+    # jiffy breaks the line after the opening bracket and before the closing one even when
+    # there is nothing between them
+    inside, outside = "\n" + "  " * (depth + 1), "\n" + "  " * depth
+    return opening + inside + ("," + inside).join(items) + outside + closing
+
+
 def json_body(payload: Mapping[str, Any]) -> bytes:
-    """Pretty-printed UTF-8 JSON, ``/`` not escaped (jiffy's ``pretty``)."""
-    try:
-        return orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    except TypeError:  # e.g. an integer beyond 64 bits, which orjson refuses
-        return json.dumps(payload, indent=2, ensure_ascii=False).encode()
+    """``kz_json:encode(JObj, ['pretty'])``: jiffy's pretty printing, UTF-8."""
+    return _jiffy(payload, 0).encode("utf-8", "surrogatepass")
 
 
 def with_query(uri: str, query: str) -> str:

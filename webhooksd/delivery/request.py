@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from yarl import URL
+
+from webhooksd import __version__
 from webhooksd.delivery.encoding import json_body, querystring, with_query
 from webhooksd.delivery.signing import sign
 from webhooksd.records import Hook
@@ -34,6 +37,9 @@ RESERVED = frozenset(
 )
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+#: Kazoo's httpc sends no User-Agent; a product token names the sender to receivers' logs
+#: (a hook's custom ``User-Agent`` header replaces it)
+USER_AGENT = f"webhooksd/{__version__}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +89,7 @@ def build_request(
     headers["X-Hook-ID"] = hook.id
     headers["X-Account-ID"] = hook.account_id
     if hook.http_verb == "get":
-        url, body = with_query(hook.uri, querystring(payload)), b""
+        url, body = with_query(_wire_form(hook.uri), querystring(payload)), b""
     else:
         url = hook.uri
         if body_override is not None:
@@ -100,6 +106,31 @@ def build_request(
     return OutboundRequest(
         method=hook.http_verb.upper(), uri=hook.uri, url=url, headers=headers, body=body
     )
+
+
+def _sendable(url: str) -> bool:
+    return url.isascii() and url.isprintable() and " " not in url
+
+
+def _wire_form(uri: str) -> str:
+    """The URI as it goes on the wire: as given when it is printable ASCII, else as yarl
+    percent-encodes it (IDNA host, non-ASCII path). Unparsable URIs stay as they are, for the
+    sender to refuse."""
+    if _sendable(uri):
+        return uri
+    try:
+        return str(URL(uri))
+    except ValueError:
+        return uri
+
+
+def wire_url(url: str) -> URL:
+    """The URL the sender requests, not re-encoded: the GET query goes out exactly as
+    ``json_to_querystring`` built it (an HTTP client would write ``[`` as ``%5B`` and decode
+    ``%40``), like Kazoo's httpc, which sends the request line it is given."""
+    if _sendable(url):
+        return URL(url, encoded=True)
+    return URL(url)
 
 
 def _content_type(hook: Hook, extra: Mapping[str, str] | None) -> str:

@@ -21,7 +21,7 @@ from yarl import URL
 from webhooksd.bounded import BoundedCache
 from webhooksd.config import Settings
 from webhooksd.delivery.outcome import BAD_RESPONSE, CLIENT_ERROR, Outcome, classify, retry_after
-from webhooksd.delivery.request import OutboundRequest
+from webhooksd.delivery.request import USER_AGENT, OutboundRequest, wire_url
 from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy, is_blocked_error
 
 #: endpoints whose limiter and breaker state are remembered at most (and as many checked URIs)
@@ -64,7 +64,10 @@ class Sender:
             limit=200, limit_per_host=0, ttl_dns_cache=10, resolver=GuardedResolver(policy)
         )
         async with aiohttp.ClientSession(
-            connector=connector, trust_env=False, auto_decompress=True
+            connector=connector,
+            trust_env=False,
+            auto_decompress=True,
+            headers={"User-Agent": USER_AGENT},
         ) as session:
             yield cls(session, settings, policy)
         # let the closed connections' transports finish closing before their sockets are
@@ -123,7 +126,7 @@ class Sender:
         try:
             async with self._session.request(
                 request.method,
-                request.url,
+                wire_url(request.url),
                 data=request.body or None,
                 headers=dict(request.headers),
                 allow_redirects=False,

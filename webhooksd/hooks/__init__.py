@@ -26,6 +26,7 @@ from webhooksd.hooks.contract import (
 )
 from webhooksd.kazoo.events import Event
 from webhooksd.kazoo.payloads import (
+    ENVELOPE_KEYS,
     first_defined,
     from_pairs,
     get_path,
@@ -37,6 +38,7 @@ from webhooksd.kazoo.payloads import (
     normalize_key,
     normalize_name,
     object_field,
+    require_envelope,
     str_field,
     to_int,
     to_number,
@@ -45,6 +47,7 @@ from webhooksd.records import Hook, HookDoc
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ENVELOPE_KEYS",
     "AccountInfo",
     "Binding",
     "Event",
@@ -67,6 +70,7 @@ __all__ = [
     "normalize_key",
     "normalize_name",
     "object_field",
+    "require_envelope",
     "str_field",
     "to_int",
     "to_number",

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from webhooksd.errors import MalformedMessage
+from webhooksd.kazoo.term import to_integer
 from webhooksd.records import Hook
 
 #: Latin-1 capitals ``kz_json:normalize_key`` lower-cases besides A-Z (U+00C0-U+00D6, U+00D8-U+00DE)
@@ -36,17 +37,9 @@ def ne_str(value: Any) -> str | None:
 
 
 def to_int(value: Any) -> int | None:
-    """``kz_json:get_integer_value``: integers, floats rounded, numeric strings; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return round(value)
-    if isinstance(value, str):
-        number = to_number(value)
-        return None if number is None else round(number)
-    return None
+    """``kz_json:get_integer_value``: integers, floats rounded half away from zero, Erlang
+    integer or float literals in strings (``"10.5"`` → 11); else None."""
+    return to_integer(value)
 
 
 def to_number(value: Any) -> int | float | None:
@@ -125,6 +118,26 @@ def object_field(body: Mapping[str, Any], path: str | Sequence[str]) -> Mapping[
     it (or an object on the way) has another type."""
     value: Mapping[str, Any] | None = _typed(body, path, Mapping, "an object")
     return value
+
+
+#: ``kz_api``'s ``?DEFAULT_HEADERS``: ``kz_api:validate/4`` (every ``kapi_*:*_v`` validator)
+#: refuses a message that lacks one of them
+ENVELOPE_KEYS: tuple[str, ...] = (
+    "App-Name",
+    "App-Version",
+    "Event-Category",
+    "Event-Name",
+    "Msg-ID",
+)
+
+
+def require_envelope(body: Mapping[str, Any]) -> None:
+    """``kz_api:validate/4``'s first check: raise :class:`MalformedMessage` naming the envelope
+    keys the message lacks. As ``props:is_defined``, a key is there with any value, even
+    ``null`` or ``""``."""
+    missing = [key for key in ENVELOPE_KEYS if key not in body]
+    if missing:
+        raise MalformedMessage(f"missing envelope header(s) {', '.join(missing)}")
 
 
 def first_defined(body: Mapping[str, Any], paths: Iterable[str | Sequence[str]]) -> Any:

@@ -54,7 +54,7 @@ export async function formView(hookId) {
 function fieldsets(current, { event, request, customData, headers, group, secret, advanced }) {
   return [
     h("fieldset", {}, h("legend", {}, "Name the webhook and choose the event that triggers it"),
-      field("name", "Name", h("input", { name: "name", type: "text", required: true, value: current.name || "", maxlength: 256,
+      field("name", "Name", h("input", { name: "name", type: "text", required: true, value: current.name || "",
         placeholder: "New calls", "data-autofocus": true })),
       event.elements,
       h("div", { class: "checks" },
@@ -148,7 +148,7 @@ function requestPart(current) {
   const syncVerb = () => { formatField.hidden = verb.value === "get"; };
   verb.addEventListener("change", syncVerb);
   syncVerb();
-  const uri = h("input", { name: "uri", type: "url", required: true, value: current.uri || "", maxlength: 2048,
+  const uri = h("input", { name: "uri", type: "url", required: true, value: current.uri || "", maxlength: 8192,
     placeholder: "https://example.com/hooks/call-started", spellcheck: "false", autocomplete: "url" });
   uri.addEventListener("input", () => uri.setCustomValidity(""));
   const retries = h("select", { name: "retries" },
