@@ -51,13 +51,14 @@ class BusError(WebhooksdError):
 
 class QueueConflict(BusError):
     """RabbitMQ refused a queue declaration (PRECONDITION_FAILED): the queue exists with other
-    arguments, typically another ``x-queue-type``; ``queue`` names it, ``detail`` is the
-    broker's reason."""
+    arguments; ``queue`` names it, ``detail`` is the broker's reason, ``existing_type`` the
+    other queue type the queue turned out to be of (None: not the type that differs)."""
 
-    def __init__(self, queue: str, detail: str) -> None:
+    def __init__(self, queue: str, detail: str, existing_type: str | None = None) -> None:
         super().__init__(f"queue {queue!r} exists with other arguments: {detail}")
         self.queue = queue
         self.detail = detail
+        self.existing_type = existing_type
 
 
 class CouchError(WebhooksdError):

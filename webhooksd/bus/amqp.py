@@ -161,12 +161,37 @@ class AmqpBus:
             )
         except ChannelPreconditionFailed as exc:
             await await_reopen(self._topology)
-            raise QueueConflict(spec.name, _reason(exc)) from exc
+            raise QueueConflict(spec.name, _reason(exc), await self._type_of(spec)) from exc
         except Exception as exc:
             await await_reopen(self._topology)
             raise BusError(f"declaring queue {spec.name!r} failed: {exc!r}") from exc
         self._queues[queue.name] = queue
         return queue.name
+
+    async def _type_of(self, spec: QueueSpec) -> QueueType | None:
+        """After a refused declaration: the other queue type, if the queue is of that type
+        (the broker names only the first argument that differs, not always the type)."""
+        other: QueueType = "classic" if self.queue_type == "quorum" else "quorum"
+        transport = self._connection.transport
+        if transport is None:
+            return None
+        channel = await transport.connection.channel(publisher_confirms=False)
+        args = queue_args(spec, other)
+        try:
+            await channel.queue_declare(
+                spec.name,
+                durable=args["durable"],
+                exclusive=args["exclusive"],
+                auto_delete=args["auto_delete"],
+                arguments=args["arguments"],
+                timeout=PROBE_TIMEOUT_S,
+            )
+        except Exception:
+            return None  # refused too (or the channel went): the type is not what differs
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        return other
 
     async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
         try:

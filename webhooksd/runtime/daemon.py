@@ -230,11 +230,11 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
 def queue_conflict(exc: QueueConflict, settings: Settings) -> ConfigError:
     """The start-up error for a queue that exists with other arguments, naming the setting to
     look at: ``queue_type`` when the types differ, else the setting that names the queue."""
-    if "x-queue-type" in exc.detail:
+    if exc.existing_type is not None:
         return ConfigError(
             "queue_type",
-            f"queue {exc.queue!r} exists as another type of queue ({exc.detail}); to switch to "
-            f"{settings.queue_type!r}, stop every instance and run `webhooksd queues migrate`",
+            f"queue {exc.queue!r} is a {exc.existing_type} queue, not {settings.queue_type!r}; "
+            "to switch, stop every instance and run `webhooksd queues migrate`",
         )
     by_queue = {settings.shared_queue: "shared_queue", settings.retry_queue: "retry_queue"}
     return ConfigError(
