@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from webhooksd.errors import ConfigError
 
@@ -59,6 +59,7 @@ class Settings:
     alert_attempts: int = 3
     shared_queue: str = "webhooks_shared_listener"
     retry_queue: str = "webhooks_retry"
+    queue_type: str = "classic"
     prefetch: int = 100
     token_ttl_s: int = 3600
     api_account_cache_ms: int = 1000
@@ -86,6 +87,11 @@ class Settings:
     @property
     def api_port(self) -> int:
         return int(self.api_listen.rsplit(":", 1)[1])
+
+    @property
+    def queue_kind(self) -> Literal["classic", "quorum"]:
+        """``queue_type``, checked in ``__post_init__``, as the bus's type."""
+        return "quorum" if self.queue_type == "quorum" else "classic"
 
     @property
     def node(self) -> str:
@@ -196,6 +202,8 @@ def _check(settings: Settings) -> None:
             f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
         )
     _check_smtp(settings)
+    if settings.queue_type not in ("classic", "quorum"):
+        raise ConfigError("queue_type", f"{settings.queue_type!r} is not classic/quorum")
     if settings.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("event_loop", f"{settings.event_loop!r} is not auto/uvloop/asyncio")
     if settings.log_level not in ("debug", "info", "warning", "error"):

@@ -8,6 +8,7 @@
      │    ├── NotFound          a record that must exist does not
      │    └── Conflict          a record with that id already exists
      ├── BusError               the message bus failed or refused an operation
+     │    └── QueueConflict     a queue exists with other arguments (start-up stops)
  ├── CouchError             Kazoo's CouchDB failed or answered what it should not
      ├── MalformedMessage       an AMQP message cannot be understood (it is dead-lettered)
      ├── InvalidHookModule      a hook module does not satisfy the contract (start-up stops)
@@ -46,6 +47,18 @@ class Conflict(StoreError):
 
 class BusError(WebhooksdError):
     """The message bus failed or refused an operation (publish not confirmed, channel lost)."""
+
+
+class QueueConflict(BusError):
+    """RabbitMQ refused a queue declaration (PRECONDITION_FAILED): the queue exists with other
+    arguments; ``queue`` names it, ``detail`` is the broker's reason, ``existing_type`` the
+    other queue type the queue turned out to be of (None: not the type that differs)."""
+
+    def __init__(self, queue: str, detail: str, existing_type: str | None = None) -> None:
+        super().__init__(f"queue {queue!r} exists with other arguments: {detail}")
+        self.queue = queue
+        self.detail = detail
+        self.existing_type = existing_type
 
 
 class CouchError(WebhooksdError):

@@ -16,6 +16,11 @@ from webhooksd.errors import ConfigError
 
 ExchangeKind = Literal["topic", "direct", "fanout"]
 
+#: what kind of queue every durable queue is (setting ``queue_type``): ``classic`` lives on one
+#: RabbitMQ node; ``quorum`` is replicated over the cluster (RabbitMQ 3.10 or later)
+QueueType = Literal["classic", "quorum"]
+QUEUE_TYPES: tuple[QueueType, ...] = ("classic", "quorum")
+
 #: Kazoo's exchanges (``kz_amqp.hrl``): all non-durable, not auto-delete, not internal.
 KAZOO_EXCHANGES: tuple[tuple[str, ExchangeKind], ...] = (
     ("callevt", "topic"),
@@ -76,7 +81,11 @@ class Consumer(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueSpec:
-    """How to declare a queue. An empty ``name`` asks for a server-named queue."""
+    """How to declare a queue. An empty ``name`` asks for a server-named queue.
+
+    The bus's ``queue_type`` applies to a durable queue that is neither exclusive nor
+    auto-delete: RabbitMQ's quorum queues can be neither, so per-instance queues stay classic
+    (they die with their connection anyway, so replicating them would buy nothing)."""
 
     name: str = ""
     durable: bool = False
@@ -143,9 +152,15 @@ class Bus(Protocol):
 
 
 @asynccontextmanager
-async def open_bus(url: str, *, connection_name: str = "webhooksd") -> AsyncIterator[Bus]:
+async def open_bus(
+    url: str, *, connection_name: str = "webhooksd", queue_type: QueueType = "classic"
+) -> AsyncIterator[Bus]:
     """Connect to the bus named by ``url`` (``amqp://…`` or ``memory://``), declare Kazoo's
-    exchanges and the dead-letter queue, and close on exit."""
+    exchanges and the dead-letter queue, and close on exit.
+
+    ``queue_type`` is the kind of every durable queue declared through the bus (the memory
+    bus has one kind only). A declaration that conflicts with an existing queue raises
+    :class:`webhooksd.errors.QueueConflict`."""
     if url.startswith("memory://"):
         from webhooksd.bus.memory import MemoryBus
 
@@ -154,7 +169,9 @@ async def open_bus(url: str, *, connection_name: str = "webhooksd") -> AsyncIter
     elif url.startswith(("amqp://", "amqps://")):
         from webhooksd.bus.amqp import AmqpBus
 
-        async with AmqpBus.open(url, connection_name=connection_name) as amqp_bus:
+        async with AmqpBus.open(
+            url, connection_name=connection_name, queue_type=queue_type
+        ) as amqp_bus:
             yield amqp_bus
     else:
         raise ConfigError("amqp_url", f"unsupported scheme in {url!r} (amqp:// or memory://)")

@@ -27,7 +27,7 @@ from aio_pika.abc import (
     AbstractRobustQueue,
     ExchangeType,
 )
-from aio_pika.exceptions import DeliveryError, PublishError
+from aio_pika.exceptions import ChannelPreconditionFailed, DeliveryError, PublishError
 
 from webhooksd.bus import (
     DEAD_LETTER,
@@ -39,10 +39,16 @@ from webhooksd.bus import (
     Handler,
     Message,
     QueueSpec,
+    QueueType,
 )
 from webhooksd.bus._amqp_consumer import AmqpConsumer, await_reopen, close_quietly
-from webhooksd.bus._delay import bucket_arguments, bucket_ms, bucket_name
-from webhooksd.errors import BusError
+from webhooksd.bus._delay import (
+    QUORUM_DEAD_LETTERING,
+    bucket_arguments,
+    bucket_ms,
+    bucket_name,
+)
+from webhooksd.errors import BusError, QueueConflict
 
 log = structlog.get_logger(__name__)
 
@@ -64,8 +70,10 @@ class AmqpBus:
         connection: AbstractRobustConnection,
         topology: AbstractRobustChannel,
         publisher: AbstractRobustChannel,
+        queue_type: QueueType = "classic",
     ) -> None:
         self._connection = connection
+        self.queue_type: QueueType = queue_type
         self._topology = topology
         self._publisher = publisher
         self._queues: dict[str, AbstractRobustQueue] = {}
@@ -75,7 +83,9 @@ class AmqpBus:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str, *, connection_name: str = "webhooksd") -> AsyncIterator[AmqpBus]:
+    async def open(
+        cls, url: str, *, connection_name: str = "webhooksd", queue_type: QueueType = "classic"
+    ) -> AsyncIterator[AmqpBus]:
         """Connect (robustly), declare Kazoo's exchanges and the dead-letter queue."""
         try:
             connection = await aio_pika.connect_robust(
@@ -87,7 +97,7 @@ class AmqpBus:
         try:
             topology = await connection.channel(publisher_confirms=False)
             publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            bus = cls(connection, topology, publisher)
+            bus = cls(connection, topology, publisher, queue_type)
             await bus._declare_base()
             yield bus
         finally:
@@ -146,12 +156,42 @@ class AmqpBus:
     async def declare_queue(self, spec: QueueSpec) -> str:
         try:
             await self._usable(self._topology)
-            queue = await self._topology.declare_queue(spec.name or None, **_queue_args(spec))
+            queue = await self._topology.declare_queue(
+                spec.name or None, **queue_args(spec, self.queue_type)
+            )
+        except ChannelPreconditionFailed as exc:
+            await await_reopen(self._topology)
+            raise QueueConflict(spec.name, _reason(exc), await self._type_of(spec)) from exc
         except Exception as exc:
             await await_reopen(self._topology)
             raise BusError(f"declaring queue {spec.name!r} failed: {exc!r}") from exc
         self._queues[queue.name] = queue
         return queue.name
+
+    async def _type_of(self, spec: QueueSpec) -> QueueType | None:
+        """After a refused declaration: the other queue type, if the queue is of that type
+        (the broker names only the first argument that differs, not always the type)."""
+        other: QueueType = "classic" if self.queue_type == "quorum" else "quorum"
+        transport = self._connection.transport
+        if transport is None:
+            return None
+        channel = await transport.connection.channel(publisher_confirms=False)
+        args = queue_args(spec, other)
+        try:
+            await channel.queue_declare(
+                spec.name,
+                durable=args["durable"],
+                exclusive=args["exclusive"],
+                auto_delete=args["auto_delete"],
+                arguments=args["arguments"],
+                timeout=PROBE_TIMEOUT_S,
+            )
+        except Exception:
+            return None  # refused too (or the channel went): the type is not what differs
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        return other
 
     async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
         try:
@@ -319,8 +359,14 @@ class AmqpBus:
             # redeclared on every use: that also resets the bucket's idle expiry
             await self._usable(self._publisher)
             await self._publisher.declare_queue(
-                name, durable=True, arguments=bucket_arguments(queue, bucket), robust=False
+                name,
+                durable=True,
+                arguments=bucket_arguments(queue, bucket, quorum=self.queue_type == "quorum"),
+                robust=False,
             )
+        except ChannelPreconditionFailed as exc:
+            await await_reopen(self._publisher)
+            raise QueueConflict(name, _reason(exc)) from exc
         except Exception as exc:
             await await_reopen(self._publisher)
             raise BusError(f"declaring delay bucket {name!r} failed: {exc!r}") from exc
@@ -347,11 +393,22 @@ class AmqpBus:
         return declared.message_count
 
 
-def _queue_args(spec: QueueSpec) -> dict[str, Any]:
-    arguments = {"x-dead-letter-exchange": DEAD_LETTER} if spec.dead_letter else None
+def queue_args(spec: QueueSpec, queue_type: QueueType) -> dict[str, Any]:
+    """``queue.declare``'s flags and arguments for ``spec`` on a bus of ``queue_type``."""
+    arguments: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTER} if spec.dead_letter else {}
+    if queue_type == "quorum" and spec.durable and not (spec.exclusive or spec.auto_delete):
+        arguments["x-queue-type"] = "quorum"
+        if spec.dead_letter:
+            arguments.update(QUORUM_DEAD_LETTERING)
     return {
         "durable": spec.durable,
         "exclusive": spec.exclusive,
         "auto_delete": spec.auto_delete,
-        "arguments": arguments,
+        "arguments": arguments or None,
     }
+
+
+def _reason(exc: ChannelPreconditionFailed) -> str:
+    """The broker's own words ("PRECONDITION_FAILED - inequivalent arg 'x-queue-type' …")."""
+    text = str(exc.args[0] if exc.args else exc)
+    return text[text.find("PRECONDITION_FAILED") :] if "PRECONDITION_FAILED" in text else text

@@ -1,5 +1,5 @@
 """The ``webhooksd`` command: ``run``, ``bootstrap``, ``accounts create``, ``kazoo
-import-hooks``, ``receiver``."""
+import-hooks``, ``queues migrate``, ``receiver``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -17,6 +17,10 @@ from webhooksd.config import Settings, load
 from webhooksd.errors import ConfigError, Conflict, NotFound, WebhooksdError
 
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+#: the exit status of a configuration error (sysexits' EX_CONFIG): the service unit does not
+#: restart on it, since a restart cannot fix a setting
+EX_CONFIG = 78
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load(args.config)
     except ConfigError as exc:
-        sys.exit(f"webhooksd: {exc}")
+        _exit_config(exc)
     from webhooksd.runtime import logs
 
     logs.configure(settings.log_level, settings.log_format)
@@ -38,8 +42,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except ConfigError as exc:
+        _exit_config(exc)
     except WebhooksdError as exc:
         sys.exit(f"webhooksd: {exc}")
+
+
+def _exit_config(exc: ConfigError) -> NoReturn:
+    sys.stderr.write(f"webhooksd: {exc}\n")
+    sys.exit(EX_CONFIG)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -79,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(command=_accounts_create)
 
     _maintenance_parsers(sub)
+
+    queues = sub.add_parser("queues", help="the durable RabbitMQ queues").add_subparsers(
+        metavar="ACTION"
+    )
+    migrate = queues.add_parser(
+        "migrate", help="make them queue_type, keeping their messages (instances stopped)"
+    )
+    migrate.set_defaults(command=_queues_migrate)
 
     kazoo = sub.add_parser("kazoo", help="bring a Kazoo platform's data over").add_subparsers(
         metavar="ACTION"
@@ -201,8 +220,18 @@ async def _announce_account(settings: Settings, account_id: str) -> None:
     from webhooksd.bus import open_bus
     from webhooksd.kazoo.docchanges import publish_account_change
 
-    async with open_bus(settings.amqp_url, connection_name=f"{settings.node}-cli") as bus:
+    async with open_bus(
+        settings.amqp_url,
+        connection_name=f"{settings.node}-cli",
+        queue_type=settings.queue_kind,
+    ) as bus:
         await publish_account_change(bus, "doc_created", account_id=account_id, node=settings.node)
+
+
+async def _queues_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from webhooksd.cli.queues import migrate_command
+
+    return await migrate_command(settings)
 
 
 async def _kazoo_import_hooks(args: argparse.Namespace, settings: Settings) -> int:

@@ -41,7 +41,11 @@ async def import_hooks_command(
         bus: Bus | None = None
         if not settings.amqp_url.startswith("memory://"):
             bus = await stack.enter_async_context(
-                open_bus(settings.amqp_url, connection_name=f"{settings.node}-cli")
+                open_bus(
+                    settings.amqp_url,
+                    connection_name=f"{settings.node}-cli",
+                    queue_type=settings.queue_kind,
+                )
             )
         module_meta = await store.list_module_meta()
         if not module_meta:

@@ -32,7 +32,11 @@ async def resources(
         bus: Bus | None = None
         if with_bus and not settings.amqp_url.startswith("memory://"):
             bus = await stack.enter_async_context(
-                open_bus(settings.amqp_url, connection_name=f"{settings.node}-cli")
+                open_bus(
+                    settings.amqp_url,
+                    connection_name=f"{settings.node}-cli",
+                    queue_type=settings.queue_kind,
+                )
             )
         yield store, bus
 

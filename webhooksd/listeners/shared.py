@@ -109,6 +109,7 @@ class SharedListener(QueueListener):
         consumed.inc()
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):
             await self._dispatch(event, modules)
+        self._metrics.events_handled.inc()
 
     async def _dispatch(self, event: Event, modules: list[HookModule]) -> None:
         if event.category == "configuration" and event.name == "doc_type_update":

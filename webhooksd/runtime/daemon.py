@@ -47,7 +47,7 @@ from webhooksd.children.store_probe import StoreProbe
 from webhooksd.config import Settings
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.sender import Sender
-from webhooksd.errors import SupervisorGaveUp
+from webhooksd.errors import ConfigError, QueueConflict, SupervisorGaveUp
 from webhooksd.hooks.context import DaemonHookContext
 from webhooksd.hooks.contract import HookModule, ModuleSettings, discover
 from webhooksd.hooks.table import HookTable
@@ -92,12 +92,17 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
     modules = load_modules(settings)
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(settings.store_url))
-        bus = await stack.enter_async_context(
-            open_bus(settings.amqp_url, connection_name=settings.node)
-        )
+        try:
+            bus = await stack.enter_async_context(
+                open_bus(
+                    settings.amqp_url, connection_name=settings.node, queue_type=settings.queue_kind
+                )
+            )
+        except QueueConflict as exc:
+            raise queue_conflict(exc, settings) from exc
         sender = await stack.enter_async_context(Sender.open(settings))
         cluster_id = await store.setdefault_setting(SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16))
-        table, metrics = HookTable(), Metrics()
+        table, metrics = HookTable(), Metrics(node=settings.node)
         alerts = Alerts(settings=settings, store=store, poster=sender, mailer=SmtpMailer(settings))
         disabler = Disabler(
             settings=settings,
@@ -131,6 +136,33 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
         drain = float(settings.drain_timeout_s)
         store_probe = StoreProbe(store=store, instance=settings.node)
         accounts = AccountCache(store, ttl_s=settings.api_account_cache_ms / 1000)
+        shared = SharedListener(
+            bus=bus,
+            metrics=metrics,
+            store=store,
+            modules=modules,
+            ctx=ctx,
+            queue_name=settings.shared_queue,
+            prefetch=settings.prefetch,
+            node=settings.node,
+            drain_timeout_s=drain,
+            probe=store_probe.check,
+        )
+        retry = RetryListener(
+            bus=bus,
+            metrics=metrics,
+            retrier=dispatcher,
+            probe=store_probe.check,
+            queue_name=settings.retry_queue,
+            prefetch=settings.prefetch,
+            drain_timeout_s=drain,
+        )
+        try:
+            # declared before any child starts: a conflict is one clear line, not a crash loop
+            for listener in (shared, retry):
+                await bus.declare_queue(listener.queue_spec())
+        except QueueConflict as exc:
+            raise queue_conflict(exc, settings) from exc
         children: list[ChildSpec] = [
             ChildSpec(
                 name="config_listener",
@@ -164,33 +196,8 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
         if mirror is not None:
             children.append(ChildSpec(name="kazoo_accounts", main=mirror))
         children += [
-            ChildSpec(
-                name="shared_listener",
-                main=SharedListener(
-                    bus=bus,
-                    metrics=metrics,
-                    store=store,
-                    modules=modules,
-                    ctx=ctx,
-                    queue_name=settings.shared_queue,
-                    prefetch=settings.prefetch,
-                    node=settings.node,
-                    drain_timeout_s=drain,
-                    probe=store_probe.check,
-                ),
-            ),
-            ChildSpec(
-                name="retry_worker",
-                main=RetryListener(
-                    bus=bus,
-                    metrics=metrics,
-                    retrier=dispatcher,
-                    probe=store_probe.check,
-                    queue_name=settings.retry_queue,
-                    prefetch=settings.prefetch,
-                    drain_timeout_s=drain,
-                ),
-            ),
+            ChildSpec(name="shared_listener", main=shared),
+            ChildSpec(name="retry_worker", main=retry),
             ChildSpec(name="alerts", main=alerts),
             ChildSpec(name="store_probe", main=store_probe),
             ChildSpec(name="disabler", main=disabler),
@@ -257,6 +264,23 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             supervisor=supervisor,
             kazoo_accounts=mirror,
         )
+
+
+def queue_conflict(exc: QueueConflict, settings: Settings) -> ConfigError:
+    """The start-up error for a queue that exists with other arguments, naming the setting to
+    look at: ``queue_type`` when the types differ, else the setting that names the queue."""
+    if exc.existing_type is not None:
+        return ConfigError(
+            "queue_type",
+            f"queue {exc.queue!r} is a {exc.existing_type} queue, not {settings.queue_type!r}; "
+            "to switch, stop every instance and run `webhooksd queues migrate`",
+        )
+    by_queue = {settings.shared_queue: "shared_queue", settings.retry_queue: "retry_queue"}
+    return ConfigError(
+        by_queue.get(exc.queue, "amqp_url"),
+        f"queue {exc.queue!r} exists with other arguments ({exc.detail}); "
+        "another application may use that name",
+    )
 
 
 async def serve(settings: Settings) -> int:

@@ -3,7 +3,8 @@
 Every label comes from a bounded set, since each distinct value is a series kept forever:
 ``category``/``name`` of consumed events through :class:`EventLabels`; ``reason`` and
 ``child`` are names in the code; ``status_class`` is one of ``1xx``…``9xx`` or ``none`` (HTTP
-parsers accept three-digit statuses only); ``queue`` names come from the configuration.
+parsers accept three-digit statuses only); ``queue`` names come from the configuration, and
+so does ``node``, this instance's one value, which lets a fleet's instances be told apart.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Metrics:
     """The daemon's counters; labels are bounded (no URLs, no account ids)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, node: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        #: events this instance handled to the end (every module done, the event acked next):
+        #: summed over the instances, the events of the shared queue, each counted once
+        self.events_handled = Counter(
+            "webhooksd_instance_events_handled",
+            "Events of the shared queue this instance handled",
+            ["node"],
+            registry=r,
+        ).labels(node=node)
         self.events_consumed = Counter(
             "webhooksd_events_consumed", "AMQP events consumed", ["category", "name"], registry=r
         )
