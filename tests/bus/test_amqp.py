@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 
@@ -10,7 +11,8 @@ import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from webhooksd.bus import KAZOO_EXCHANGES, QueueSpec
+from tests.waiting import eventually
+from webhooksd.bus import DEAD_LETTER, KAZOO_EXCHANGES, QueueSpec
 from webhooksd.bus.amqp import AmqpBus
 from webhooksd.errors import BusError
 
@@ -112,3 +114,30 @@ async def test_publish_without_connection_raises(amqp_scratch: Scratch) -> None:
         with pytest.raises(BusError):
             await bus.publish("", queue, b"x")
         assert await bus.queue_depth(queue) is None
+
+
+async def test_a_cancelled_queue_depth_probe_never_hangs_the_caller(amqp_scratch: Scratch) -> None:
+    """The daemon stopping while ``gauges`` samples cancels a probe mid-RPC: the caller's
+    cancellation must finish at once (it hung for good: shutdown never ended), and the
+    connection must stay usable."""
+    async with AmqpBus.open(AMQP_URL) as bus:
+        # what gauges does: sample queues, missing ones too (a passive declare of a missing
+        # queue closes its channel), in a loop, until cancelled at some moment
+        queues = (amqp_scratch.queue("missing.1"), amqp_scratch.queue("missing.2"), DEAD_LETTER)
+
+        async def sample() -> None:
+            while True:
+                for queue in queues:
+                    await bus.queue_depth(queue)
+
+        moments = random.Random(7)
+        for _ in range(30):
+            sampler = asyncio.create_task(sample())
+            await asyncio.sleep(moments.uniform(0, 0.05))
+            sampler.cancel()
+            done, _ = await asyncio.wait([sampler], timeout=1.0)
+            assert done, "a cancelled queue-depth probe did not let its caller finish"
+        queue = amqp_scratch.queue("alive")
+        await bus.declare_queue(QueueSpec(name=queue, auto_delete=True))
+        await bus.publish("", queue, b"still works")
+        assert await eventually(lambda: bus.queue_depth(queue)) == 1

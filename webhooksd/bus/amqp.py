@@ -80,6 +80,8 @@ class AmqpBus:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._consumers: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: queue-depth probes in flight: never cancelled mid-RPC (see ``queue_depth``)
+        self._probes: set[asyncio.Task[int | None]] = set()
 
     @classmethod
     @asynccontextmanager
@@ -113,6 +115,9 @@ class AmqpBus:
         await self.bind(DEAD_LETTER, DEAD_LETTER, "")
 
     async def _stop_tasks(self) -> None:
+        if self._probes:
+            # each is bounded by its own timeouts; let them end rather than cut them off
+            await asyncio.wait(list(self._probes), timeout=3 * PROBE_TIMEOUT_S)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -189,8 +194,7 @@ class AmqpBus:
         except Exception:
             return None  # refused too (or the channel went): the type is not what differs
         finally:
-            if not channel.is_closed:
-                await channel.close()
+            await _close_probe_channel(channel)
         return other
 
     async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
@@ -376,6 +380,16 @@ class AmqpBus:
         )  # fmt: skip
 
     async def queue_depth(self, queue: str) -> int | None:
+        # Cancelling a probe mid-RPC (the daemon stopping while ``gauges`` samples) left aiormq
+        # waiting for an answer that never came, and the daemon's shutdown hung for good; it
+        # could also break the connection ("expected 'channel.open'"). So the probe runs as a
+        # task of the bus, bounded by its timeouts, and a cancelled caller just stops waiting.
+        probe = asyncio.create_task(self._probe_depth(queue))
+        self._probes.add(probe)
+        probe.add_done_callback(self._probes.discard)
+        return await asyncio.shield(probe)
+
+    async def _probe_depth(self, queue: str) -> int | None:
         transport = self._connection.transport
         if transport is None or not self.connected:
             return None
@@ -385,12 +399,23 @@ class AmqpBus:
             try:
                 declared = await channel.queue_declare(queue, passive=True, timeout=PROBE_TIMEOUT_S)
             finally:
-                if not channel.is_closed:
-                    await channel.close()
+                await _close_probe_channel(channel)
         except Exception as exc:
             log.debug("queue depth unknown", queue=queue, error=repr(exc))
             return None
         return declared.message_count
+
+
+async def _close_probe_channel(channel: Any) -> None:
+    """Close a throwaway probe channel, waiting a bounded time. A probe cancelled mid-RPC (the
+    daemon stopping while ``gauges`` samples) leaves a channel whose close is never answered:
+    awaited unbounded, that close hung the daemon's shutdown for good."""
+    if channel.is_closed:
+        return
+    try:
+        await asyncio.wait_for(channel.close(), PROBE_TIMEOUT_S)
+    except Exception as exc:
+        log.debug("probe channel close failed", error=repr(exc))
 
 
 def queue_args(spec: QueueSpec, queue_type: QueueType) -> dict[str, Any]:
