@@ -21,6 +21,7 @@ from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
+from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
 from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
@@ -416,3 +417,93 @@ async def test_a_failing_on_gone_does_not_fail_the_event(
         ("1" * 32, "failure", True),
         ("2" * 32, "success", False),
     }
+
+
+async def _queued_jobs(rig: Rig) -> asyncio.Queue[RetryJob]:
+    """What the dispatcher puts on the retry queue, decoded (nothing is sent back)."""
+    jobs: asyncio.Queue[RetryJob] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await jobs.put(RetryJob.decode(delivery.message.body))
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=100)
+    return jobs
+
+
+async def _attempts(rig: Rig) -> list[AttemptRecord]:
+    return await rig.store.list_attempts(
+        ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
+    )
+
+
+async def test_an_open_breaker_fails_the_attempt_and_it_counts(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Once the endpoint's breaker is open an attempt is not sent but recorded as a failure
+    naming the last error, counting toward auto-disable and using a retry (as the failure
+    Kazoo would have had); before, it was deferred unrecorded and no hook was ever disabled."""
+    rig = await rig_factory(consume=False, breaker_failures=2, breaker_cooldown_ms=300)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 503
+    hook = _hook(receiver, retries=3)
+    rig.table.put(hook)
+    for _ in range(3):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    assert len(receiver.requests) == 2  # the third found the breaker open
+    attempts = await _attempts(rig)
+    assert len(attempts) == 3 and all(a.counts_as_failure for a in attempts)
+    assert attempts[2].doc["client_error"] == "circuit open: http 503"
+    assert attempts[2].doc["retries_left"] == 3
+    queued = [await asyncio.wait_for(jobs.get(), 5) for _ in range(3)]
+    assert sorted(j.attempt for j in queued) == [2, 2, 2]
+    failures = await rig.store.count_failures(0)
+    assert [(f.hook_id, f.count) for f in failures] == [(hook.id, 3)]
+
+
+async def test_a_hooks_retry_backlog_is_bounded(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """At max_pending_retries queued jobs a hook's next failure is final (retries_left 0,
+    nothing queued); a job coming back makes room again."""
+    rig = await rig_factory(consume=False, max_pending_retries=2, breaker_failures=0)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 500
+    hook = _hook(receiver, retries=2)
+    rig.table.put(hook)
+    for _ in range(3):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    assert [a.doc["retries_left"] for a in await _attempts(rig)] == [2, 2, 0]
+    first = await asyncio.wait_for(jobs.get(), 5)
+    await asyncio.wait_for(jobs.get(), 5)
+    assert jobs.empty()
+    await rig.dispatcher.retry(first.encode())  # back from the queue, failed and queued again
+    assert (await asyncio.wait_for(jobs.get(), 5)).attempt == 3
+
+
+async def test_an_attempt_that_finds_its_endpoint_busy_goes_to_the_retry_queue(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """No slot free at once (endpoint_wait_ms 0, one slot, two hooks on one endpoint): the
+    second attempt is queued unsent as the same attempt (try 1, the same webhook-id, one more
+    deferral), nothing recorded for it, and the event is done; sent later it is attempt 1."""
+    rig = await rig_factory(consume=False, endpoint_concurrency=1, endpoint_wait_ms=0)
+    jobs = await _queued_jobs(rig)
+    hooks = [_hook(receiver, id="1" * 32), _hook(receiver, id="2" * 32)]
+    for hook in hooks:
+        rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    assert len(receiver.requests) == 1
+    assert len(await _attempts(rig)) == 1
+    job = await asyncio.wait_for(jobs.get(), 5)
+    sent_to = receiver.requests[0].headers["X-Hook-ID"]
+    assert job.hook_id != sent_to and (job.attempt, job.deferred) == (1, 1)
+    await rig.dispatcher.retry(job.encode())
+    second = (await receiver.wait_for(2))[1]
+    assert second.headers["webhook-id"] == job.msg_id
+    attempts = await _attempts(rig)
+    assert [(a.hook_id, a.doc["try"], a.result) for a in attempts][1] == (
+        job.hook_id,
+        1,
+        "success",
+    )

@@ -7,6 +7,15 @@ transforms and auth (:mod:`webhooksd.delivery.shaping`), sent and recorded. Hook
 concurrently. A retryable failure with retries left is the job again, in the durable delay
 queue; :meth:`fire` returns only when every first attempt finished or its retry is confirmed
 queued, so the caller may ack.
+
+What one tenant's endpoint can cost the others is bounded (issue 13). An attempt that cannot
+start on its endpoint soon (``endpoint_wait_ms``; every slot busy, ``endpoint_queue`` waiting)
+is not held in memory with the event: it goes to the retry queue as the same attempt, using
+no retry, and the event is acked. An attempt to an endpoint whose breaker is open is a failed
+attempt ("circuit open: <its last error>"), recorded and counted toward auto-disable as Kazoo
+would count the failure it saves us from. A hook has at most ``max_pending_retries`` jobs in
+the retry queue; a failure beyond that is final. Conditions that repeat per attempt are
+logged once per key and interval (:class:`~webhooksd.logonce.LogOnce`).
 """
 
 from __future__ import annotations
@@ -22,19 +31,21 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
+from webhooksd.bounded import BoundedCache
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.delivery.attempt_writer import AttemptWriter
 from webhooksd.delivery.attempts import attempt_record
 from webhooksd.delivery.hookauth import HookAuth
-from webhooksd.delivery.outcome import Outcome, backoff_ms
-from webhooksd.delivery.request import webhook_id
+from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
+from webhooksd.delivery.request import OutboundRequest, webhook_id
 from webhooksd.delivery.retryjob import RetryJob
 from webhooksd.delivery.sender import Sender
 from webhooksd.delivery.shaping import Preparer
 from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
+from webhooksd.logonce import LogOnce
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
@@ -43,14 +54,22 @@ log = structlog.get_logger(__name__)
 
 OnGone = Callable[[Hook, str], Awaitable[None]]
 GONE_REASON = "endpoint answered 410 Gone"
+#: the ``client_error`` of a failure not retried because the hook's retry backlog is full
+BACKLOG_FULL = "retry backlog full"
+#: hooks whose pending retries are counted at most (a hook forgotten early only starts its
+#: count again)
+MAX_COUNTED_HOOKS = 100_000
+#: a condition repeated per attempt (an open breaker, a busy endpoint, a full backlog) is
+#: logged at most once per key in this many seconds, with how many it stands for
+REPEAT_LOG_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attempted:
     """What one attempt came to: the record to write, and the job due next, if any."""
 
-    #: None when there is nothing to write: the attempt was deferred unsent (its endpoint's
-    #: breaker is open), or it succeeded and ``log_successful_attempts`` is off
+    #: None when there is nothing to write: the attempt was deferred unsent (no slot on its
+    #: endpoint came free in time), or it succeeded and ``log_successful_attempts`` is off
     record: AttemptRecord | None
     #: the job to queue, a retry or the deferred attempt itself, and its delay
     next_job: RetryJob | None = None
@@ -80,6 +99,9 @@ class Dispatcher:
         self._on_gone = on_gone
         self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
+        #: hook id → its jobs this instance queued that have not come back yet
+        self._pending: BoundedCache[str, int] = BoundedCache(MAX_COUNTED_HOOKS)
+        self._repeated = LogOnce(REPEAT_LOG_INTERVAL_S)
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
 
@@ -108,14 +130,18 @@ class Dispatcher:
     # -- the retry worker side -----------------------------------------------------------
     async def retry(self, job: bytes) -> None:
         decoded = RetryJob.decode(job)
+        self._release(decoded.hook_id)
         hook = self._table.get(decoded.hook_id)
         if hook is None:
-            log.info(
-                "retry dropped: hook deleted or disabled",
-                hook_id=decoded.hook_id,
-                account_id=decoded.account_id,
-                event_id=decoded.event_id,
-            )
+            # a disabled hook's backlog comes back job by job: one line per hook, not per job
+            if (repeats := self._repeated.due(("dropped", decoded.hook_id))) is not None:
+                log.info(
+                    "retry dropped: hook deleted or disabled",
+                    hook_id=decoded.hook_id,
+                    account_id=decoded.account_id,
+                    event_id=decoded.event_id,
+                    repeats=repeats,
+                )
             return
         await self._deliver([(hook, decoded)], retries=True)
 
@@ -167,18 +193,27 @@ class Dispatcher:
         Returns when the records are stored and the retries confirmed queued (so the caller
         may ack)."""
         results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
-        await self._attempts.write([r.record for r in results if r.record is not None])
-        for result in results:
-            if result.next_job is not None:
+        due = [r for r in results if r.next_job is not None]
+        scheduled = 0
+        try:
+            await self._attempts.write([r.record for r in results if r.record is not None])
+            for result in due:
+                assert result.next_job is not None
                 await self._schedule(result.next_job, result.delay_ms)
+                scheduled += 1
+        finally:
+            for unqueued in due[scheduled:]:  # the event is handled again: places given back
+                assert unqueued.next_job is not None
+                self._release(unqueued.next_job.hook_id)
         return results
 
     async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
         """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
-        retries) an attempt to a failing endpoint is deferred, a retryable failure with
-        retries left is due again, a 410 switches the hook off, and a success is recorded
-        only if ``log_successful_attempts``; without (the API's test and replay) the attempt
-        is sent once whatever the breaker says and always recorded."""
+        retries) an attempt that cannot start on its endpoint soon is deferred, one to an
+        endpoint whose breaker is open fails unsent, a retryable failure with retries left
+        (and room in the hook's backlog) is due again, a 410 switches the hook off, and a
+        success is recorded only if ``log_successful_attempts``; without (the API's test and
+        replay) the attempt is sent once whatever the breaker says and always recorded."""
         with structlog.contextvars.bound_contextvars(
             account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         ):
@@ -186,23 +221,26 @@ class Dispatcher:
                 hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
             )
             request = prepared.request
-            wait_s = self._sender.failing_for_s(request) if retries else 0.0
-            if wait_s > 0:
-                # the same attempt, later: it neither calls a failing endpoint nor holds a
-                # worker while others wait, and it uses up none of the hook's retries
-                log.info(
-                    "endpoint failing; attempt deferred",
-                    endpoint=request.endpoint,
-                    attempt=job.attempt,
-                    seconds=round(wait_s, 1),
+            outcome = prepared.failure
+            open_for_s = 0.0
+            if outcome is None and retries:
+                outcome = self._sender.circuit_open(request)
+                open_for_s = self._sender.failing_for_s(request) if outcome else 0.0
+            if outcome is None and retries:
+                outcome = await self._sender.try_send(
+                    request, start_within_s=self._settings.endpoint_wait_ms / 1000
                 )
-                delay_ms = int(wait_s * 1000) + random.randint(0, 500)
-                return Attempted(record=None, next_job=self._pinned(hook, job), delay_ms=delay_ms)
-            outcome = prepared.failure or await self._sender.send(request)
+                if outcome is None:
+                    return self._defer(hook, job, prepared.recorded)
+            if outcome is None:
+                outcome = await self._sender.send(request)
             self._prepare.settle(hook, outcome)
             self._count(outcome)
             retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
+            if retrying and not self._reserve(hook.id):
+                retrying, retries_left = False, 0
+                self._log_backlog_full(hook)
             record = attempt_record(
                 hook=hook,
                 request=prepared.recorded,
@@ -215,6 +253,17 @@ class Dispatcher:
             )
             if outcome.ok:
                 log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
+            elif open_for_s:
+                # one line per endpoint and interval: a dead endpoint with many hooks fails
+                # thousands of attempts a second this way
+                if (repeats := self._repeated.due(("open", request.endpoint))) is not None:
+                    log.info(
+                        "endpoint failing; attempts fail unsent",
+                        endpoint=request.endpoint,
+                        error=outcome.client_error,
+                        seconds=round(open_for_s, 1),
+                        repeats=repeats,
+                    )
             else:
                 log.info(
                     "delivery failed",
@@ -229,10 +278,77 @@ class Dispatcher:
                 return Attempted(record=None)
             if not retrying:
                 return Attempted(record=record)
+            delay_ms = self._delay(job.attempt, outcome)
+            if open_for_s:  # no sooner than the breaker lets a probe through
+                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, 500))
             return Attempted(
                 record=record,
-                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1),
-                delay_ms=self._delay(job.attempt, outcome),
+                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
+                delay_ms=delay_ms,
+            )
+
+    def _defer(self, hook: Hook, job: RetryJob, recorded: OutboundRequest) -> Attempted:
+        """No slot on the endpoint came free in time: the same attempt, from the retry queue,
+        later each time (it uses none of the hook's retries); a failure when the hook's
+        backlog is full."""
+        if not self._reserve(hook.id):
+            self._log_backlog_full(hook)
+            busy = Outcome(
+                kind="retryable",
+                client_error=f"{BACKLOG_FULL}: endpoint busy",
+                reason=CLIENT_ERROR,
+            )
+            self._count(busy)
+            record = attempt_record(
+                hook=hook,
+                request=recorded,
+                outcome=busy,
+                event_id=job.event_id,
+                attempt=job.attempt,
+                retries_left=0,
+                payload=job.payload,
+                hook_event=job.hook_event or None,
+            )
+            return Attempted(record=record)
+        if (repeats := self._repeated.due(("busy", recorded.endpoint))) is not None:
+            log.info(
+                "endpoint busy; attempts deferred",
+                endpoint=recorded.endpoint,
+                attempt=job.attempt,
+                repeats=repeats,
+            )
+        deferred = job.deferred + 1
+        delay_ms = backoff_ms(
+            deferred,
+            base_ms=self._settings.retry_base_delay_ms,
+            max_ms=self._settings.retry_max_delay_ms,
+            retry_after_s=None,
+        )
+        return Attempted(
+            record=None,
+            next_job=replace(self._pinned(hook, job), deferred=deferred),
+            delay_ms=delay_ms,
+        )
+
+    def _reserve(self, hook_id: str) -> bool:
+        """A place in the hook's retry backlog, if it has room."""
+        pending = self._pending.get(hook_id) or 0
+        if pending >= self._settings.max_pending_retries:
+            return False
+        self._pending.put(hook_id, pending + 1)
+        return True
+
+    def _release(self, hook_id: str) -> None:
+        pending = self._pending.get(hook_id)
+        if pending:  # None or 0: queued before a restart, by another instance, or forgotten
+            self._pending.put(hook_id, pending - 1)
+
+    def _log_backlog_full(self, hook: Hook) -> None:
+        if (repeats := self._repeated.due(("backlog", hook.id))) is not None:
+            log.warning(
+                "retry backlog full; failure not retried",
+                pending=self._settings.max_pending_retries,
+                repeats=repeats,
             )
 
     @staticmethod

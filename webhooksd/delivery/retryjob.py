@@ -29,6 +29,9 @@ class RetryJob:
     msg_id: str
     #: the number of the attempt this job makes (1 for a deferred first attempt)
     attempt: int
+    #: how many times this attempt was handed to the retry queue unsent because its endpoint
+    #: had no free slot (its next deferral waits longer); 0 in older jobs
+    deferred: int = 0
     #: the event's ``Event.event_key`` (the SHA-256 of its raw body, not its routing key),
     #: what ``msg_id`` was derived from; "" in older jobs and in test and replay sends
     event_key: str = ""
@@ -48,6 +51,7 @@ class RetryJob:
                 "attempt": self.attempt,
                 "event_key": self.event_key,
                 "hook_event": self.hook_event,
+                "deferred": self.deferred,
             }
         )
 
@@ -69,6 +73,7 @@ class RetryJob:
                 attempt=int(data["attempt"]),
                 event_key=str(data.get("event_key") or ""),
                 hook_event=str(data.get("hook_event") or ""),
+                deferred=int(data.get("deferred") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedMessage(f"retry job is missing {exc}") from exc
@@ -76,4 +81,6 @@ class RetryJob:
             raise MalformedMessage("retry job payload is not an object")
         if job.attempt < 1:
             raise MalformedMessage("retry job attempt must be positive")
+        if job.deferred < 0:
+            raise MalformedMessage("retry job deferred must not be negative")
         return job
