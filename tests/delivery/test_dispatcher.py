@@ -21,7 +21,7 @@ from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
-from webhooksd.delivery.retryjob import RetryJob
+from webhooksd.delivery.retryjob import RetryJob, decode_jobs
 from webhooksd.delivery.sender import Sender
 from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
@@ -424,7 +424,8 @@ async def _queued_jobs(rig: Rig) -> asyncio.Queue[RetryJob]:
     jobs: asyncio.Queue[RetryJob] = asyncio.Queue()
 
     async def take(delivery: Delivery) -> None:
-        await jobs.put(RetryJob.decode(delivery.message.body))
+        for job in decode_jobs(delivery.message.body):
+            await jobs.put(job)
         await delivery.ack()
 
     await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=100)
@@ -507,3 +508,35 @@ async def test_an_attempt_that_finds_its_endpoint_busy_goes_to_the_retry_queue(
         1,
         "success",
     )
+
+
+async def test_an_open_breakers_failures_of_one_event_are_one_message(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The failures an open breaker gives one event's hooks are queued as one message (one
+    publish, not one per hook); the bundle comes back as each hook's next attempt."""
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=200)
+    messages: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await messages.put(delivery.message.body)
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
+    receiver.status = 503
+    opener = _hook(receiver, id="0" * 32, retries=0)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [opener])  # one failure opens the breaker
+    hooks = [_hook(receiver, id=str(n) * 32, retries=1) for n in range(1, 6)]
+    for hook in hooks:
+        rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    assert len(receiver.requests) == 1
+    bundle = await asyncio.wait_for(messages.get(), 5)
+    jobs = decode_jobs(bundle)
+    assert sorted(j.hook_id for j in jobs) == sorted(h.id for h in hooks)
+    assert {j.attempt for j in jobs} == {2}
+    assert messages.empty()
+    receiver.status = 200
+    await rig.dispatcher.retry(bundle)  # the breaker's cool-down is over: each is sent
+    got = await receiver.wait_for(6)
+    assert {r.headers["X-Hook-ID"] for r in got[1:]} == {h.id for h in hooks}

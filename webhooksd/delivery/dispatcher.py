@@ -39,8 +39,8 @@ from webhooksd.delivery.attempts import attempt_record
 from webhooksd.delivery.hookauth import HookAuth
 from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
 from webhooksd.delivery.request import OutboundRequest, webhook_id
-from webhooksd.delivery.retryjob import RetryJob
-from webhooksd.delivery.sender import Sender
+from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
+from webhooksd.delivery.sender import CIRCUIT_OPEN, Sender
 from webhooksd.delivery.shaping import Preparer
 from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
@@ -74,6 +74,9 @@ class Attempted:
     #: the job to queue, a retry or the deferred attempt itself, and its delay
     next_job: RetryJob | None = None
     delay_ms: int = 0
+    #: jobs of one delivery with the same group ("open": failed by an open breaker, "busy":
+    #: deferred from a busy endpoint) go in one message, with the longest of their delays
+    group: str | None = None
 
 
 class Dispatcher:
@@ -128,22 +131,25 @@ class Dispatcher:
             await self._deliver(jobs, retries=True)
 
     # -- the retry worker side -----------------------------------------------------------
-    async def retry(self, job: bytes) -> None:
-        decoded = RetryJob.decode(job)
-        self._release(decoded.hook_id)
-        hook = self._table.get(decoded.hook_id)
-        if hook is None:
-            # a disabled hook's backlog comes back job by job: one line per hook, not per job
-            if (repeats := self._repeated.due(("dropped", decoded.hook_id))) is not None:
+    async def retry(self, message: bytes) -> None:
+        """Send again the job or the bundle of jobs of one retry-queue message."""
+        pairs: list[tuple[Hook, RetryJob]] = []
+        for job in decode_jobs(message):
+            self._release(job.hook_id)
+            hook = self._table.get(job.hook_id)
+            if hook is not None:
+                pairs.append((hook, job))
+            elif (repeats := self._repeated.due(("dropped", job.hook_id))) is not None:
+                # a disabled hook's backlog comes back job by job: a line per hook, not per job
                 log.info(
                     "retry dropped: hook deleted or disabled",
-                    hook_id=decoded.hook_id,
-                    account_id=decoded.account_id,
-                    event_id=decoded.event_id,
+                    hook_id=job.hook_id,
+                    account_id=job.account_id,
+                    event_id=job.event_id,
                     repeats=repeats,
                 )
-            return
-        await self._deliver([(hook, decoded)], retries=True)
+        if pairs:
+            await self._deliver(pairs, retries=True)
 
     # -- the API side --------------------------------------------------------------------
     async def send_test(self, hook: Hook, payload: Mapping[str, Any]) -> AttemptRecord:
@@ -193,18 +199,17 @@ class Dispatcher:
         Returns when the records are stored and the retries confirmed queued (so the caller
         may ack)."""
         results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
-        due = [r for r in results if r.next_job is not None]
+        messages = _messages(results)
         scheduled = 0
         try:
             await self._attempts.write([r.record for r in results if r.record is not None])
-            for result in due:
-                assert result.next_job is not None
-                await self._schedule(result.next_job, result.delay_ms)
+            for queued, delay_ms in messages:
+                await self._schedule(queued, delay_ms)
                 scheduled += 1
         finally:
-            for unqueued in due[scheduled:]:  # the event is handled again: places given back
-                assert unqueued.next_job is not None
-                self._release(unqueued.next_job.hook_id)
+            for unqueued, _ in messages[scheduled:]:  # handled again: places given back
+                for job in unqueued:
+                    self._release(job.hook_id)
         return results
 
     async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
@@ -217,23 +222,12 @@ class Dispatcher:
         with structlog.contextvars.bound_contextvars(
             account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         ):
-            prepared = await self._prepare.prepare(
-                hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
-            )
-            request = prepared.request
-            outcome = prepared.failure
-            open_for_s = 0.0
-            if outcome is None and retries:
-                outcome = self._sender.circuit_open(request)
-                open_for_s = self._sender.failing_for_s(request) if outcome else 0.0
-            if outcome is None and retries:
-                outcome = await self._sender.try_send(
-                    request, start_within_s=self._settings.endpoint_wait_ms / 1000
-                )
-                if outcome is None:
-                    return self._defer(hook, job, prepared.recorded)
+            outcome, request, recorded = await self._outcome(hook, job, retries=retries)
             if outcome is None:
-                outcome = await self._sender.send(request)
+                return self._defer(hook, job, recorded)
+            open_for_s = 0.0
+            if (outcome.client_error or "").startswith(CIRCUIT_OPEN):
+                open_for_s = max(0.001, self._sender.failing_for_s(request))
             self._prepare.settle(hook, outcome)
             self._count(outcome)
             retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
@@ -243,7 +237,7 @@ class Dispatcher:
                 self._log_backlog_full(hook)
             record = attempt_record(
                 hook=hook,
-                request=prepared.recorded,
+                request=recorded,
                 outcome=outcome,
                 event_id=job.event_id,
                 attempt=job.attempt,
@@ -285,7 +279,34 @@ class Dispatcher:
                 record=record,
                 next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
                 delay_ms=delay_ms,
+                group="open" if open_for_s else None,
             )
+
+    async def _outcome(
+        self, hook: Hook, job: RetryJob, *, retries: bool
+    ) -> tuple[Outcome | None, OutboundRequest, OutboundRequest]:
+        """The attempt's outcome (None: not started, its endpoint is busy), the request and
+        the request as recorded."""
+        # an open breaker is checked on the hook's URI before the request is built: the
+        # failures a dead endpoint with many hooks gives are then cheap (and say so: the
+        # record shows no headers or body, as none were sent)
+        request = recorded = _unsent(hook)
+        outcome = self._sender.circuit_open(request) if retries else None
+        if outcome is not None:
+            return outcome, request, recorded
+        prepared = await self._prepare.prepare(
+            hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
+        )
+        request, recorded = prepared.request, prepared.recorded
+        if prepared.failure is not None:
+            return prepared.failure, request, recorded
+        if not retries:
+            return await self._sender.send(request), request, recorded
+        # the URL built may name another endpoint than the hook's URI
+        outcome = self._sender.circuit_open(request) or await self._sender.try_send(
+            request, start_within_s=self._settings.endpoint_wait_ms / 1000
+        )
+        return outcome, request, recorded
 
     def _defer(self, hook: Hook, job: RetryJob, recorded: OutboundRequest) -> Attempted:
         """No slot on the endpoint came free in time: the same attempt, from the retry queue,
@@ -328,6 +349,7 @@ class Dispatcher:
             record=None,
             next_job=replace(self._pinned(hook, job), deferred=deferred),
             delay_ms=delay_ms,
+            group="busy",
         )
 
     def _reserve(self, hook_id: str) -> bool:
@@ -373,11 +395,11 @@ class Dispatcher:
             retry_after_s=outcome.retry_after_s,
         )
 
-    async def _schedule(self, job: RetryJob, delay_ms: int) -> None:
+    async def _schedule(self, jobs: Sequence[RetryJob], delay_ms: int) -> None:
         await self._bus.publish_delayed(
-            self._settings.retry_queue, job.encode(), delay_ms, message_id=job.msg_id
+            self._settings.retry_queue, encode_jobs(jobs), delay_ms, message_id=jobs[0].msg_id
         )
-        self._metrics.retries_queued.inc()
+        self._metrics.retries_queued.inc(len(jobs))
 
     def _count(self, outcome: Outcome) -> None:
         status_class = f"{outcome.status // 100}xx" if outcome.status else "none"
@@ -389,3 +411,28 @@ class Dispatcher:
             )
         counter.inc()
         self._metrics.delivery_seconds.observe(outcome.duration_ms / 1000)
+
+
+def _messages(results: Sequence[Attempted]) -> list[tuple[list[RetryJob], int]]:
+    """The retry-queue messages for ``results``' next jobs, each with its delay: a grouped
+    job shares a message (at most MAX_BUNDLE) with its group, at the group's longest delay."""
+    messages: list[tuple[list[RetryJob], int]] = []
+    groups: dict[str, list[Attempted]] = {}
+    for result in results:
+        if result.next_job is None:
+            continue
+        if result.group is None:
+            messages.append(([result.next_job], result.delay_ms))
+        else:
+            groups.setdefault(result.group, []).append(result)
+    for grouped in groups.values():
+        for start in range(0, len(grouped), MAX_BUNDLE):
+            chunk = grouped[start : start + MAX_BUNDLE]
+            jobs = [r.next_job for r in chunk if r.next_job is not None]
+            messages.append((jobs, max(r.delay_ms for r in chunk)))
+    return messages
+
+
+def _unsent(hook: Hook) -> OutboundRequest:
+    """What an attempt records when it failed before its request was built."""
+    return OutboundRequest(method=hook.http_verb.upper(), uri=hook.uri, url=hook.uri)
