@@ -153,6 +153,40 @@ async def test_an_attempt_that_cannot_start_soon_is_not_sent(
     assert server[1]["peak"] == 2
 
 
+async def test_busy_says_when_an_attempt_would_not_start(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """busy() is true only while every slot is taken and the waiting room is full."""
+    async with Sender.open(_settings(endpoint_concurrency=1, endpoint_queue=1)) as sender:
+        request = _get(f"{server[0]}/slow")
+        assert not sender.busy(request)
+        first = asyncio.create_task(sender.send(request))
+        await asyncio.sleep(0)
+        assert not sender.busy(request)  # one may still wait
+        second = asyncio.create_task(sender.try_send(request, start_within_s=5.0))
+        await asyncio.sleep(0)
+        assert sender.busy(request)
+        assert (await first).ok
+        done = await second
+        assert done is not None and done.ok
+        assert not sender.busy(request)
+
+
+async def test_a_waiter_does_not_take_a_slot_once_the_breaker_opened(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """The request that opens the breaker frees its slot; the attempt waiting for it gets the
+    breaker's failure, not a request to the failing endpoint."""
+    settings = _settings(endpoint_concurrency=1, breaker_failures=1, request_timeout_ms=300)
+    async with Sender.open(settings) as sender:
+        hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
+        await asyncio.sleep(0)
+        waiting = await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=5.0)
+        assert (await hung).client_error == "timeout"
+        assert waiting is not None and waiting.client_error == "circuit open: timeout"
+    assert server[1]["peak"] == 0  # /slow was never called
+
+
 async def test_a_waiting_attempt_gives_up_after_its_bound(
     server: tuple[str, dict[str, int]],
 ) -> None:

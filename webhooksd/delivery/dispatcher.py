@@ -291,9 +291,10 @@ class Dispatcher:
         # failures a dead endpoint with many hooks gives are then cheap (and say so: the
         # record shows no headers or body, as none were sent)
         request = recorded = _unsent(hook)
-        outcome = self._sender.circuit_open(request) if retries else None
-        if outcome is not None:
-            return outcome, request, recorded
+        if retries:
+            outcome = self._sender.circuit_open(request)
+            if outcome is not None or self._sender.busy(request):
+                return outcome, request, recorded
         prepared = await self._prepare.prepare(
             hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
         )

@@ -73,6 +73,9 @@ class _Endpoint:
         self._forget(waiter)
         return False
 
+    def full(self, max_waiters: int) -> bool:
+        return self.in_flight >= self.concurrency and len(self.waiters) >= max_waiters
+
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         waiter.cancel()
         with suppress(ValueError):
@@ -144,6 +147,13 @@ class Sender:
             reason=CLIENT_ERROR,
         )
 
+    def busy(self, request: OutboundRequest) -> bool:
+        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already:
+        :meth:`try_send` would not start (so the request need not even be built)."""
+        key = self._checked.get(request.uri) or request.endpoint
+        endpoint = self._endpoints.get(key)
+        return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
+
     async def send(self, request: OutboundRequest) -> Outcome:
         """Send, waiting for a slot on the endpoint as long as it takes (test and replay
         sends, auth pre-requests)."""
@@ -166,6 +176,11 @@ class Sender:
         endpoint = self._endpoint(key)
         if not await endpoint.acquire(start_within_s, self._settings.endpoint_queue):
             return None
+        if start_within_s is not None and endpoint.open_until > time.monotonic():
+            # the breaker opened while this attempt waited: it must not take the slot the
+            # failing requests just freed (a slow endpoint would get a second round of them)
+            endpoint.release()
+            return self.circuit_open(request)
         try:
             outcome = await self._send(request)
         finally:
