@@ -31,11 +31,11 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-from webhooksd.bounded import BoundedCache
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.delivery.attempt_writer import AttemptWriter
 from webhooksd.delivery.attempts import attempt_record
+from webhooksd.delivery.backlog import Backlog
 from webhooksd.delivery.hookauth import HookAuth
 from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
 from webhooksd.delivery.request import OutboundRequest, webhook_id
@@ -56,9 +56,6 @@ OnGone = Callable[[Hook, str], Awaitable[None]]
 GONE_REASON = "endpoint answered 410 Gone"
 #: the ``client_error`` of a failure not retried because the hook's retry backlog is full
 BACKLOG_FULL = "retry backlog full"
-#: hooks whose pending retries are counted at most (a hook forgotten early only starts its
-#: count again)
-MAX_COUNTED_HOOKS = 100_000
 #: a condition repeated per attempt (an open breaker, a busy endpoint, a full backlog) is
 #: logged at most once per key in this many seconds, with how many it stands for
 REPEAT_LOG_INTERVAL_S = 30.0
@@ -102,8 +99,7 @@ class Dispatcher:
         self._on_gone = on_gone
         self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
-        #: hook id → its jobs this instance queued that have not come back yet
-        self._pending: BoundedCache[str, int] = BoundedCache(MAX_COUNTED_HOOKS)
+        self._backlog = Backlog(settings.max_pending_retries)
         self._repeated = LogOnce(REPEAT_LOG_INTERVAL_S)
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
@@ -135,7 +131,7 @@ class Dispatcher:
         """Send again the job or the bundle of jobs of one retry-queue message."""
         pairs: list[tuple[Hook, RetryJob]] = []
         for job in decode_jobs(message):
-            self._release(job.hook_id)
+            self._backlog.release(job.hook_id)
             hook = self._table.get(job.hook_id)
             if hook is not None:
                 pairs.append((hook, job))
@@ -209,7 +205,7 @@ class Dispatcher:
         finally:
             for unqueued, _ in messages[scheduled:]:  # handled again: places given back
                 for job in unqueued:
-                    self._release(job.hook_id)
+                    self._backlog.release(job.hook_id)
         return results
 
     async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
@@ -232,7 +228,10 @@ class Dispatcher:
             self._count(outcome)
             retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
-            if retrying and not self._reserve(hook.id):
+            delay_ms = self._delay(job.attempt, outcome) if retrying else 0
+            if open_for_s:  # no sooner than the breaker lets a probe through
+                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, 500))
+            if retrying and not self._backlog.reserve(hook.id, delay_ms):
                 retrying, retries_left = False, 0
                 self._log_backlog_full(hook)
             record = attempt_record(
@@ -272,9 +271,6 @@ class Dispatcher:
                 return Attempted(record=None)
             if not retrying:
                 return Attempted(record=record)
-            delay_ms = self._delay(job.attempt, outcome)
-            if open_for_s:  # no sooner than the breaker lets a probe through
-                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, 500))
             return Attempted(
                 record=record,
                 next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
@@ -313,7 +309,14 @@ class Dispatcher:
         """No slot on the endpoint came free in time: the same attempt, from the retry queue,
         later each time (it uses none of the hook's retries); a failure when the hook's
         backlog is full."""
-        if not self._reserve(hook.id):
+        deferred = job.deferred + 1
+        delay_ms = backoff_ms(
+            deferred,
+            base_ms=self._settings.retry_base_delay_ms,
+            max_ms=self._settings.retry_max_delay_ms,
+            retry_after_s=None,
+        )
+        if not self._backlog.reserve(hook.id, delay_ms):
             self._log_backlog_full(hook)
             busy = Outcome(
                 kind="retryable",
@@ -339,32 +342,12 @@ class Dispatcher:
                 attempt=job.attempt,
                 repeats=repeats,
             )
-        deferred = job.deferred + 1
-        delay_ms = backoff_ms(
-            deferred,
-            base_ms=self._settings.retry_base_delay_ms,
-            max_ms=self._settings.retry_max_delay_ms,
-            retry_after_s=None,
-        )
         return Attempted(
             record=None,
             next_job=replace(self._pinned(hook, job), deferred=deferred),
             delay_ms=delay_ms,
             group="busy",
         )
-
-    def _reserve(self, hook_id: str) -> bool:
-        """A place in the hook's retry backlog, if it has room."""
-        pending = self._pending.get(hook_id) or 0
-        if pending >= self._settings.max_pending_retries:
-            return False
-        self._pending.put(hook_id, pending + 1)
-        return True
-
-    def _release(self, hook_id: str) -> None:
-        pending = self._pending.get(hook_id)
-        if pending:  # None or 0: queued before a restart, by another instance, or forgotten
-            self._pending.put(hook_id, pending - 1)
 
     def _log_backlog_full(self, hook: Hook) -> None:
         if (repeats := self._repeated.due(("backlog", hook.id))) is not None:
