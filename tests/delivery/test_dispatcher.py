@@ -540,3 +540,18 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
     await rig.dispatcher.retry(bundle)  # the breaker's cool-down is over: each is sent
     got = await receiver.wait_for(6)
     assert {r.headers["X-Hook-ID"] for r in got[1:]} == {h.id for h in hooks}
+
+
+async def test_a_uri_too_broken_to_name_an_endpoint_is_a_final_failure(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The breaker and busy checks run on the hook's URI before the request is built: a URI
+    that names no endpoint (an unclosed IPv6 bracket) must come to a recorded final failure,
+    not an exception failing the whole event for every other hook."""
+    rig = await rig_factory()
+    broken = replace(_hook(receiver, id="1" * 32), uri="http://[::1/hook")
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [broken, _hook(receiver, id="2" * 32)])
+    attempts = {a.hook_id: a for a in await _attempts(rig)}
+    assert attempts["1" * 32].result == "failure"
+    assert attempts["1" * 32].doc["client_error"].startswith("malformed_url")
+    assert attempts["2" * 32].result == "success"

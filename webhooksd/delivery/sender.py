@@ -129,17 +129,27 @@ class Sender:
             key, lambda: _Endpoint(self._settings.endpoint_concurrency)
         )
 
+    def _known(self, request: OutboundRequest) -> _Endpoint | None:
+        """The endpoint's state if it has any (None for a URI too broken to name one: the
+        sender refuses it when it is sent)."""
+        key = self._checked.get(request.uri)
+        if key is None:
+            try:
+                key = request.endpoint
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                return None
+        return self._endpoints.get(key)
+
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
-        key = self._checked.get(request.uri) or request.endpoint
-        return max(0.0, self._endpoint(key).open_until - time.monotonic())
+        endpoint = self._known(request)
+        return 0.0 if endpoint is None else max(0.0, endpoint.open_until - time.monotonic())
 
     def circuit_open(self, request: OutboundRequest) -> Outcome | None:
         """The failure an attempt to a failing endpoint comes to without being sent (its
         breaker is open), naming the endpoint's last error; None when it may be sent."""
-        key = self._checked.get(request.uri) or request.endpoint
-        endpoint = self._endpoint(key)
-        if endpoint.open_until <= time.monotonic():
+        endpoint = self._known(request)
+        if endpoint is None or endpoint.open_until <= time.monotonic():
             return None
         return Outcome(
             kind="retryable",
@@ -150,8 +160,7 @@ class Sender:
     def busy(self, request: OutboundRequest) -> bool:
         """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already:
         :meth:`try_send` would not start (so the request need not even be built)."""
-        key = self._checked.get(request.uri) or request.endpoint
-        endpoint = self._endpoints.get(key)
+        endpoint = self._known(request)
         return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
 
     async def send(self, request: OutboundRequest) -> Outcome:
