@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ class Rig:
     bus: Bus
     table: HookTable
     gone: list[str] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @pytest.fixture(name="rig_factory")
@@ -61,6 +63,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
             table = HookTable()
             table.put_account(Account(id=ACCOUNT, name="a"))
             gone: list[str] = []
+            metrics = Metrics()
 
             async def on_gone(hook: Hook, reason: str) -> None:
                 gone.append(hook.id)
@@ -73,7 +76,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
                 bus=bus,
                 sender=sender,
                 table=table,
-                metrics=Metrics(),
+                metrics=metrics,
                 cluster_id=CLUSTER,
                 on_gone=on_gone,
             )
@@ -85,7 +88,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
 
             if consume:
                 await bus.consume(settings.retry_queue, retry, prefetch=10)
-            return Rig(dispatcher, store, bus, table, gone)
+            return Rig(dispatcher, store, bus, table, gone, metrics)
 
         yield make
 
@@ -555,3 +558,27 @@ async def test_a_uri_too_broken_to_name_an_endpoint_is_a_final_failure(
     assert attempts["1" * 32].result == "failure"
     assert attempts["1" * 32].doc["client_error"].startswith("malformed_url")
     assert attempts["2" * 32].result == "success"
+
+
+async def test_an_open_breakers_failures_are_recorded_at_most_once_a_second(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Each failure an open breaker gives is retried and counted in the metrics, but a hook
+    gets at most one such row a second (4,000 rows a second for a dead endpoint's 200 hooks
+    were more than the store could write beside everyone else's)."""
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=5000)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 503
+    hook = _hook(receiver, retries=3)
+    rig.table.put(hook)
+    started = time.monotonic()
+    for _ in range(20):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    elapsed_s = time.monotonic() - started
+    assert len(receiver.requests) == 1  # the first opened the breaker
+    unsent = [a for a in await _attempts(rig) if "circuit" in a.doc.get("client_error", "")]
+    assert 1 <= len(unsent) <= 1 + elapsed_s
+    # every one is retried, after the cool-down: counted as queued (the queue delays them)
+    queued = rig.metrics.registry.get_sample_value("webhooksd_retries_queued_total")
+    assert queued == 20
+    assert jobs.empty()
