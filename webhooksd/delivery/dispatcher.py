@@ -240,8 +240,12 @@ class Dispatcher:
             retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
             retrying = outcome.kind == "retryable" and retries_left > 0
             delay_ms = self._delay(job.attempt, outcome) if retrying else 0
-            if open_for_s:  # no sooner than the breaker lets a probe through
-                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, 500))
+            if open_for_s:
+                # no sooner than the breaker lets a probe through, and spread over half a
+                # cool-down after it: every retry due the moment it closes was a burst of
+                # work, all of it for an endpoint that was busy with the probes
+                spread_ms = max(500, self._settings.breaker_cooldown_ms // 2)
+                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, spread_ms))
             if retrying and not self._backlog.reserve(hook.id, delay_ms):
                 retrying, retries_left = False, 0
                 self._log_backlog_full(hook)
