@@ -205,7 +205,21 @@ class Dispatcher:
         """Send each job at once, record the attempts in one write, queue what is due again.
         Returns when the records are stored and the retries confirmed queued (so the caller
         may ack)."""
-        results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
+        settled: list[Attempted | None] = [None] * len(jobs)
+        to_send: list[int] = []
+        for n, (hook, job) in enumerate(jobs):
+            unsent = _unsent(hook)
+            opened = self._sender.circuit_open(unsent) if retries else None
+            if opened is None:
+                to_send.append(n)
+            else:
+                # an open breaker's failure needs no request, no task and no I/O: settled at
+                # once, so that a dead endpoint's many hooks cost the event loop little
+                settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
+        sent = await asyncio.gather(*(self._attempt(*jobs[n], retries=retries) for n in to_send))
+        for n, result in zip(to_send, sent, strict=True):
+            settled[n] = result
+        results = [r for r in settled if r is not None]
         messages = _messages(results)
         scheduled = 0
         try:
@@ -232,68 +246,85 @@ class Dispatcher:
             outcome, request, recorded = await self._outcome(hook, job, retries=retries)
             if outcome is None:
                 return self._defer(hook, job, recorded)
-            open_for_s = 0.0
-            if (outcome.client_error or "").startswith(CIRCUIT_OPEN):
-                open_for_s = max(0.001, self._sender.failing_for_s(request))
-            self._prepare.settle(hook, outcome)
-            self._count(outcome)
-            retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
-            retrying = outcome.kind == "retryable" and retries_left > 0
-            delay_ms = self._delay(job.attempt, outcome) if retrying else 0
-            if open_for_s:
-                # no sooner than the breaker lets a probe through, and spread over half a
-                # cool-down after it: every retry due the moment it closes was a burst of
-                # work, all of it for an endpoint that was busy with the probes
-                spread_ms = max(500, self._settings.breaker_cooldown_ms // 2)
-                delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, spread_ms))
-            if retrying and not self._backlog.reserve(hook.id, delay_ms):
-                retrying, retries_left = False, 0
-                self._log_backlog_full(hook)
-            record: AttemptRecord | None = None
-            if not open_for_s or self._sampled.due(hook.id) is not None:
-                record = attempt_record(
-                    hook=hook,
-                    request=recorded,
-                    outcome=outcome,
-                    event_id=job.event_id,
-                    attempt=job.attempt,
-                    retries_left=retries_left,
-                    payload=job.payload,
-                    hook_event=job.hook_event or None,
-                )
-            if outcome.ok:
-                log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
-            elif open_for_s:
-                # one line per endpoint and interval: a dead endpoint with many hooks fails
-                # thousands of attempts a second this way
-                if (repeats := self._repeated.due(("open", request.endpoint))) is not None:
-                    log.info(
-                        "endpoint failing; attempts fail unsent",
-                        endpoint=request.endpoint,
-                        error=outcome.client_error,
-                        seconds=round(open_for_s, 1),
-                        repeats=repeats,
-                    )
-            else:
-                log.info(
-                    "delivery failed",
-                    status=outcome.status,
-                    error=outcome.client_error,
-                    retrying=retrying,
-                    attempt=job.attempt,
-                )
             if retries and outcome.kind == "gone":
                 await self._gone(hook)
-            if retries and outcome.ok and not self._settings.log_successful_attempts:
-                return Attempted(record=None)
-            if not retrying:
-                return Attempted(record=record)
-            return Attempted(
-                record=record,
-                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
-                delay_ms=delay_ms,
-                group="open" if open_for_s else None,
+            return self._settle(hook, job, outcome, request, recorded, retries=retries)
+
+    def _settle(
+        self,
+        hook: Hook,
+        job: RetryJob,
+        outcome: Outcome,
+        request: OutboundRequest,
+        recorded: OutboundRequest,
+        *,
+        retries: bool,
+    ) -> Attempted:
+        """What an attempt's outcome comes to: counted, recorded (an open breaker's failures
+        at most once per hook per interval), logged, and its retry if one is due."""
+        open_for_s = 0.0
+        if (outcome.client_error or "").startswith(CIRCUIT_OPEN):
+            open_for_s = max(0.001, self._sender.failing_for_s(request))
+        self._prepare.settle(hook, outcome)
+        self._count(outcome)
+        retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
+        retrying = outcome.kind == "retryable" and retries_left > 0
+        delay_ms = self._delay(job.attempt, outcome) if retrying else 0
+        if open_for_s:
+            # no sooner than the breaker lets a probe through, and spread over half a
+            # cool-down after it: every retry due the moment it closes was a burst of
+            # work, all of it for an endpoint that was busy with the probes
+            spread_ms = max(500, self._settings.breaker_cooldown_ms // 2)
+            delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, spread_ms))
+        if retrying and not self._backlog.reserve(hook.id, delay_ms):
+            retrying, retries_left = False, 0
+            self._log_backlog_full(hook)
+        record: AttemptRecord | None = None
+        if not open_for_s or self._sampled.due(hook.id) is not None:
+            record = attempt_record(
+                hook=hook,
+                request=recorded,
+                outcome=outcome,
+                event_id=job.event_id,
+                attempt=job.attempt,
+                retries_left=retries_left,
+                payload=job.payload,
+                hook_event=job.hook_event or None,
             )
+        if outcome.ok:
+            log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
+        elif open_for_s:
+            # one line per endpoint and interval: a dead endpoint with many hooks fails
+            # thousands of attempts a second this way
+            if (repeats := self._repeated.due(("open", request.endpoint))) is not None:
+                log.info(
+                    "endpoint failing; attempts fail unsent",
+                    account_id=hook.account_id,
+                    hook_id=hook.id,
+                    event_id=job.event_id,
+                    endpoint=request.endpoint,
+                    error=outcome.client_error,
+                    seconds=round(open_for_s, 1),
+                    repeats=repeats,
+                )
+        else:
+            log.info(
+                "delivery failed",
+                status=outcome.status,
+                error=outcome.client_error,
+                retrying=retrying,
+                attempt=job.attempt,
+            )
+        if retries and outcome.ok and not self._settings.log_successful_attempts:
+            return Attempted(record=None)
+        if not retrying:
+            return Attempted(record=record)
+        return Attempted(
+            record=record,
+            next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
+            delay_ms=delay_ms,
+            group="open" if open_for_s else None,
+        )
 
     async def _outcome(
         self, hook: Hook, job: RetryJob, *, retries: bool
@@ -370,6 +401,8 @@ class Dispatcher:
         if (repeats := self._repeated.due(("backlog", hook.id))) is not None:
             log.warning(
                 "retry backlog full; failure not retried",
+                account_id=hook.account_id,
+                hook_id=hook.id,
                 pending=self._settings.max_pending_retries,
                 repeats=repeats,
             )
