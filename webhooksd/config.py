@@ -37,6 +37,9 @@ class Settings:
     connect_timeout_ms: int = 10_000
     request_timeout_ms: int = 10_000
     endpoint_concurrency: int = 10
+    endpoint_wait_ms: int = 200
+    endpoint_queue: int = 100
+    max_pending_retries: int = 1000
     breaker_failures: int = 5
     breaker_cooldown_ms: int = 30_000
     retry_base_delay_ms: int = 2_000
@@ -226,6 +229,8 @@ def _check_numbers(settings: Settings) -> None:
         "connect_timeout_ms",
         "request_timeout_ms",
         "endpoint_concurrency",
+        "endpoint_queue",
+        "max_pending_retries",
         "prefetch",
         "attempt_failure_count",
         "attempt_failure_expiry_ms",
@@ -245,6 +250,7 @@ def _check_numbers(settings: Settings) -> None:
         "api_account_cache_ms",
         "attempt_write_linger_ms",
         "breaker_failures",
+        "endpoint_wait_ms",
         "rate_limit_per_s",
     ):
         if getattr(settings, name) < 0:

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
+from webhooksd.delivery.retryjob import RetryJob, decode_jobs
 from webhooksd.delivery.sender import Sender
 from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
@@ -41,6 +43,7 @@ class Rig:
     bus: Bus
     table: HookTable
     gone: list[str] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @pytest.fixture(name="rig_factory")
@@ -60,6 +63,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
             table = HookTable()
             table.put_account(Account(id=ACCOUNT, name="a"))
             gone: list[str] = []
+            metrics = Metrics()
 
             async def on_gone(hook: Hook, reason: str) -> None:
                 gone.append(hook.id)
@@ -72,7 +76,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
                 bus=bus,
                 sender=sender,
                 table=table,
-                metrics=Metrics(),
+                metrics=metrics,
                 cluster_id=CLUSTER,
                 on_gone=on_gone,
             )
@@ -84,7 +88,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
 
             if consume:
                 await bus.consume(settings.retry_queue, retry, prefetch=10)
-            return Rig(dispatcher, store, bus, table, gone)
+            return Rig(dispatcher, store, bus, table, gone, metrics)
 
         yield make
 
@@ -416,3 +420,165 @@ async def test_a_failing_on_gone_does_not_fail_the_event(
         ("1" * 32, "failure", True),
         ("2" * 32, "success", False),
     }
+
+
+async def _queued_jobs(rig: Rig) -> asyncio.Queue[RetryJob]:
+    """What the dispatcher puts on the retry queue, decoded (nothing is sent back)."""
+    jobs: asyncio.Queue[RetryJob] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        for job in decode_jobs(delivery.message.body):
+            await jobs.put(job)
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=100)
+    return jobs
+
+
+async def _attempts(rig: Rig) -> list[AttemptRecord]:
+    return await rig.store.list_attempts(
+        ACCOUNT, created_from_ms=0, created_to_ms=2**62, descending=False
+    )
+
+
+async def test_an_open_breaker_fails_the_attempt_and_it_counts(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Once the endpoint's breaker is open an attempt is not sent but recorded as a failure
+    naming the last error, counting toward auto-disable and using a retry (as the failure
+    Kazoo would have had); before, it was deferred unrecorded and no hook was ever disabled."""
+    rig = await rig_factory(consume=False, breaker_failures=2, breaker_cooldown_ms=300)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 503
+    hook = _hook(receiver, retries=3)
+    rig.table.put(hook)
+    for _ in range(3):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    assert len(receiver.requests) == 2  # the third found the breaker open
+    attempts = await _attempts(rig)
+    assert len(attempts) == 3 and all(a.counts_as_failure for a in attempts)
+    assert attempts[2].doc["client_error"] == "circuit open: http 503"
+    assert attempts[2].doc["retries_left"] == 3
+    queued = [await asyncio.wait_for(jobs.get(), 5) for _ in range(3)]
+    assert sorted(j.attempt for j in queued) == [2, 2, 2]
+    failures = await rig.store.count_failures(0)
+    assert [(f.hook_id, f.count) for f in failures] == [(hook.id, 3)]
+
+
+async def test_a_hooks_retry_backlog_is_bounded(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """At max_pending_retries queued jobs a hook's next failure is final (retries_left 0,
+    nothing queued); a job coming back makes room again."""
+    rig = await rig_factory(consume=False, max_pending_retries=2, breaker_failures=0)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 500
+    hook = _hook(receiver, retries=2)
+    rig.table.put(hook)
+    for _ in range(3):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    assert [a.doc["retries_left"] for a in await _attempts(rig)] == [2, 2, 0]
+    first = await asyncio.wait_for(jobs.get(), 5)
+    await asyncio.wait_for(jobs.get(), 5)
+    assert jobs.empty()
+    await rig.dispatcher.retry(first.encode())  # back from the queue, failed and queued again
+    assert (await asyncio.wait_for(jobs.get(), 5)).attempt == 3
+
+
+async def test_an_attempt_that_finds_its_endpoint_busy_goes_to_the_retry_queue(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """No slot free at once (endpoint_wait_ms 0, one slot, two hooks on one endpoint): the
+    second attempt is queued unsent as the same attempt (try 1, the same webhook-id, one more
+    deferral), nothing recorded for it, and the event is done; sent later it is attempt 1."""
+    rig = await rig_factory(consume=False, endpoint_concurrency=1, endpoint_wait_ms=0)
+    jobs = await _queued_jobs(rig)
+    hooks = [_hook(receiver, id="1" * 32), _hook(receiver, id="2" * 32)]
+    for hook in hooks:
+        rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    assert len(receiver.requests) == 1
+    assert len(await _attempts(rig)) == 1
+    job = await asyncio.wait_for(jobs.get(), 5)
+    sent_to = receiver.requests[0].headers["X-Hook-ID"]
+    assert job.hook_id != sent_to and (job.attempt, job.deferred) == (1, 1)
+    await rig.dispatcher.retry(job.encode())
+    second = (await receiver.wait_for(2))[1]
+    assert second.headers["webhook-id"] == job.msg_id
+    attempts = await _attempts(rig)
+    assert [(a.hook_id, a.doc["try"], a.result) for a in attempts][1] == (
+        job.hook_id,
+        1,
+        "success",
+    )
+
+
+async def test_an_open_breakers_failures_of_one_event_are_one_message(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The failures an open breaker gives one event's hooks are queued as one message (one
+    publish, not one per hook); the bundle comes back as each hook's next attempt."""
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=200)
+    messages: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await messages.put(delivery.message.body)
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
+    receiver.status = 503
+    opener = _hook(receiver, id="0" * 32, retries=0)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [opener])  # one failure opens the breaker
+    hooks = [_hook(receiver, id=str(n) * 32, retries=1) for n in range(1, 6)]
+    for hook in hooks:
+        rig.table.put(hook)
+    await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    assert len(receiver.requests) == 1
+    bundle = await asyncio.wait_for(messages.get(), 5)
+    jobs = decode_jobs(bundle)
+    assert sorted(j.hook_id for j in jobs) == sorted(h.id for h in hooks)
+    assert {j.attempt for j in jobs} == {2}
+    assert messages.empty()
+    receiver.status = 200
+    await rig.dispatcher.retry(bundle)  # the breaker's cool-down is over: each is sent
+    got = await receiver.wait_for(6)
+    assert {r.headers["X-Hook-ID"] for r in got[1:]} == {h.id for h in hooks}
+
+
+async def test_a_uri_too_broken_to_name_an_endpoint_is_a_final_failure(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The breaker and busy checks run on the hook's URI before the request is built: a URI
+    that names no endpoint (an unclosed IPv6 bracket) must come to a recorded final failure,
+    not an exception failing the whole event for every other hook."""
+    rig = await rig_factory()
+    broken = replace(_hook(receiver, id="1" * 32), uri="http://[::1/hook")
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [broken, _hook(receiver, id="2" * 32)])
+    attempts = {a.hook_id: a for a in await _attempts(rig)}
+    assert attempts["1" * 32].result == "failure"
+    assert attempts["1" * 32].doc["client_error"].startswith("malformed_url")
+    assert attempts["2" * 32].result == "success"
+
+
+async def test_an_open_breakers_failures_are_recorded_at_most_once_a_second(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Each failure an open breaker gives is retried and counted in the metrics, but a hook
+    gets at most one such row a second (4,000 rows a second for a dead endpoint's 200 hooks
+    were more than the store could write beside everyone else's)."""
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=5000)
+    jobs = await _queued_jobs(rig)
+    receiver.status = 503
+    hook = _hook(receiver, retries=3)
+    rig.table.put(hook)
+    started = time.monotonic()
+    for _ in range(20):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    elapsed_s = time.monotonic() - started
+    assert len(receiver.requests) == 1  # the first opened the breaker
+    unsent = [a for a in await _attempts(rig) if "circuit" in a.doc.get("client_error", "")]
+    assert 1 <= len(unsent) <= 1 + elapsed_s
+    # every one is retried, after the cool-down: counted as queued (the queue delays them)
+    queued = rig.metrics.registry.get_sample_value("webhooksd_retries_queued_total")
+    assert queued == 20
+    assert jobs.empty()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ import pytest
 from webhooksd.delivery.attempts import REDACTED, attempt_record, redact_headers
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import build_request
-from webhooksd.delivery.retryjob import RetryJob
+from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
 from webhooksd.errors import MalformedMessage
 from webhooksd.records import Hook
 
@@ -128,9 +129,40 @@ def test_retry_job_round_trip() -> None:
 def test_retry_job_without_the_newer_fields_decodes() -> None:
     """A job queued by an older version (no event_key/hook_event) still decodes."""
     raw = orjson.loads(JOB.encode())
-    del raw["event_key"], raw["hook_event"]
+    del raw["event_key"], raw["hook_event"], raw["deferred"]
     job = RetryJob.decode(orjson.dumps(raw))
     assert job.event_key == "" and job.hook_event == "" and job.attempt == 2
+    assert job.deferred == 0
+
+
+def test_a_bundle_of_jobs_round_trips() -> None:
+    """Several jobs travel as one message; a single job is encoded as itself, so a message
+    from an older version decodes as a bundle of one."""
+    jobs = [JOB, replace(JOB, hook_id="i", deferred=3)]
+    assert decode_jobs(encode_jobs(jobs)) == jobs
+    assert encode_jobs([JOB]) == JOB.encode()
+    assert decode_jobs(JOB.encode()) == [JOB]
+    with pytest.raises(MalformedMessage):
+        RetryJob.decode(encode_jobs(jobs))  # a bundle is not one job
+    with pytest.raises(ValueError):
+        encode_jobs([JOB] * (MAX_BUNDLE + 1))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"v": 1, "jobs": []}',
+        b'{"v": 1, "jobs": {}}',
+        b'{"v": 2, "jobs": [{}]}',
+        orjson.dumps({"v": 1, "jobs": [orjson.loads(JOB.encode()), {"v": 1}]}),
+        orjson.dumps({"v": 1, "jobs": [orjson.loads(JOB.encode())] * (MAX_BUNDLE + 1)}),
+        orjson.dumps({**orjson.loads(JOB.encode()), "deferred": -1}),
+    ],
+)
+def test_malformed_bundles_raise(raw: bytes) -> None:
+    """A bundle with no jobs, too many, or one bad job is MalformedMessage as a whole."""
+    with pytest.raises(MalformedMessage):
+        decode_jobs(raw)
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,95 @@ async def test_endpoint_concurrency_is_bounded(server: tuple[str, dict[str, int]
     assert server[1]["peak"] == 3
 
 
+async def test_an_attempt_that_cannot_start_soon_is_not_sent(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """With every slot busy, try_send waits at most start_within_s and behind at most
+    endpoint_queue others, then gives up unsent (None); a slot freed in time is taken."""
+    async with Sender.open(_settings(endpoint_concurrency=2, endpoint_queue=1)) as sender:
+        busy = [asyncio.create_task(sender.send(_get(f"{server[0]}/slow"))) for _ in range(2)]
+        await asyncio.sleep(0)  # both take their slot
+        # one may wait (the 0.1 s requests end well within 5 s); the next finds the queue full
+        waiting = asyncio.create_task(
+            sender.try_send(_get(f"{server[0]}/slow"), start_within_s=5.0)
+        )
+        await asyncio.sleep(0)
+        assert await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=5.0) is None
+        assert await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=0) is None
+        late = await waiting
+        assert late is not None and late.ok
+        assert all(o.ok for o in await asyncio.gather(*busy))
+        # nothing waits now: a free slot is taken at once
+        free = await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=0)
+        assert free is not None and free.ok
+    assert server[1]["peak"] == 2
+
+
+async def test_busy_says_when_an_attempt_would_not_start(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """busy() is true only while every slot is taken and the waiting room is full."""
+    async with Sender.open(_settings(endpoint_concurrency=1, endpoint_queue=1)) as sender:
+        request = _get(f"{server[0]}/slow")
+        assert not sender.busy(request)
+        first = asyncio.create_task(sender.send(request))
+        await asyncio.sleep(0)
+        assert not sender.busy(request)  # one may still wait
+        second = asyncio.create_task(sender.try_send(request, start_within_s=5.0))
+        await asyncio.sleep(0)
+        assert sender.busy(request)
+        assert (await first).ok
+        done = await second
+        assert done is not None and done.ok
+        assert not sender.busy(request)
+
+
+async def test_a_waiter_does_not_take_a_slot_once_the_breaker_opened(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """The request that opens the breaker frees its slot; the attempt waiting for it gets the
+    breaker's failure, not a request to the failing endpoint."""
+    settings = _settings(endpoint_concurrency=1, breaker_failures=1, request_timeout_ms=300)
+    async with Sender.open(settings) as sender:
+        hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
+        await asyncio.sleep(0)
+        waiting = await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=5.0)
+        assert (await hung).client_error == "timeout"
+        assert waiting is not None and waiting.client_error == "circuit open: timeout"
+    assert server[1]["peak"] == 0  # /slow was never called
+
+
+async def test_a_waiting_attempt_gives_up_after_its_bound(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """An attempt waiting behind a hung request gives up after start_within_s, and its giving
+    up leaves the slot count right (the hung request's slot still frees one waiter)."""
+    async with Sender.open(_settings(endpoint_concurrency=1, request_timeout_ms=500)) as sender:
+        hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
+        await asyncio.sleep(0)
+        assert await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=0.05) is None
+        assert (await hung).client_error == "timeout"
+        after = await sender.try_send(_get(f"{server[0]}/slow"), start_within_s=0)
+        assert after is not None and after.ok
+
+
+async def test_an_open_breaker_answers_with_the_last_error(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """circuit_open names the endpoint's last error while its breaker is open, None after a
+    success."""
+    async with Sender.open(_settings()) as sender:
+        failing = _get(f"{server[0]}/status/503")
+        assert sender.circuit_open(failing) is None
+        for _ in range(5):
+            await sender.send(failing)
+        opened = sender.circuit_open(failing)
+        assert opened is not None and opened.kind == "retryable"
+        assert opened.client_error == "circuit open: http 503"
+        await sender.send(_get(f"{server[0]}/status/200"))
+        assert sender.circuit_open(failing) is None
+
+
 async def test_breaker_opens_after_repeated_failures(server: tuple[str, dict[str, int]]) -> None:
     """An endpoint failing again and again is known to be failing; a success closes it."""
     async with Sender.open(_settings()) as sender:

@@ -161,8 +161,8 @@ async def _receivers() -> AsyncIterator[StartReceiver]:
     """Starts loopback receivers (``decide`` picks each answer); stops them all at the end."""
     started: list[Receiver] = []
 
-    async def start(decide: Decide | None = None) -> Receiver:
-        receiver = Receiver(decide)
+    async def start(decide: Decide | None = None, sleep_s: float = 0.0) -> Receiver:
+        receiver = Receiver(decide, sleep_s)
         await receiver.start()
         started.append(receiver)
         return receiver

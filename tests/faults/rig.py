@@ -89,10 +89,16 @@ class Receiver:
 
     ``decide(path, call_id, n)`` (``n``: how many requests of this call came before) picks
     each answer: an HTTP status, or :data:`HANG` to accept the request and never answer.
+    With ``sleep_s`` every answer but a probe's comes that many seconds late (a slow
+    receiver); stopping the receiver cuts the sleep short.
     """
 
-    def __init__(self, decide: Decide | None = None) -> None:
+    def __init__(self, decide: Decide | None = None, sleep_s: float = 0.0) -> None:
         self.decide: Decide = decide or (lambda _path, _call, _n: 200)
+        self.sleep_s = sleep_s
+        #: requests being answered now, and the most there were at once
+        self.open = 0
+        self.peak_open = 0
         self.hits: list[Hit] = []
         self.port = free_port()
         self._seen: dict[str, int] = defaultdict(int)
@@ -135,6 +141,15 @@ class Receiver:
         if status == HANG:
             await self._release.wait()
             raise web.HTTPServiceUnavailable()  # only reached when the test is over
+        if self.sleep_s and not call.startswith(PROBE):
+            self.open += 1
+            self.peak_open = max(self.peak_open, self.open)
+            try:
+                # the slowness is the scenario: a receiver that takes this long to answer
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), self.sleep_s)
+            finally:
+                self.open -= 1
         return web.Response(status=status, text="ok")
 
     def accepted_calls(self, path: str | None = None) -> set[str]:

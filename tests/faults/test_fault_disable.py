@@ -41,9 +41,10 @@ async def test_auto_disable_and_reenable(rig: Rig, receivers: StartReceiver, kaz
     receiver = await receivers(
         lambda _path, call, _n: 200 if call.startswith(PROBE) or not failing else 500
     )
-    # the disabler checks every expiry/4 = 1 s; the breaker (five failures in a row) would
-    # defer the sixth attempt for its cool-down, so that is kept short
-    daemon = await rig.start(attempt_failure_expiry_ms=4000, breaker_cooldown_ms=500)
+    # the disabler checks every expiry/4 = 1 s; the breaker is off, so that each of the six
+    # is a real 500 the receiver sees (an open breaker would fail the sixth unsent, which
+    # counts the same: tests/integration/test_isolation.py)
+    daemon = await rig.start(attempt_failure_expiry_ms=4000, breaker_failures=0)
     api = await rig.api(daemon)
     hook_id = await api.create_hook("failing", receiver.url + "/failing", retries=0)
     await make_live(kazoo, api.account, [receiver])

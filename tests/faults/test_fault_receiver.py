@@ -21,7 +21,7 @@ EVENTS = 200
 async def test_receiver_down_for_a_while(rig: Rig, receivers: StartReceiver, kazoo: Kazoo) -> None:
     """The receiver's port is closed for a minute while events flow; retries=4 from a 10 s
     base span the gap (at least 75 s with jitter; the breaker cools down in 4 s, so it probes
-    several times meanwhile and deferred attempts use no retry):
+    several times meanwhile, and an attempt it fails unsent waits for the next probe):
     once it is back every event arrives. Auto-disable is raised out of reach: at its default
     (6 failures a minute) it would rightly switch the hook off — that is fault 7."""
     receiver = await receivers()

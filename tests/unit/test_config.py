@@ -52,6 +52,9 @@ def test_environment_overrides_each_type() -> None:
         ("WEBHOOKSD_AMQP_URL", "kafka://x", "amqp_url"),
         ("WEBHOOKSD_STORE_URL", "mongodb://x", "store_url"),
         ("WEBHOOKSD_ALLOWED_TARGET_NETWORKS", "not-a-net", "allowed_target_networks"),
+        ("WEBHOOKSD_ENDPOINT_QUEUE", "0", "endpoint_queue"),
+        ("WEBHOOKSD_ENDPOINT_WAIT_MS", "-1", "endpoint_wait_ms"),
+        ("WEBHOOKSD_MAX_PENDING_RETRIES", "0", "max_pending_retries"),
     ],
 )
 def test_bad_setting_is_named(variable: str, value: str, setting: str) -> None:

@@ -7,6 +7,16 @@ transforms and auth (:mod:`webhooksd.delivery.shaping`), sent and recorded. Hook
 concurrently. A retryable failure with retries left is the job again, in the durable delay
 queue; :meth:`fire` returns only when every first attempt finished or its retry is confirmed
 queued, so the caller may ack.
+
+What one tenant's endpoint can cost the others is bounded (issue 13). An attempt that cannot
+start on its endpoint soon (``endpoint_wait_ms``; every slot busy, ``endpoint_queue`` waiting)
+is not held in memory with the event: it goes to the retry queue as the same attempt, using
+no retry, and the event is acked. An attempt to an endpoint whose breaker is open is a failed
+attempt ("circuit open: <its last error>"), retried and counted toward auto-disable as Kazoo
+would count the failure it saves us from (recorded at most once per hook per second: enough
+for auto-disable, and a store that can keep up). A hook has at most ``max_pending_retries`` jobs in
+the retry queue; a failure beyond that is final. Conditions that repeat per attempt are
+logged once per key and interval (:class:`~webhooksd.logonce.LogOnce`).
 """
 
 from __future__ import annotations
@@ -26,15 +36,17 @@ from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.delivery.attempt_writer import AttemptWriter
 from webhooksd.delivery.attempts import attempt_record
+from webhooksd.delivery.backlog import Backlog
 from webhooksd.delivery.hookauth import HookAuth
-from webhooksd.delivery.outcome import Outcome, backoff_ms
-from webhooksd.delivery.request import webhook_id
-from webhooksd.delivery.retryjob import RetryJob
-from webhooksd.delivery.sender import Sender
+from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
+from webhooksd.delivery.request import OutboundRequest, webhook_id
+from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
+from webhooksd.delivery.sender import CIRCUIT_OPEN, Sender
 from webhooksd.delivery.shaping import Preparer
 from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
+from webhooksd.logonce import LogOnce
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
@@ -45,18 +57,26 @@ OnGone = Callable[[Hook, str], Awaitable[None]]
 #: told of every event delivered to a hook (the alerts child's recovery check); must not block
 OnDelivered = Callable[[Hook], None]
 GONE_REASON = "endpoint answered 410 Gone"
+#: the ``client_error`` of a failure not retried because the hook's retry backlog is full
+BACKLOG_FULL = "retry backlog full"
+#: a condition repeated per attempt (an open breaker, a busy endpoint, a full backlog) is
+#: logged at most once per key in this many seconds, with how many it stands for
+REPEAT_LOG_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attempted:
     """What one attempt came to: the record to write, and the job due next, if any."""
 
-    #: None when there is nothing to write: the attempt was deferred unsent (its endpoint's
-    #: breaker is open), or it succeeded and ``log_successful_attempts`` is off
+    #: None when there is nothing to write: the attempt was deferred unsent (no slot on its
+    #: endpoint came free in time), or it succeeded and ``log_successful_attempts`` is off
     record: AttemptRecord | None
     #: the job to queue, a retry or the deferred attempt itself, and its delay
     next_job: RetryJob | None = None
     delay_ms: int = 0
+    #: jobs of one delivery with the same group ("open": failed by an open breaker, "busy":
+    #: deferred from a busy endpoint) go in one message, with the longest of their delays
+    group: str | None = None
 
 
 class Dispatcher:
@@ -84,6 +104,18 @@ class Dispatcher:
         self._on_delivered = on_delivered
         self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
+        self._backlog = Backlog(settings.max_pending_retries)
+        self._repeated = LogOnce(REPEAT_LOG_INTERVAL_S)
+        #: an open breaker's failures are recorded at most once per hook per interval: a row
+        #: for each of them (4,000 a second for 200 hooks at 20 events/s) was more than the
+        #: store could write beside everyone else's; the interval leaves a failing hook four
+        #: times the failures auto-disable needs within its window
+        self._sampled = LogOnce(
+            min(
+                1.0,
+                settings.attempt_failure_expiry_ms / 1000 / settings.attempt_failure_count / 4,
+            )
+        )
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
 
@@ -110,18 +142,25 @@ class Dispatcher:
             await self._deliver(jobs, retries=True)
 
     # -- the retry worker side -----------------------------------------------------------
-    async def retry(self, job: bytes) -> None:
-        decoded = RetryJob.decode(job)
-        hook = self._table.get(decoded.hook_id)
-        if hook is None:
-            log.info(
-                "retry dropped: hook deleted or disabled",
-                hook_id=decoded.hook_id,
-                account_id=decoded.account_id,
-                event_id=decoded.event_id,
-            )
-            return
-        await self._deliver([(hook, decoded)], retries=True)
+    async def retry(self, message: bytes) -> None:
+        """Send again the job or the bundle of jobs of one retry-queue message."""
+        pairs: list[tuple[Hook, RetryJob]] = []
+        for job in decode_jobs(message):
+            self._backlog.release(job.hook_id)
+            hook = self._table.get(job.hook_id)
+            if hook is not None:
+                pairs.append((hook, job))
+            elif (repeats := self._repeated.due(("dropped", job.hook_id))) is not None:
+                # a disabled hook's backlog comes back job by job: a line per hook, not per job
+                log.info(
+                    "retry dropped: hook deleted or disabled",
+                    hook_id=job.hook_id,
+                    account_id=job.account_id,
+                    event_id=job.event_id,
+                    repeats=repeats,
+                )
+        if pairs:
+            await self._deliver(pairs, retries=True)
 
     # -- the API side --------------------------------------------------------------------
     async def send_test(self, hook: Hook, payload: Mapping[str, Any]) -> AttemptRecord:
@@ -170,77 +209,209 @@ class Dispatcher:
         """Send each job at once, record the attempts in one write, queue what is due again.
         Returns when the records are stored and the retries confirmed queued (so the caller
         may ack)."""
-        results = await asyncio.gather(*(self._attempt(h, j, retries=retries) for h, j in jobs))
-        await self._attempts.write([r.record for r in results if r.record is not None])
-        for result in results:
-            if result.next_job is not None:
-                await self._schedule(result.next_job, result.delay_ms)
+        settled: list[Attempted | None] = [None] * len(jobs)
+        to_send: list[int] = []
+        for n, (hook, job) in enumerate(jobs):
+            unsent = _unsent(hook)
+            opened = self._sender.circuit_open(unsent) if retries else None
+            if opened is None:
+                to_send.append(n)
+            else:
+                # an open breaker's failure needs no request, no task and no I/O: settled at
+                # once, so that a dead endpoint's many hooks cost the event loop little
+                settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
+        sent = await asyncio.gather(*(self._attempt(*jobs[n], retries=retries) for n in to_send))
+        for n, result in zip(to_send, sent, strict=True):
+            settled[n] = result
+        results = [r for r in settled if r is not None]
+        messages = _messages(results)
+        scheduled = 0
+        try:
+            await self._attempts.write([r.record for r in results if r.record is not None])
+            for queued, delay_ms in messages:
+                await self._schedule(queued, delay_ms)
+                scheduled += 1
+        finally:
+            for unqueued, _ in messages[scheduled:]:  # handled again: places given back
+                for job in unqueued:
+                    self._backlog.release(job.hook_id)
         return results
 
     async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
         """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
-        retries) an attempt to a failing endpoint is deferred, a retryable failure with
-        retries left is due again, a 410 switches the hook off, and a success is recorded
-        only if ``log_successful_attempts``; without (the API's test and replay) the attempt
-        is sent once whatever the breaker says and always recorded."""
+        retries) an attempt that cannot start on its endpoint soon is deferred, one to an
+        endpoint whose breaker is open fails unsent, a retryable failure with retries left
+        (and room in the hook's backlog) is due again, a 410 switches the hook off, and a
+        success is recorded only if ``log_successful_attempts``; without (the API's test and
+        replay) the attempt is sent once whatever the breaker says and always recorded."""
         with structlog.contextvars.bound_contextvars(
             account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         ):
-            prepared = await self._prepare.prepare(
-                hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
-            )
-            request = prepared.request
-            wait_s = self._sender.failing_for_s(request) if retries else 0.0
-            if wait_s > 0:
-                # the same attempt, later: it neither calls a failing endpoint nor holds a
-                # worker while others wait, and it uses up none of the hook's retries
-                log.info(
-                    "endpoint failing; attempt deferred",
-                    endpoint=request.endpoint,
-                    attempt=job.attempt,
-                    seconds=round(wait_s, 1),
-                )
-                delay_ms = int(wait_s * 1000) + random.randint(0, 500)
-                return Attempted(record=None, next_job=self._pinned(hook, job), delay_ms=delay_ms)
-            outcome = prepared.failure or await self._sender.send(request)
-            self._prepare.settle(hook, outcome)
-            self._count(outcome)
-            retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
-            retrying = outcome.kind == "retryable" and retries_left > 0
-            retry_delay_ms = self._delay(job.attempt, outcome) if retrying else None
+            outcome, request, recorded = await self._outcome(hook, job, retries=retries)
+            if outcome is None:
+                return self._defer(hook, job, recorded)
+            if retries and outcome.kind == "gone":
+                await self._gone(hook)
+            return self._settle(hook, job, outcome, request, recorded, retries=retries)
+
+    def _settle(
+        self,
+        hook: Hook,
+        job: RetryJob,
+        outcome: Outcome,
+        request: OutboundRequest,
+        recorded: OutboundRequest,
+        *,
+        retries: bool,
+    ) -> Attempted:
+        """What an attempt's outcome comes to: counted, recorded (an open breaker's failures
+        at most once per hook per interval), logged, and its retry if one is due."""
+        open_for_s = 0.0
+        if (outcome.client_error or "").startswith(CIRCUIT_OPEN):
+            open_for_s = max(0.001, self._sender.failing_for_s(request))
+        self._prepare.settle(hook, outcome)
+        self._count(outcome)
+        retries_left = max(0, hook.retries + 1 - job.attempt) if retries else 0
+        retrying = outcome.kind == "retryable" and retries_left > 0
+        delay_ms = self._delay(job.attempt, outcome) if retrying else 0
+        if open_for_s:
+            # no sooner than the breaker lets a probe through, and spread over half a
+            # cool-down after it: every retry due the moment it closes was a burst of
+            # work, all of it for an endpoint that was busy with the probes
+            spread_ms = max(500, self._settings.breaker_cooldown_ms // 2)
+            delay_ms = max(delay_ms, int(open_for_s * 1000) + random.randint(0, spread_ms))
+        if retrying and not self._backlog.reserve(hook.id, delay_ms):
+            retrying, retries_left = False, 0
+            self._log_backlog_full(hook)
+        record: AttemptRecord | None = None
+        if not open_for_s or self._sampled.due(hook.id) is not None:
             record = attempt_record(
                 hook=hook,
-                request=prepared.recorded,
+                request=recorded,
                 outcome=outcome,
                 event_id=job.event_id,
                 attempt=job.attempt,
                 retries_left=retries_left,
                 payload=job.payload,
                 hook_event=job.hook_event or None,
-                retry_in_ms=retry_delay_ms,
+                retry_in_ms=delay_ms if retrying else None,
             )
-            if outcome.ok:
-                log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
-            else:
+        if outcome.ok:
+            log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
+        elif open_for_s:
+            # one line per endpoint and interval: a dead endpoint with many hooks fails
+            # thousands of attempts a second this way
+            if (repeats := self._repeated.due(("open", request.endpoint))) is not None:
                 log.info(
-                    "delivery failed",
-                    status=outcome.status,
+                    "endpoint failing; attempts fail unsent",
+                    account_id=hook.account_id,
+                    hook_id=hook.id,
+                    event_id=job.event_id,
+                    endpoint=request.endpoint,
                     error=outcome.client_error,
-                    retrying=retrying,
-                    attempt=job.attempt,
+                    seconds=round(open_for_s, 1),
+                    repeats=repeats,
                 )
-            if retries and outcome.kind == "gone":
-                await self._gone(hook)
-            if retries and outcome.ok:
-                self._on_delivered(hook)
-            if retries and outcome.ok and not self._settings.log_successful_attempts:
-                return Attempted(record=None)
-            if retry_delay_ms is None:
-                return Attempted(record=record)
-            return Attempted(
-                record=record,
-                next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1),
-                delay_ms=retry_delay_ms,
+        else:
+            log.info(
+                "delivery failed",
+                status=outcome.status,
+                error=outcome.client_error,
+                retrying=retrying,
+                attempt=job.attempt,
+            )
+        if retries and outcome.ok:
+            self._on_delivered(hook)
+        if retries and outcome.ok and not self._settings.log_successful_attempts:
+            return Attempted(record=None)
+        if not retrying:
+            return Attempted(record=record)
+        return Attempted(
+            record=record,
+            next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
+            delay_ms=delay_ms,
+            group="open" if open_for_s else None,
+        )
+
+    async def _outcome(
+        self, hook: Hook, job: RetryJob, *, retries: bool
+    ) -> tuple[Outcome | None, OutboundRequest, OutboundRequest]:
+        """The attempt's outcome (None: not started, its endpoint is busy), the request and
+        the request as recorded."""
+        # an open breaker is checked on the hook's URI before the request is built: the
+        # failures a dead endpoint with many hooks gives are then cheap (and say so: the
+        # record shows no headers or body, as none were sent)
+        request = recorded = _unsent(hook)
+        if retries:
+            outcome = self._sender.circuit_open(request)
+            if outcome is not None or self._sender.busy(request):
+                return outcome, request, recorded
+        prepared = await self._prepare.prepare(
+            hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
+        )
+        request, recorded = prepared.request, prepared.recorded
+        if prepared.failure is not None:
+            return prepared.failure, request, recorded
+        if not retries:
+            return await self._sender.send(request), request, recorded
+        # the URL built may name another endpoint than the hook's URI
+        outcome = self._sender.circuit_open(request) or await self._sender.try_send(
+            request, start_within_s=self._settings.endpoint_wait_ms / 1000
+        )
+        return outcome, request, recorded
+
+    def _defer(self, hook: Hook, job: RetryJob, recorded: OutboundRequest) -> Attempted:
+        """No slot on the endpoint came free in time: the same attempt, from the retry queue,
+        later each time (it uses none of the hook's retries); a failure when the hook's
+        backlog is full."""
+        deferred = job.deferred + 1
+        delay_ms = backoff_ms(
+            deferred,
+            base_ms=self._settings.retry_base_delay_ms,
+            max_ms=self._settings.retry_max_delay_ms,
+            retry_after_s=None,
+        )
+        if not self._backlog.reserve(hook.id, delay_ms):
+            self._log_backlog_full(hook)
+            busy = Outcome(
+                kind="retryable",
+                client_error=f"{BACKLOG_FULL}: endpoint busy",
+                reason=CLIENT_ERROR,
+            )
+            self._count(busy)
+            record = attempt_record(
+                hook=hook,
+                request=recorded,
+                outcome=busy,
+                event_id=job.event_id,
+                attempt=job.attempt,
+                retries_left=0,
+                payload=job.payload,
+                hook_event=job.hook_event or None,
+            )
+            return Attempted(record=record)
+        if (repeats := self._repeated.due(("busy", recorded.endpoint))) is not None:
+            log.info(
+                "endpoint busy; attempts deferred",
+                endpoint=recorded.endpoint,
+                attempt=job.attempt,
+                repeats=repeats,
+            )
+        return Attempted(
+            record=None,
+            next_job=replace(self._pinned(hook, job), deferred=deferred),
+            delay_ms=delay_ms,
+            group="busy",
+        )
+
+    def _log_backlog_full(self, hook: Hook) -> None:
+        if (repeats := self._repeated.due(("backlog", hook.id))) is not None:
+            log.warning(
+                "retry backlog full; failure not retried",
+                account_id=hook.account_id,
+                hook_id=hook.id,
+                pending=self._settings.max_pending_retries,
+                repeats=repeats,
             )
 
     @staticmethod
@@ -265,11 +436,11 @@ class Dispatcher:
             retry_after_s=outcome.retry_after_s,
         )
 
-    async def _schedule(self, job: RetryJob, delay_ms: int) -> None:
+    async def _schedule(self, jobs: Sequence[RetryJob], delay_ms: int) -> None:
         await self._bus.publish_delayed(
-            self._settings.retry_queue, job.encode(), delay_ms, message_id=job.msg_id
+            self._settings.retry_queue, encode_jobs(jobs), delay_ms, message_id=jobs[0].msg_id
         )
-        self._metrics.retries_queued.inc()
+        self._metrics.retries_queued.inc(len(jobs))
 
     def _count(self, outcome: Outcome) -> None:
         status_class = f"{outcome.status // 100}xx" if outcome.status else "none"
@@ -281,3 +452,28 @@ class Dispatcher:
             )
         counter.inc()
         self._metrics.delivery_seconds.observe(outcome.duration_ms / 1000)
+
+
+def _messages(results: Sequence[Attempted]) -> list[tuple[list[RetryJob], int]]:
+    """The retry-queue messages for ``results``' next jobs, each with its delay: a grouped
+    job shares a message (at most MAX_BUNDLE) with its group, at the group's longest delay."""
+    messages: list[tuple[list[RetryJob], int]] = []
+    groups: dict[str, list[Attempted]] = {}
+    for result in results:
+        if result.next_job is None:
+            continue
+        if result.group is None:
+            messages.append(([result.next_job], result.delay_ms))
+        else:
+            groups.setdefault(result.group, []).append(result)
+    for grouped in groups.values():
+        for start in range(0, len(grouped), MAX_BUNDLE):
+            chunk = grouped[start : start + MAX_BUNDLE]
+            jobs = [r.next_job for r in chunk if r.next_job is not None]
+            messages.append((jobs, max(r.delay_ms for r in chunk)))
+    return messages
+
+
+def _unsent(hook: Hook) -> OutboundRequest:
+    """What an attempt records when it failed before its request was built."""
+    return OutboundRequest(method=hook.http_verb.upper(), uri=hook.uri, url=hook.uri)

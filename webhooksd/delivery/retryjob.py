@@ -4,12 +4,16 @@ message.
 It is the one record of an attempt: the dispatcher sends a job (a first attempt, a retry, a
 test or a replay), and a job due again is this record, ``attempt`` advanced, serialised onto
 the retry queue (:meth:`RetryJob.encode`) and read back from it (:meth:`RetryJob.decode`).
-The wire format is version 1: a JSON object of the fields below plus ``"v": 1``.
+The wire format is version 1: a JSON object of the fields below plus ``"v": 1``. Jobs queued
+together with one delay (the failures an open breaker or a busy endpoint gave one event's
+hooks) travel as one message, ``{"v": 1, "jobs": [<job>, …]}`` (:func:`encode_jobs`,
+:func:`decode_jobs`): one publish instead of one per hook, which is what let a dead endpoint
+with many hooks hold up the broker connection every other tenant's retries share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +22,8 @@ import orjson
 from webhooksd.errors import MalformedMessage
 
 VERSION = 1
+#: jobs in one message at most (a message stays well under the bus's size limit)
+MAX_BUNDLE = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +35,9 @@ class RetryJob:
     msg_id: str
     #: the number of the attempt this job makes (1 for a deferred first attempt)
     attempt: int
+    #: how many times this attempt was handed to the retry queue unsent because its endpoint
+    #: had no free slot (its next deferral waits longer); 0 in older jobs
+    deferred: int = 0
     #: the event's ``Event.event_key`` (the SHA-256 of its raw body, not its routing key),
     #: what ``msg_id`` was derived from; "" in older jobs and in test and replay sends
     event_key: str = ""
@@ -37,26 +46,31 @@ class RetryJob:
     hook_event: str = ""
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": VERSION,
-                "hook_id": self.hook_id,
-                "account_id": self.account_id,
-                "payload": self.payload,
-                "event_id": self.event_id,
-                "msg_id": self.msg_id,
-                "attempt": self.attempt,
-                "event_key": self.event_key,
-                "hook_event": self.hook_event,
-            }
-        )
+        return orjson.dumps(self._fields())
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "v": VERSION,
+            "hook_id": self.hook_id,
+            "account_id": self.account_id,
+            "payload": self.payload,
+            "event_id": self.event_id,
+            "msg_id": self.msg_id,
+            "attempt": self.attempt,
+            "event_key": self.event_key,
+            "hook_event": self.hook_event,
+            "deferred": self.deferred,
+        }
 
     @classmethod
     def decode(cls, raw: bytes) -> RetryJob:
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedMessage(f"retry job is not JSON: {exc}") from exc
+        data = _loads(raw)
+        if "jobs" in data:
+            raise MalformedMessage("retry job is a bundle")
+        return cls._from(data)
+
+    @classmethod
+    def _from(cls, data: Any) -> RetryJob:
         if not isinstance(data, dict) or data.get("v") != VERSION:
             raise MalformedMessage("retry job has an unknown shape")
         try:
@@ -69,6 +83,7 @@ class RetryJob:
                 attempt=int(data["attempt"]),
                 event_key=str(data.get("event_key") or ""),
                 hook_event=str(data.get("hook_event") or ""),
+                deferred=int(data.get("deferred") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedMessage(f"retry job is missing {exc}") from exc
@@ -76,4 +91,36 @@ class RetryJob:
             raise MalformedMessage("retry job payload is not an object")
         if job.attempt < 1:
             raise MalformedMessage("retry job attempt must be positive")
+        if job.deferred < 0:
+            raise MalformedMessage("retry job deferred must not be negative")
         return job
+
+
+def encode_jobs(jobs: Sequence[RetryJob]) -> bytes:
+    """One message for ``jobs`` (at most :data:`MAX_BUNDLE`): a single job as itself."""
+    if not 0 < len(jobs) <= MAX_BUNDLE:
+        raise ValueError(f"a bundle holds 1 to {MAX_BUNDLE} jobs, not {len(jobs)}")
+    if len(jobs) == 1:
+        return jobs[0].encode()
+    return orjson.dumps({"v": VERSION, "jobs": [job._fields() for job in jobs]})
+
+
+def decode_jobs(raw: bytes) -> list[RetryJob]:
+    """The jobs of a message: a single job or a bundle (MalformedMessage if any is bad)."""
+    data = _loads(raw)
+    if "jobs" not in data:
+        return [RetryJob._from(data)]
+    jobs = data["jobs"]
+    if data.get("v") != VERSION or not isinstance(jobs, list) or not 0 < len(jobs) <= MAX_BUNDLE:
+        raise MalformedMessage("retry bundle has an unknown shape")
+    return [RetryJob._from(job) for job in jobs]
+
+
+def _loads(raw: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedMessage(f"retry job is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedMessage("retry job has an unknown shape")
+    return data

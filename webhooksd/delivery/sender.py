@@ -1,10 +1,14 @@
 """Sending one request (Kazoo ``kz_http`` with the timeouts Kazoo meant to apply).
 
 One ``aiohttp.ClientSession`` per daemon. Each endpoint (``scheme://host:port``) gets at most
-``endpoint_concurrency`` requests in flight, so one slow receiver cannot take the pool; after
-``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
-``breaker_cooldown_ms``, and attempts to it wait in the retry queue instead of holding workers
-(the first attempt after the cool-down is the probe that closes or reopens the breaker).
+``endpoint_concurrency`` requests in flight, so one slow receiver cannot take the pool. What
+may wait in memory for one of those slots is bounded too: :meth:`Sender.try_send` waits at most
+``endpoint_wait_ms``, behind at most ``endpoint_queue`` others, and otherwise does not start
+(the dispatcher hands such an attempt to the durable retry queue rather than hold the event).
+After ``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
+``breaker_cooldown_ms``: :meth:`Sender.circuit_open` then answers for it without a request,
+with the last error it gave (the first attempt after the cool-down is the probe that closes
+or reopens the breaker).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
+from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import aiohttp
 from yarl import URL
@@ -26,15 +31,63 @@ from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy
 
 #: endpoints whose limiter and breaker state are remembered at most (and as many checked URIs)
 MAX_ENDPOINTS = 10_000
+#: how the ``client_error`` of an attempt failed by an open breaker begins
+CIRCUIT_OPEN = "circuit open"
 
 
 class _Endpoint:
-    __slots__ = ("failures", "open_until", "slots")
+    """One endpoint's slots (a semaphore whose waiters are counted and may give up) and its
+    breaker."""
+
+    __slots__ = ("concurrency", "failures", "in_flight", "last_error", "open_until", "waiters")
 
     def __init__(self, concurrency: int) -> None:
-        self.slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.in_flight = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
         self.failures = 0
         self.open_until = 0.0
+        self.last_error = ""
+
+    async def acquire(self, wait_s: float | None, max_waiters: int) -> bool:
+        """Take a slot; wait at most ``wait_s`` (None: as long as it takes) behind at most
+        ``max_waiters`` others. False when no slot was taken."""
+        if self.in_flight < self.concurrency and not self.waiters:
+            self.in_flight += 1
+            return True
+        if wait_s is not None and (wait_s <= 0 or len(self.waiters) >= max_waiters):
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            # asyncio.wait, not wait_for: a slot handed over as the time runs out is kept
+            await asyncio.wait((waiter,), timeout=wait_s)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted, then cancelled: pass the slot on
+            else:
+                self._forget(waiter)
+            raise
+        if waiter.done():
+            return True  # release() handed its slot over: in_flight is unchanged
+        self._forget(waiter)
+        return False
+
+    def full(self, max_waiters: int) -> bool:
+        return self.in_flight >= self.concurrency and len(self.waiters) >= max_waiters
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        waiter.cancel()
+        with suppress(ValueError):
+            self.waiters.remove(waiter)
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes straight to the first waiter
+                return
+        self.in_flight -= 1
 
 
 class Sender:
@@ -79,12 +132,52 @@ class Sender:
             key, lambda: _Endpoint(self._settings.endpoint_concurrency)
         )
 
+    def _known(self, request: OutboundRequest) -> _Endpoint | None:
+        """The endpoint's state if it has any (None for a URI too broken to name one: the
+        sender refuses it when it is sent)."""
+        key = self._checked.get(request.uri)
+        if key is None:
+            try:
+                key = request.endpoint
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                return None
+        return self._endpoints.get(key)
+
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
-        key = self._checked.get(request.uri) or request.endpoint
-        return max(0.0, self._endpoint(key).open_until - time.monotonic())
+        endpoint = self._known(request)
+        return 0.0 if endpoint is None else max(0.0, endpoint.open_until - time.monotonic())
+
+    def circuit_open(self, request: OutboundRequest) -> Outcome | None:
+        """The failure an attempt to a failing endpoint comes to without being sent (its
+        breaker is open), naming the endpoint's last error; None when it may be sent."""
+        endpoint = self._known(request)
+        if endpoint is None or endpoint.open_until <= time.monotonic():
+            return None
+        return Outcome(
+            kind="retryable",
+            client_error=f"{CIRCUIT_OPEN}: {endpoint.last_error}",
+            reason=CLIENT_ERROR,
+        )
+
+    def busy(self, request: OutboundRequest) -> bool:
+        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already:
+        :meth:`try_send` would not start (so the request need not even be built)."""
+        endpoint = self._known(request)
+        return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
 
     async def send(self, request: OutboundRequest) -> Outcome:
+        """Send, waiting for a slot on the endpoint as long as it takes (test and replay
+        sends, auth pre-requests)."""
+        outcome = await self.try_send(request, start_within_s=None)
+        assert outcome is not None, "an unbounded wait always gets a slot"
+        return outcome
+
+    async def try_send(
+        self, request: OutboundRequest, *, start_within_s: float | None
+    ) -> Outcome | None:
+        """Send, unless no slot on the endpoint comes free within ``start_within_s`` or
+        ``endpoint_queue`` attempts wait already: then None, and nothing was sent."""
         key = self._checked.get(request.uri)
         if key is None:
             refused = self._refuse(request)
@@ -93,10 +186,20 @@ class Sender:
             key = request.endpoint
             self._checked.put(request.uri, key)
         endpoint = self._endpoint(key)
-        async with endpoint.slots:
+        if not await endpoint.acquire(start_within_s, self._settings.endpoint_queue):
+            return None
+        if start_within_s is not None and endpoint.open_until > time.monotonic():
+            # the breaker opened while this attempt waited: it must not take the slot the
+            # failing requests just freed (a slow endpoint would get a second round of them)
+            endpoint.release()
+            return self.circuit_open(request)
+        try:
             outcome = await self._send(request)
+        finally:
+            endpoint.release()
         if outcome.kind == "retryable":
             endpoint.failures += 1
+            endpoint.last_error = outcome.client_error or f"http {outcome.status}"
             if 0 < self._settings.breaker_failures <= endpoint.failures:  # 0 turns it off
                 endpoint.open_until = time.monotonic() + self._settings.breaker_cooldown_ms / 1000
         else:

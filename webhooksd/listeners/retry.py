@@ -17,7 +17,8 @@ from webhooksd.runtime.metrics import Metrics
 
 class Retrier(Protocol):
     async def retry(self, job: bytes) -> None:
-        """Send a retry job again (raises MalformedMessage for a job it cannot read)."""
+        """Send a retry job (or a bundle of them) again (raises MalformedMessage for a message
+        it cannot read)."""
 
 
 class RetryListener(QueueListener):
