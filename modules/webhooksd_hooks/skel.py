@@ -2,8 +2,9 @@
 
 This file is a working module — the tests load and run it — but it is deliberately *not*
 registered, so the daemon never loads it. It fires ``call_event``/``CHANNEL_HOLD`` and
-``CHANNEL_UNHOLD`` (events Kazoo publishes and no built-in hook covers) as
-``{account_id, call_id, event_name, timestamp}`` at hooks whose ``hook`` is ``skel``.
+``CHANNEL_UNHOLD`` (events Kazoo 4.3 has no hook for; the built-in ``channel_hold`` and
+``channel_unhold`` send Kazoo 5's payload for them) as ``{account_id, call_id, event_name,
+timestamp}`` at hooks whose ``hook`` is ``skel``.
 
 Writing your own
 ================

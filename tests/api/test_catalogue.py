@@ -20,6 +20,8 @@ SAMPLE_NAMES = [
     "webhooks_channel_bridge",
     "webhooks_channel_create",
     "webhooks_channel_destroy",
+    "webhooks_channel_hold",
+    "webhooks_channel_unhold",
     "webhooks_mms",
     "webhooks_notifications",
     "webhooks_object",

@@ -45,6 +45,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "parking",
     "sms",
     "mms",
+    # the hook types Kazoo 5 added
+    "channel_hold",
+    "channel_unhold",
 )
 
 
