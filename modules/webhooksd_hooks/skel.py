@@ -16,9 +16,9 @@ Writing your own
    ``{"type": "array", "items": [...]}``, or an object of allowed values,
    ``{"type": "object", "items": {value: {"friendly_name", "description"}}}``).
 3. ``bindings_and_responders()`` returns the routing keys the shared queue must be bound to
-   (exchange names are Kazoo's: ``callevt``, ``configuration``, ``notifications``, ``im``) and
-   the (``Event-Category``, ``Event-Name``) pairs, ``*`` a wildcard, sent to ``handle_event``.
-   Bind as narrowly as you can: every instance shares one queue.
+   (exchange names are Kazoo's: ``callevt``, ``configuration``, ``notifications``, ``im``,
+   ``cdr``) and the (``Event-Category``, ``Event-Name``) pairs, ``*`` a wildcard, sent to
+   ``handle_event``. Bind as narrowly as you can: every instance shares one queue.
 4. ``handle_event(event, ctx)``: find the account the event belongs to, ask
    ``ctx.find_hooks(<your id>, account_id)`` (it adds ``all`` hooks and ancestors' hooks with
    ``include_subaccounts``), drop hooks your own filters exclude, build the payload **once**,

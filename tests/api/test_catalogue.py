@@ -16,6 +16,7 @@ STOCK_ORDER = [
     "parking",
 ]
 SAMPLE_NAMES = [
+    "webhooks_cdr",
     "webhooks_channel_answer",
     "webhooks_channel_bridge",
     "webhooks_channel_create",

@@ -55,7 +55,7 @@ def test_every_module_file_is_registered_or_a_helper() -> None:
 
 def test_bindings_use_kazoo_exchanges() -> None:
     """Every binding of the built-ins is on one of Kazoo's event exchanges."""
-    exchanges = {"callevt", "configuration", "notifications", "im"}
+    exchanges = {"callevt", "configuration", "notifications", "im", "cdr"}
     for module in discover().values():
         bindings, _ = module.bindings_and_responders()
         assert all(isinstance(b, Binding) and b.exchange in exchanges for b in bindings)

@@ -46,6 +46,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "sms",
     "mms",
     # the hook types Kazoo 5 added
+    "cdr",
     "channel_hold",
     "channel_unhold",
 )
