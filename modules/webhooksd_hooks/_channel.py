@@ -1,4 +1,5 @@
-"""What the four channel hook modules share (Kazoo ``webhooks_channel_util.erl``).
+"""What the channel hook modules share (Kazoo ``webhooks_channel_util.erl``, and for the types
+Kazoo 5 added, ``channel_hold`` and ``channel_unhold``, its ``webhooks_channel_events.erl``).
 
 ``handle_event`` resolves the account from ``Custom-Channel-Vars.Account-ID``, finds the hooks
 for the event, drops internal (loopback) legs for hooks that exclude them (the channel
@@ -13,6 +14,10 @@ wins (see ``format_event`` and the compatibility page):
   ``reserved_ccv_keys`` is unset);
 * ``request`` is the top-level ``Request`` string and ``inception`` the top-level or CCV
   ``Inception`` (the code's accessors almost never find either).
+
+Kazoo 5 documents and builds the same payload, plus ``custom_sip_headers`` after
+``custom_application_vars``; the Kazoo 5 types send it, the four older ones keep Kazoo 4.3's
+v1 payload.
 """
 
 from __future__ import annotations
@@ -44,9 +49,14 @@ HOOK_EVENTS: Mapping[str, str] = {
     "CHANNEL_ANSWER": "channel_answer",
     "CHANNEL_BRIDGE": "channel_bridge",
     "CHANNEL_DESTROY": "channel_destroy",
+    "CHANNEL_HOLD": "channel_hold",
+    "CHANNEL_UNHOLD": "channel_unhold",
     # never bound; Kazoo treats it as a destroy if it arrives
     "CHANNEL_DISCONNECTED": "channel_destroy",
 }
+
+#: the hook types only Kazoo 5 has; their payload is Kazoo 5's (``custom_sip_headers``)
+KAZOO5_HOOKS = frozenset({"channel_hold", "channel_unhold"})
 
 CCVS = "Custom-Channel-Vars"
 
@@ -117,7 +127,13 @@ def format_event(
     reserved_ccv_keys: frozenset[str],
 ) -> dict[str, Any]:
     """``format_event/3``: the base payload in Kazoo's key order, then the event's extras."""
-    payload = base_payload(body, account_id, reseller_id, reserved_ccv_keys)
+    payload = base_payload(
+        body,
+        account_id,
+        reseller_id,
+        reserved_ccv_keys,
+        custom_sip_headers=hook_event in KAZOO5_HOOKS,
+    )
     payload["hook_event"] = hook_event
     payload.update(from_pairs(_extras(body, hook_event)))
     return payload
@@ -128,8 +144,11 @@ def base_payload(
     account_id: str,
     reseller_id: str | None,
     reserved_ccv_keys: frozenset[str],
+    *,
+    custom_sip_headers: bool = False,
 ) -> dict[str, Any]:
-    """``base_hook_event/3``; absent sources give absent keys, never ``null``."""
+    """``base_hook_event/3``; absent sources give absent keys, never ``null``. With
+    ``custom_sip_headers`` (Kazoo 5's version) the ``Custom-SIP-Headers`` object is added."""
     was_global = is_true(ne_str(ccv(body, "Global-Resource")))
     timestamp = to_int(body.get("Timestamp"))
     return from_pairs(
@@ -146,6 +165,10 @@ def base_payload(
             ("caller_id_number", ne_str(body.get("Caller-ID-Number"))),
             ("custom_channel_vars", _non_reserved_ccvs(body, reserved_ccv_keys)),
             ("custom_application_vars", json_object(body.get("Custom-Application-Vars"))),
+            (
+                "custom_sip_headers",
+                json_object(body.get("Custom-SIP-Headers")) if custom_sip_headers else None,
+            ),
             ("emergency_resource_used", is_true(ne_str(ccv(body, "Emergency-Resource")))),
             ("from", body.get("From")),
             ("inception", ne_str(body.get("Inception")) or ne_str(ccv(body, "Inception"))),

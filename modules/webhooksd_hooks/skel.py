@@ -2,8 +2,9 @@
 
 This file is a working module — the tests load and run it — but it is deliberately *not*
 registered, so the daemon never loads it. It fires ``call_event``/``CHANNEL_HOLD`` and
-``CHANNEL_UNHOLD`` (events Kazoo publishes and no built-in hook covers) as
-``{account_id, call_id, event_name, timestamp}`` at hooks whose ``hook`` is ``skel``.
+``CHANNEL_UNHOLD`` (events Kazoo 4.3 has no hook for; the built-in ``channel_hold`` and
+``channel_unhold`` send Kazoo 5's payload for them) as ``{account_id, call_id, event_name,
+timestamp}`` at hooks whose ``hook`` is ``skel``.
 
 Writing your own
 ================
@@ -15,9 +16,9 @@ Writing your own
    ``{"type": "array", "items": [...]}``, or an object of allowed values,
    ``{"type": "object", "items": {value: {"friendly_name", "description"}}}``).
 3. ``bindings_and_responders()`` returns the routing keys the shared queue must be bound to
-   (exchange names are Kazoo's: ``callevt``, ``configuration``, ``notifications``, ``im``) and
-   the (``Event-Category``, ``Event-Name``) pairs, ``*`` a wildcard, sent to ``handle_event``.
-   Bind as narrowly as you can: every instance shares one queue.
+   (exchange names are Kazoo's: ``callevt``, ``configuration``, ``notifications``, ``im``,
+   ``cdr``) and the (``Event-Category``, ``Event-Name``) pairs, ``*`` a wildcard, sent to
+   ``handle_event``. Bind as narrowly as you can: every instance shares one queue.
 4. ``handle_event(event, ctx)``: find the account the event belongs to, ask
    ``ctx.find_hooks(<your id>, account_id)`` (it adds ``all`` hooks and ancestors' hooks with
    ``include_subaccounts``), drop hooks your own filters exclude, build the payload **once**,

@@ -16,10 +16,13 @@ STOCK_ORDER = [
     "parking",
 ]
 SAMPLE_NAMES = [
+    "webhooks_cdr",
     "webhooks_channel_answer",
     "webhooks_channel_bridge",
     "webhooks_channel_create",
     "webhooks_channel_destroy",
+    "webhooks_channel_hold",
+    "webhooks_channel_unhold",
     "webhooks_mms",
     "webhooks_notifications",
     "webhooks_object",

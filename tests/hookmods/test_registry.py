@@ -8,7 +8,7 @@ from pathlib import Path
 import webhooksd_hooks
 from webhooksd.hooks.contract import BUILTIN_MODULES, ENTRY_POINT_GROUP, Binding, discover, validate
 
-from . import test_channel_modules, test_im
+from . import test_channel_modules, test_im, test_kazoo5_channel_modules
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,7 +32,11 @@ def test_builtins_are_registered_from_this_package() -> None:
 def test_every_builtin_module_has_a_test_file() -> None:
     """tests/hookmods has a test_<id>.py for each built-in module and for the skel template,
     or runs a family's tests per module (the channel modules; sms and mms)."""
-    per_module = {m.METADATA.id for m in test_channel_modules.CHANNEL_MODULES} | set(test_im.KINDS)
+    channel = (
+        *test_channel_modules.CHANNEL_MODULES,
+        *test_kazoo5_channel_modules.KAZOO5_CHANNEL_MODULES,
+    )
+    per_module = {m.METADATA.id for m in channel} | set(test_im.KINDS)
     missing = [
         n
         for n in (*BUILTIN_MODULES, "skel")
@@ -51,7 +55,7 @@ def test_every_module_file_is_registered_or_a_helper() -> None:
 
 def test_bindings_use_kazoo_exchanges() -> None:
     """Every binding of the built-ins is on one of Kazoo's event exchanges."""
-    exchanges = {"callevt", "configuration", "notifications", "im"}
+    exchanges = {"callevt", "configuration", "notifications", "im", "cdr"}
     for module in discover().values():
         bindings, _ = module.bindings_and_responders()
         assert all(isinstance(b, Binding) and b.exchange in exchanges for b in bindings)

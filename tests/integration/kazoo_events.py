@@ -66,3 +66,58 @@ def doc_change(
         "Origin-Cache": "kazoo_data_cache",
     }
     return f"{action}.{database}.{doc_type}.{doc_id}", body
+
+
+def channel_event(
+    event_name: str, account_id: str, call_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``channel_create``'s message as another call event (``CHANNEL_HOLD``, …) of the same leg,
+    with the ``Custom-SIP-Headers`` mod_kazoo's ``call_event`` definition adds."""
+    routing_key, body = channel_create(account_id, call_id)
+    body["Event-Name"] = event_name
+    body["Custom-SIP-Headers"] = {"X-Kazoo-Customer": "acme"}
+    return routing_key.replace("CHANNEL_CREATE", event_name, 1), body
+
+
+def cdr_report(account_id: str, call_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A CDR as ecallmgr publishes it (mod_kazoo ``KZ_CDR``, ``kapi_cdr:publish_report/1``):
+    on the ``cdr`` exchange, routing key ``cdr.report.<Account-ID>.<Call-ID>``."""
+    call_id = call_id or uuid.uuid4().hex
+    body = {
+        "Event-Category": "cdr",
+        "Event-Name": "report",
+        "Msg-ID": "1557184198071108",
+        "App-Name": "freeswitch",
+        "App-Version": "1.0",
+        "Timestamp": 63724349409,
+        "Call-ID": call_id,
+        "Node": "freeswitch@fs1.example.net",
+        "Account-ID": account_id,
+        "Call-Direction": "inbound",
+        "Channel-Name": "sofia/sipinterface_1/+15556783945@10.20.0.1",
+        "Channel-Is-Loopback": False,
+        "Caller-ID-Name": "Test Man",
+        "Caller-ID-Number": "+15556783945",
+        "Callee-ID-Name": "Caller Test",
+        "Callee-ID-Number": "+15556783945",
+        "From": "+15556783945@matrix.test.com",
+        "To": "+15552345678@matrix.test.com",
+        "Request": "+15552345678@matrix.test.com",
+        "Other-Leg-Call-ID": "af1e1e12f1bcf519a96f2235ab8eeec4",
+        "Custom-Channel-Vars": {
+            "Account-ID": account_id,
+            "Authorizing-ID": "7f2b66a620cf9523d349cc5de8f21f37",
+            "Authorizing-Type": "device",
+            "Owner-ID": "d860229e722bf8f738737365b0b1e333",
+            "Global-Resource": "false",
+            "Call-Forward": "false",
+        },
+        "Custom-Application-Vars": {},
+        "Custom-SIP-Headers": {"X-Kazoo-Customer": "acme"},
+        "Duration-Seconds": 6,
+        "Billing-Seconds": 6,
+        "Ringing-Seconds": 0,
+        "Hangup-Cause": "NORMAL_CLEARING",
+        "Hangup-Code": "sip:200",
+    }
+    return f"cdr.report.{account_id}.{call_id}", body

@@ -27,6 +27,8 @@ KAZOO_EXCHANGES: tuple[tuple[str, ExchangeKind], ...] = (
     ("configuration", "topic"),
     ("notifications", "topic"),
     ("im", "topic"),
+    # ``kapi_cdr``: the CDR reports Kazoo 5's ``cdr`` hook type is bound to
+    ("cdr", "topic"),
     ("targeted", "direct"),
 )
 

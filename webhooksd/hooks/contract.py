@@ -45,6 +45,10 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "parking",
     "sms",
     "mms",
+    # the hook types Kazoo 5 added
+    "cdr",
+    "channel_hold",
+    "channel_unhold",
 )
 
 
