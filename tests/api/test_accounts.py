@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from webhooksd.api import ApiDeps, create_app
+from webhooksd.api.deps import ACCOUNTS
 from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
@@ -185,3 +186,52 @@ async def test_create_sub_account_with_a_malformed_id(api: Api, token: str) -> N
     status, body, _ = await api.call("PUT", path, token=token, data={"name": "x", "id": 7})
     assert (status, body["data"]["id"]["type"]["target"]) == (400, "string")
     assert len(await api.store.list_accounts()) == before
+
+
+async def test_disabled_account_stops_at_once(api: Api, token: str) -> None:
+    """After its parent disables it, the account's token, its API key and the token of its
+    sub-account all stop (Kazoo: a disabled parent blocks the sub-accounts), including on a
+    second instance that had the accounts cached; only an ancestor re-enables it."""
+    tenant, key = await api.sub_account("tenant")
+    child, child_key = await api.sub_account("child", parent=tenant.id)
+    own, child_token = await api.token(key), await api.token(child_key)
+    hooks = f"/v2/accounts/{tenant.id}/webhooks"
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{tenant.id}", token=own, data={"enabled": False}
+    )
+    assert status == 403, "an account may not switch itself off"
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=dict,
+    )
+    async with TestClient(TestServer(create_app(deps))) as other:
+        resp = await other.get(hooks, headers={"X-Auth-Token": own})
+        assert resp.status == 200  # cached there now
+        status, _, _ = await api.call(
+            "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": False}
+        )
+        assert status == 200
+        for credentials, path in ((own, hooks), (child_token, f"/v2/accounts/{child.id}/webhooks")):
+            status, body, _ = await api.call("GET", path, token=credentials)
+            assert (status, body["message"]) == (401, "invalid_credentials")
+        status, _, _ = await api.call(
+            "PATCH", f"/v2/accounts/{tenant.id}", token=own, data={"enabled": True}
+        )
+        assert status == 401
+        status, _, _ = await api.call("PUT", "/v2/api_auth", data={"api_key": key})
+        assert status == 401
+        # the second instance forgets the account when the change reaches it on the bus
+        # (the daemon's config listener); without a listener here, it forgets it by hand
+        other.app[ACCOUNTS].forget(tenant.id)
+        resp = await other.get(hooks, headers={"X-Auth-Token": own})
+        assert resp.status == 401
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": True}
+    )
+    assert status == 200
+    status, _, _ = await api.call("GET", hooks, token=own)
+    assert status == 200

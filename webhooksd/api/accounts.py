@@ -188,6 +188,12 @@ async def _save(call: Call, data: Mapping[str, Any]) -> Reply:
         # beside Kazoo these are Kazoo's; other fields (MonsterUI's ui_flags) may be saved,
         # until Kazoo's next change of the account replaces the document
         _refuse_if_mirrored(call)
+    if checked["enabled"] != stored.enabled and (
+        call.identity is None or call.identity.account.id == stored.id
+    ):
+        # only an ancestor switches an account on or off: a disabled account's token no
+        # longer authenticates, and an enabled one may not lock itself (or the master) out
+        raise forbidden()
     changed = replace(
         stored,
         name=checked["name"],
