@@ -235,3 +235,25 @@ async def test_disabled_account_stops_at_once(api: Api, token: str) -> None:
     assert status == 200
     status, _, _ = await api.call("GET", hooks, token=own)
     assert status == 200
+
+
+async def test_realm_taken_is_a_clear_400(api: Api, token: str) -> None:
+    """A realm another account has, in any case, is refused at create and at edit with
+    Kazoo's 400 ``unique`` on ``realm``; keeping one's own realm is fine."""
+    base = f"/v2/accounts/{api.master.id}"
+    status, body, _ = await api.call(
+        "PUT", base, token=token, data={"name": "first", "realm": "pbx.example.com"}
+    )
+    assert status == 201, body
+    first_id = body["data"]["id"]
+    for method, path, data in (
+        ("PUT", base, {"name": "second", "realm": "PBX.example.com"}),
+        ("PATCH", f"/v2/accounts/{api.master.id}", {"realm": "pbx.EXAMPLE.com"}),
+    ):
+        status, body, _ = await api.call(method, path, token=token, data=data)
+        assert (status, body["message"]) == (400, "validation error"), body
+        assert body["data"]["realm"]["unique"]["cause"] == data["realm"]
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{first_id}", token=token, data={"name": "first, renamed"}
+    )
+    assert status == 200

@@ -229,7 +229,9 @@ def credentials(request: web.Request) -> Credentials:
 
 
 async def _domain_account(deps: ApiDeps, identity: Identity, domain: str | None) -> Account:
-    """The account named by ``domain`` (realm first, then name) that the caller may manage."""
+    """The one account of the caller's tree that ``domain`` names, by realm or by name. Both
+    are looked at together: a tenant may set its own realm to a sibling's name, and a realm
+    tried first would hand it what its reseller meant for the sibling."""
     if not domain:
         raise WebitelError(400, "Bad request: domain is required.")
     if identity.is_master:
@@ -237,12 +239,14 @@ async def _domain_account(deps: ApiDeps, identity: Identity, domain: str | None)
     else:
         own = identity.account
         candidates = [own, *await deps.store.list_descendants(own.id)]
-    by_realm = [a for a in candidates if a.realm and a.realm.lower() == domain.lower()]
-    matches = by_realm or [a for a in candidates if a.name == domain]
+    wanted = domain.lower()
+    matches = [a for a in candidates if (a.realm and a.realm.lower() == wanted) or a.name == domain]
     if not matches:
         raise WebitelError(404, f"Domain {domain} not found.")
     if len(matches) > 1:
-        raise WebitelError(400, f"Bad request: more than one account is named {domain}.")
+        raise WebitelError(
+            400, f"Bad request: {domain} names more than one account (by realm or name)."
+        )
     return matches[0]
 
 
