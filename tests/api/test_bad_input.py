@@ -49,3 +49,40 @@ async def test_header_names_must_be_tokens(api: Api, token: str, name: str) -> N
     status, body, _ = await api.call("PUT", _hooks(api), token=token, data=data)
     assert (status, body["message"]) == (400, "validation error"), body
     assert list(body["data"]) == [f"custom_request_headers.{name}"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        str(2**63),
+        str(2**64 + 5),
+        "9" * 5000,
+        "-5",
+        "0",
+        "1.5",
+        "abc",
+        "\uff11\uff12\uff13",
+        " 12e3",
+    ],
+)
+@pytest.mark.parametrize("name", ["created_from", "created_to"])
+async def test_attempt_time_bounds_are_checked(api: Api, token: str, name: str, value: str) -> None:
+    """A bound above year 9999 (2^63 was a 500), negative, zero or not a whole number is a
+    400 naming the parameter, on the account's and on a hook's attempts."""
+    for path in (
+        f"/v2/accounts/{api.master.id}/webhooks/attempts",
+        f"/v2/accounts/{api.master.id}/webhooks/{'a' * 32}/attempts",
+    ):
+        status, body, _ = await api.call("GET", path, token=token, params={name: value})
+        if status == 404:  # the hook does not exist: its attempts are not looked at
+            continue
+        assert (status, body["message"]) == (400, "validation error"), (path, body)
+        assert list(body["data"]) == [name]
+
+
+@pytest.mark.parametrize("name", ["created_from", "modified_to"])
+async def test_listing_range_filters_are_checked(api: Api, token: str, name: str) -> None:
+    """The same bounds used as listing filters never make a 500."""
+    for value in (str(2**64), "x", "-1"):
+        status, body, _ = await api.call("GET", _hooks(api), token=token, params={name: value})
+        assert status in (200, 400), body
