@@ -86,3 +86,58 @@ async def test_listing_range_filters_are_checked(api: Api, token: str, name: str
     for value in (str(2**64), "x", "-1"):
         status, body, _ = await api.call("GET", _hooks(api), token=token, params={name: value})
         assert status in (200, 400), body
+
+
+def _nested(levels: int) -> str:
+    """JSON nesting ``levels`` lists (written by hand: encoders stop at a few hundred)."""
+    return "[" * levels + '"x"' + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [33, 300, 1000, 5000])
+async def test_deep_nesting_is_a_clear_400(api: Api, token: str, levels: int) -> None:
+    """Hundreds of levels in a hook or an account field (a 500 before) are a 400 naming
+    ``data``; from 1,024 levels on orjson refuses the JSON itself (also a 400)."""
+    deep = _nested(levels)
+    hook = (
+        '{"data": {"name": "n", "uri": "http://hooks.example.com/in", "hook": "channel_create",'
+        f' "custom_data": {{"deep": {deep}}}}}}}'
+    )
+    account = f'{{"data": {{"name": "deep", "ui_flags": {deep}}}}}'
+    headers = {"Content-Type": "application/json"}
+    for method, path, raw in (
+        ("PUT", _hooks(api), hook),
+        ("PUT", f"/v2/accounts/{api.master.id}", account),
+        ("PATCH", f"/v2/accounts/{api.master.id}", account),
+    ):
+        status, body, _ = await api.call(
+            method, path, token=token, raw=raw.encode(), headers=headers
+        )
+        assert status == 400, (method, path, levels, body)
+        assert body["status"] == "error"
+        if levels < 1000:
+            assert body["data"] == {
+                "data": {"depth": {"message": "nested deeper than 32 levels", "cause": 32}}
+            }
+
+
+async def test_moderate_nesting_is_kept(api: Api, token: str) -> None:
+    data = {**HOOK, "custom_data": {}, "name": "ok"}
+    status, body, _ = await api.call("PUT", _hooks(api), token=token, data=data)
+    assert status == 201, body
+    status, body, _ = await api.call(
+        "PATCH", f"/v2/accounts/{api.master.id}", token=token, data={"ui_flags": [[[[["x"]]]]]}
+    )
+    assert status == 200, body
+
+
+async def test_deep_nesting_on_the_webitel_face(api: Api, token: str) -> None:
+    """The Webitel face answers its own 400 shape for a deeply nested body."""
+    raw = f'{{"event": "CHANNEL_CREATE", "map": {_nested(500)}}}'.encode()
+    resp = await api.client.post(
+        "/api/v2/hooks",
+        params={"domain": "master"},
+        headers={"X-Access-Token": token, "Content-Type": "application/json"},
+        data=raw,
+    )
+    assert resp.status == 400
+    assert "deeper than 32" in (await resp.json())["info"]

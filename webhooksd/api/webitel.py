@@ -35,6 +35,7 @@ from . import hookdocs
 from .auth import Credentials, Identity
 from .deps import DEPS, ApiDeps
 from .envelope import JSON, Refusal
+from .request import MAX_DEPTH, too_deep
 from .validation import validate_hook
 from .webitel_docs import WebitelError, error_summary, insert_result, to_hook_doc, to_webitel
 
@@ -258,6 +259,8 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
         raise WebitelError(400, "Bad request: the body is not JSON.") from None
     if not isinstance(decoded, dict):
         raise WebitelError(400, "Bad request: the body must be a JSON object.")
+    if too_deep(decoded):
+        raise WebitelError(400, f"Bad request: the body nests deeper than {MAX_DEPTH} levels.")
     return decoded
 
 
