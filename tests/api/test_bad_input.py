@@ -3,6 +3,7 @@ connection (issue 13)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -141,3 +142,37 @@ async def test_deep_nesting_on_the_webitel_face(api: Api, token: str) -> None:
     )
     assert resp.status == 400
     assert "deeper than 32" in (await resp.json())["info"]
+
+
+@pytest.mark.parametrize("hook_id", ["attempts", "samples", "health", "alerts"])
+async def test_route_segments_are_not_hook_ids(api: Api, token: str, hook_id: str) -> None:
+    """An id that is a literal path under /webhooks/ is refused at create (such a hook could
+    not be read, edited or deleted there); one stored earlier is deleted on the Webitel face."""
+    data = {**HOOK, "id": hook_id}
+    status, body, _ = await api.call("PUT", _hooks(api), token=token, data=data)
+    assert (status, body["message"]) == (400, "validation error"), body
+    assert "reserved" in body["data"]["id"]
+    status, _, _ = await api.call("PUT", _hooks(api), token=token, data={**HOOK, "id": "ok-id"})
+    assert status == 201
+    stored = await api.store.get_hook("ok-id")
+    assert stored is not None
+    await api.store.create_hook(replace(stored, id=hook_id))
+    resp = await api.client.delete(
+        f"/api/v2/hooks/{hook_id}",
+        params={"domain": "master"},
+        headers={"X-Access-Token": token},
+    )
+    assert resp.status == 200, await resp.text()
+    assert await api.store.get_hook(hook_id) is None
+
+
+@pytest.mark.parametrize("hook_id", ["a\x00b", "line\r\nbreak", "tab\there", "del\x7f", "."])
+async def test_control_characters_in_ids_are_a_400(api: Api, token: str, hook_id: str) -> None:
+    """An id with NUL (the connection was dropped) or another control character is a 400 in
+    the envelope; such an id in the URL is a 404."""
+    data = {**HOOK, "id": hook_id}
+    status, body, _ = await api.call("PUT", _hooks(api), token=token, data=data)
+    assert (status, body["message"]) == (400, "validation error"), body
+    assert list(body["data"]) == ["id"]
+    status, body, _ = await api.call("GET", f"{_hooks(api)}/a%00b", token=token)
+    assert (status, body["message"]) == (404, "bad_identifier"), body
