@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.waiting import eventually
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.api import ApiDeps, create_app
 from webhooksd.api.deps import ACCOUNTS
+from webhooksd.hooks.table import HookTable
+from webhooksd.listeners.config import ConfigListener
+from webhooksd.records import Hook
 from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 
 from .conftest import Api
 
@@ -257,3 +266,60 @@ async def test_realm_taken_is_a_clear_400(api: Api, token: str) -> None:
         "PATCH", f"/v2/accounts/{first_id}", token=token, data={"name": "first, renamed"}
     )
     assert status == 200
+
+
+async def test_disable_reaches_a_second_instance_on_the_bus(api: Api, token: str) -> None:
+    """Two instances on one store and bus: when the first disables an account, the second
+    (which had it cached, with a long TTL) refuses its token as soon as the change notice
+    reaches its config listener, and its hook table stops the account's own hooks."""
+    tenant, key = await api.sub_account("tenant")
+    own = await api.token(key)
+    table = HookTable()
+    table.put_account(tenant)
+    table.put(Hook(id="h" * 32, account_id=tenant.id, name="n", uri="http://x/", hook="all"))
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=dict,
+        accounts=AccountCache(api.store, ttl_s=3600),
+    )
+    app = create_app(deps)
+    listener = ConfigListener(
+        bus=api.bus,
+        metrics=Metrics(),
+        store=api.store,
+        table=table,
+        known_hooks={"all"},
+        drain_timeout_s=1,
+        on_account_change=app[ACCOUNTS].forget,
+    )
+    handle = ChildHandle("config")
+    task = asyncio.create_task(listener(handle))
+    try:
+        await asyncio.wait_for(handle.wait_ready(), 5)
+        async with TestClient(TestServer(app)) as other:
+            hooks = f"/v2/accounts/{tenant.id}/webhooks"
+
+            async def status_there() -> int:
+                resp = await other.get(hooks, headers={"X-Auth-Token": own})
+                return resp.status
+
+            assert await status_there() == 200
+            assert table.find("channel_create", tenant.id) != []
+            status, _, _ = await api.call(
+                "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": False}
+            )
+            assert status == 200
+
+            async def refused() -> bool:
+                return await status_there() == 401
+
+            await eventually(refused, what="the second instance refuses the token")
+            assert table.find("channel_create", tenant.id) == []
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
