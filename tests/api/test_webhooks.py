@@ -469,3 +469,21 @@ async def test_documents_follow_the_redaction_rule(api: Api, token: str, hooks_p
     assert status == 400 and "forbidden" in str(body)
     status, body, _ = await api.call("GET", hooks_path, token=token, params={"filter_uri": uri})
     assert (status, body["data"]) == (200, [])  # the filter sees the redacted URI only
+
+
+async def test_an_edited_redacted_value_is_refused(api: Api, token: str, hooks_path: str) -> None:
+    """A shown URL or header edited around its ``<redacted>`` part cannot keep the stored
+    secret: 400, never a stored literal ``<redacted>``."""
+    uri = "https://bob:hunter2@hooks.example.com/in"
+    data = await create(api, token, hooks_path, uri=uri, custom_request_headers={"X-Key": "k"})
+    path = f"{hooks_path}/{data['id']}"
+    edited_uri = data["uri"].replace("/in", "/other")
+    for patch in (
+        {"uri": edited_uri},
+        {"custom_request_headers": {"X-Key": f"x{REDACTED}"}},
+        {"custom_request_headers": {"X-New": REDACTED}},
+    ):
+        status, body, _ = await api.call("PATCH", path, token=token, data=patch)
+        assert (status, body["message"]) == (400, "validation error"), (patch, body)
+    stored = await api.store.get_hook(data["id"])
+    assert stored is not None and stored.doc["uri"] == uri

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft4Validator, ValidationError
 
 from webhooksd.records import ALL_HOOK
+from webhooksd.redaction import REDACTED
 from webhooksd.transforms import TransformError, compile_hook_transforms
 
 from .envelope import validation_error
@@ -136,6 +137,10 @@ _HOST = re.compile(r"[^\s\x00-\x1f\x7f/\\?#@<>\"{}|^`\[\]%]+|\[[0-9A-Fa-f:.]+\]"
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
+#: a shown (redacted) value sent back changed around it, so the stored one cannot be kept
+_RESHOWN = f"holds {REDACTED} (as shown): enter the secret again"
+
+
 def normalise_scheme(uri: Any) -> Any:
     """``HTTP://…`` is the same URL as ``http://…`` (schemes are case-insensitive)."""
     if not isinstance(uri, str):
@@ -193,10 +198,15 @@ def _extension_errors(doc: Any, *, allow_private: bool) -> Errors:
     if not isinstance(doc, Mapping):
         return errors
     headers = doc.get("custom_request_headers")
-    for name in headers if isinstance(headers, Mapping) else ():
+    for name, value in headers.items() if isinstance(headers, Mapping) else ():
         if _HEADER_NAME.fullmatch(str(name)) is None:
             message = "a header name is letters, digits and !#$%&'*+.^_`|~- only"
             errors[f"custom_request_headers.{name}"] = {"invalid": {"message": message}}
+        elif isinstance(value, str) and REDACTED in value:
+            errors[f"custom_request_headers.{name}"] = {"invalid": {"message": _RESHOWN}}
+    if isinstance(doc.get("uri"), str) and REDACTED in doc["uri"]:
+        # what the API showed, edited elsewhere: the stored secret cannot be restored
+        errors["uri"] = {"invalid": {"message": _RESHOWN}}
     uri, secret = doc.get("uri"), doc.get("secret")
     if isinstance(uri, str) and not uri_allowed(uri, allow_private=allow_private):
         errors["uri"] = {"error": {"message": "invalid client URL", "value": uri}}
