@@ -45,6 +45,10 @@ class Conflict(StoreError):
     """A record with that id already exists (Crossbar's 409 ``datastore_conflict``)."""
 
 
+class RealmTaken(Conflict):
+    """Another account already has that realm (compared case-insensitively)."""
+
+
 class BusError(WebhooksdError):
     """The message bus failed or refused an operation (publish not confirmed, channel lost)."""
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.waiting import eventually
+from webhooksd.accounts.cache import AccountCache
 from webhooksd.api import ApiDeps, create_app
+from webhooksd.api.deps import ACCOUNTS
+from webhooksd.hooks.table import HookTable
+from webhooksd.listeners.config import ConfigListener
+from webhooksd.records import Hook
 from webhooksd.runtime.metrics import Metrics
+from webhooksd.runtime.supervisor import ChildHandle
 
 from .conftest import Api
 
@@ -185,3 +195,131 @@ async def test_create_sub_account_with_a_malformed_id(api: Api, token: str) -> N
     status, body, _ = await api.call("PUT", path, token=token, data={"name": "x", "id": 7})
     assert (status, body["data"]["id"]["type"]["target"]) == (400, "string")
     assert len(await api.store.list_accounts()) == before
+
+
+async def test_disabled_account_stops_at_once(api: Api, token: str) -> None:
+    """After its parent disables it, the account's token, its API key and the token of its
+    sub-account all stop (Kazoo: a disabled parent blocks the sub-accounts), including on a
+    second instance that had the accounts cached; only an ancestor re-enables it."""
+    tenant, key = await api.sub_account("tenant")
+    child, child_key = await api.sub_account("child", parent=tenant.id)
+    own, child_token = await api.token(key), await api.token(child_key)
+    hooks = f"/v2/accounts/{tenant.id}/webhooks"
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{tenant.id}", token=own, data={"enabled": False}
+    )
+    assert status == 403, "an account may not switch itself off"
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=dict,
+    )
+    async with TestClient(TestServer(create_app(deps))) as other:
+        resp = await other.get(hooks, headers={"X-Auth-Token": own})
+        assert resp.status == 200  # cached there now
+        status, _, _ = await api.call(
+            "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": False}
+        )
+        assert status == 200
+        for credentials, path in ((own, hooks), (child_token, f"/v2/accounts/{child.id}/webhooks")):
+            status, body, _ = await api.call("GET", path, token=credentials)
+            assert (status, body["message"]) == (401, "invalid_credentials")
+        status, _, _ = await api.call(
+            "PATCH", f"/v2/accounts/{tenant.id}", token=own, data={"enabled": True}
+        )
+        assert status == 401
+        status, _, _ = await api.call("PUT", "/v2/api_auth", data={"api_key": key})
+        assert status == 401
+        # the second instance forgets the account when the change reaches it on the bus
+        # (the daemon's config listener); without a listener here, it forgets it by hand
+        other.app[ACCOUNTS].forget(tenant.id)
+        resp = await other.get(hooks, headers={"X-Auth-Token": own})
+        assert resp.status == 401
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": True}
+    )
+    assert status == 200
+    status, _, _ = await api.call("GET", hooks, token=own)
+    assert status == 200
+
+
+async def test_realm_taken_is_a_clear_400(api: Api, token: str) -> None:
+    """A realm another account has, in any case, is refused at create and at edit with
+    Kazoo's 400 ``unique`` on ``realm``; keeping one's own realm is fine."""
+    base = f"/v2/accounts/{api.master.id}"
+    status, body, _ = await api.call(
+        "PUT", base, token=token, data={"name": "first", "realm": "pbx.example.com"}
+    )
+    assert status == 201, body
+    first_id = body["data"]["id"]
+    for method, path, data in (
+        ("PUT", base, {"name": "second", "realm": "PBX.example.com"}),
+        ("PATCH", f"/v2/accounts/{api.master.id}", {"realm": "pbx.EXAMPLE.com"}),
+    ):
+        status, body, _ = await api.call(method, path, token=token, data=data)
+        assert (status, body["message"]) == (400, "validation error"), body
+        assert body["data"]["realm"]["unique"]["cause"] == data["realm"]
+    status, _, _ = await api.call(
+        "PATCH", f"/v2/accounts/{first_id}", token=token, data={"name": "first, renamed"}
+    )
+    assert status == 200
+
+
+async def test_disable_reaches_a_second_instance_on_the_bus(api: Api, token: str) -> None:
+    """Two instances on one store and bus: when the first disables an account, the second
+    (which had it cached, with a long TTL) refuses its token as soon as the change notice
+    reaches its config listener, and its hook table stops the account's own hooks."""
+    tenant, key = await api.sub_account("tenant")
+    own = await api.token(key)
+    table = HookTable()
+    table.put_account(tenant)
+    table.put(Hook(id="h" * 32, account_id=tenant.id, name="n", uri="http://x/", hook="all"))
+    deps = ApiDeps(
+        settings=api.settings,
+        store=api.store,
+        bus=api.bus,
+        metrics=Metrics(),
+        tester=api.tester,
+        readiness=dict,
+        accounts=AccountCache(api.store, ttl_s=3600),
+    )
+    app = create_app(deps)
+    listener = ConfigListener(
+        bus=api.bus,
+        metrics=Metrics(),
+        store=api.store,
+        table=table,
+        known_hooks={"all"},
+        drain_timeout_s=1,
+        on_account_change=app[ACCOUNTS].forget,
+    )
+    handle = ChildHandle("config")
+    task = asyncio.create_task(listener(handle))
+    try:
+        await asyncio.wait_for(handle.wait_ready(), 5)
+        async with TestClient(TestServer(app)) as other:
+            hooks = f"/v2/accounts/{tenant.id}/webhooks"
+
+            async def status_there() -> int:
+                resp = await other.get(hooks, headers={"X-Auth-Token": own})
+                return resp.status
+
+            assert await status_there() == 200
+            assert table.find("channel_create", tenant.id) != []
+            status, _, _ = await api.call(
+                "PATCH", f"/v2/accounts/{tenant.id}", token=token, data={"enabled": False}
+            )
+            assert status == 200
+
+            async def refused() -> bool:
+                return await status_there() == 401
+
+            await eventually(refused, what="the second instance refuses the token")
+            assert table.find("channel_create", tenant.id) == []
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from webhooksd.records import AUTO_DISABLE_REASON
+from webhooksd.redaction import REDACTED
 
 from .conftest import Api
 
@@ -100,8 +101,9 @@ async def test_empty_doc_lists_required(api: Api, token: str, hooks_path: str) -
 
 
 async def test_uri_rules(api: Api, token: str, hooks_path: str) -> None:
-    """Scheme exactly http/https; custom_data values must be strings; bad types are 400."""
-    for uri in ("HTTP://example.com/", "example.com/x", "ftp://example.com/"):
+    """Scheme http/https (in any case: test_bad_input); custom_data values must be strings;
+    bad types are 400."""
+    for uri in ("example.com/x", "ftp://example.com/"):
         status, body, _ = await api.call("PUT", hooks_path, token=token, data={**HOOK, "uri": uri})
         assert status == 400
         assert body["data"]["uri"]["error"]["message"] == "invalid client URL"
@@ -436,3 +438,52 @@ async def test_kazoo_clients_long_fields_are_accepted(
     assert {k: body["data"][k] for k in ("name", "uri", "custom_data")} == {
         k: doc[k] for k in ("name", "uri", "custom_data")
     }
+
+
+async def test_documents_follow_the_redaction_rule(api: Api, token: str, hooks_path: str) -> None:
+    """GET, the listing and the filters show the URL's password, secret-looking query values
+    and secret-looking custom header values redacted; sending the shown document back (POST
+    or PATCH) keeps the stored values; a value filter on custom headers is refused."""
+    uri = "https://bob:hunter2@hooks.example.com/in?token=t0ken&q=1"
+    headers = {"X-Api-Key": "k3y", "X-Tenant": "acme"}
+    data = await create(api, token, hooks_path, uri=uri, custom_request_headers=headers)
+    shown_uri = f"https://bob:{REDACTED}@hooks.example.com/in?token={REDACTED}&q=1"
+    assert data["uri"] == shown_uri
+    assert data["custom_request_headers"] == {"X-Api-Key": REDACTED, "X-Tenant": "acme"}
+    path = f"{hooks_path}/{data['id']}"
+    _, got, _ = await api.call("GET", path, token=token)
+    assert got["data"] == data
+    _, listed, _ = await api.call("GET", hooks_path, token=token)
+    assert [item["uri"] for item in listed["data"]] == [shown_uri]
+    assert "hunter2" not in str(listed) and "t0ken" not in str(got) and "k3y" not in str(got)
+    status, _, _ = await api.call("POST", path, token=token, data={**data, "name": "renamed"})
+    assert status == 200
+    status, _, _ = await api.call("PATCH", path, token=token, data={"uri": shown_uri})
+    assert status == 200
+    stored = await api.store.get_hook(data["id"])
+    assert stored is not None
+    assert (stored.doc["uri"], stored.doc["custom_request_headers"]) == (uri, headers)
+    assert stored.doc["name"] == "renamed"
+    params = {"filter_custom_request_headers.X-Api-Key": "k3y"}
+    status, body, _ = await api.call("GET", hooks_path, token=token, params=params)
+    assert status == 400 and "forbidden" in str(body)
+    status, body, _ = await api.call("GET", hooks_path, token=token, params={"filter_uri": uri})
+    assert (status, body["data"]) == (200, [])  # the filter sees the redacted URI only
+
+
+async def test_an_edited_redacted_value_is_refused(api: Api, token: str, hooks_path: str) -> None:
+    """A shown URL or header edited around its ``<redacted>`` part cannot keep the stored
+    secret: 400, never a stored literal ``<redacted>``."""
+    uri = "https://bob:hunter2@hooks.example.com/in"
+    data = await create(api, token, hooks_path, uri=uri, custom_request_headers={"X-Key": "k"})
+    path = f"{hooks_path}/{data['id']}"
+    edited_uri = data["uri"].replace("/in", "/other")
+    for patch in (
+        {"uri": edited_uri},
+        {"custom_request_headers": {"X-Key": f"x{REDACTED}"}},
+        {"custom_request_headers": {"X-New": REDACTED}},
+    ):
+        status, body, _ = await api.call("PATCH", path, token=token, data=patch)
+        assert (status, body["message"]) == (400, "validation error"), (patch, body)
+    stored = await api.store.get_hook(data["id"])
+    assert stored is not None and stored.doc["uri"] == uri

@@ -423,3 +423,22 @@ async def test_webitel_hook_fires_through_crossbar(
     }
     assert got.headers["X-Owner"] == sample["owner_id"]
     assert got.headers["X-Hook-ID"] == hook_id
+
+
+async def test_domain_is_never_a_guess(api: Api, token: str) -> None:
+    """A tenant that sets its realm to its sibling's name does not receive what the reseller
+    means for the sibling: a domain that names two accounts (one by realm, one by name) is a
+    clear 400, and a domain that names one account is that account."""
+    sibling, _ = await create_account(api.store, name="acme", parent_id=api.master.id)
+    thief, thief_key = await create_account(api.store, name="thief", parent_id=api.master.id)
+    thief_token = await api.token(thief_key)
+    status, _, _ = await api.call("GET", f"/v2/accounts/{sibling.id}", token=thief_token)
+    assert status == 403
+    status, body, _ = await api.call(
+        "PATCH", f"/v2/accounts/{thief.id}", token=thief_token, data={"realm": "acme"}
+    )
+    assert status == 200, body
+    status, answer = await webitel(api, "GET", token=token, domain="acme")
+    assert status == 400 and "more than one account" in answer["info"], answer
+    status, _ = await webitel(api, "GET", token=token, domain="thief")
+    assert status == 200  # its name still names it alone

@@ -180,3 +180,17 @@ def test_malformed_retry_jobs_raise(raw: bytes) -> None:
     """Anything that is not a whole job is MalformedMessage."""
     with pytest.raises(MalformedMessage):
         RetryJob.decode(raw)
+
+
+def test_record_uri_follows_the_redaction_rule() -> None:
+    """The attempt record's ``uri`` hides a userinfo password and secret-looking query values,
+    as the hook document and the logs do; the request sent keeps them."""
+    uri = "http://bob:hunter2@r.example/hook?token=abc&q=1&API_KEY=zz&sig=s#frag"
+    hook = _hook(uri=uri)
+    outcome = Outcome(kind="success", status=200, headers={}, body="", duration_ms=1.0)
+    doc = _record(hook, outcome)
+    assert doc["uri"] == (
+        f"http://bob:{REDACTED}@r.example/hook?token={REDACTED}&q=1&API_KEY={REDACTED}"
+        f"&sig={REDACTED}#frag"
+    )
+    assert build_request(hook, {}, msg_id="m", timestamp=1).uri == uri

@@ -273,7 +273,19 @@ def test_policy_allows_global_and_allow_listed() -> None:
     assert not policy.permits(ipaddress.ip_address("192.168.0.1"))
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "[::1]",
+        "localhost",
+        # IPv6 literals that carry a loopback IPv4 address, refused before any connect
+        "[::7f00:1]",
+        "[::ffff:0:7f00:1]",
+        "[64:ff9b:1::7f00:1]",
+        "[fec0::1]",
+    ],
+)
 async def test_sender_never_reaches_a_blocked_target(
     server: tuple[str, dict[str, int]], host: str
 ) -> None:
@@ -290,7 +302,20 @@ async def test_sender_never_reaches_a_blocked_target(
 
 @pytest.mark.parametrize(
     "address",
-    ["64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::1", "2002:c0a8:101::1", "240.0.0.1"],
+    [
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "2002:7f00:1::1",
+        "2002:c0a8:101::1",
+        "240.0.0.1",
+        "::7f00:1",
+        "::a00:1",
+        "::ffff:0:7f00:1",
+        "::ffff:0:a9fe:a9fe",
+        "64:ff9b:1::808:808",
+        "fec0::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    ],
 )
 def test_policy_refuses_ipv4_hidden_in_ipv6_and_reserved(address: str) -> None:
     """NAT64 and 6to4 addresses carrying a private IPv4 one, and reserved space, are refused."""
@@ -302,6 +327,8 @@ def test_policy_allows_public_ipv4_inside_ipv6() -> None:
     policy = TargetPolicy(allow_private=False)
     assert policy.permits(ipaddress.ip_address("64:ff9b::808:808"))
     assert policy.permits(ipaddress.ip_address("2002:808:808::1"))
+    assert policy.permits(ipaddress.ip_address("::808:808"))
+    assert policy.permits(ipaddress.ip_address("::ffff:0:808:808"))
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

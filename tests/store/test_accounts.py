@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from webhooksd.errors import Conflict, NotFound
+from webhooksd.errors import Conflict, NotFound, RealmTaken
 from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.records import Account
 from webhooksd.store import Store
@@ -226,3 +226,36 @@ async def test_mirrored_accounts_may_share_a_key(store: Store) -> None:
     await store.delete_account("k2")
     assert (await store.account_by_api_key("shared") or account("x")).id == "k3"
     assert await store.count_accounts() == 2
+
+
+async def test_realms_are_unique_case_insensitively(store: Store) -> None:
+    """A realm names one account whatever its case: creating or renaming another account to
+    it is RealmTaken; an account may keep its own, and a freed realm can be taken. A
+    mirrored Kazoo account whose realm another holds is stored without it (the first keeps
+    it), also within one batch."""
+    await store.create_account(account("a1", realm="Sip.Example.com"))
+    with pytest.raises(RealmTaken):
+        await store.create_account(account("a2", realm="sip.example.COM"))
+    other = await store.create_account(account("a3", realm="other.example.com"))
+    with pytest.raises(RealmTaken):
+        await store.update_account(replace(other, realm="SIP.example.com"))
+    kept = await store.update_account(replace(other, name="renamed"))
+    assert kept.realm == "other.example.com"
+    freed = await store.update_account(replace(kept, realm=None))
+    assert (await store.update_account(replace(freed, realm="other.example.com"))).realm
+    await store.create_account(account("e1", realm=""))
+    await store.create_account(account("e2", realm=""))  # an empty realm names nothing
+    written = await store.put_mirrored_accounts(
+        [
+            (kazoo("k1", "1-a", realm="SIP.EXAMPLE.COM"), None),
+            (kazoo("k2", "1-a", realm="kazoo.example.com"), None),
+            (kazoo("k3", "1-a", realm="Kazoo.example.com"), None),
+        ]
+    )
+    assert written == ["k1", "k2", "k3"]
+    realms = {a.id: a.realm for a in await store.list_accounts()}
+    assert (realms["a1"], realms["k1"]) == ("Sip.Example.com", None)
+    assert (realms["k2"], realms["k3"]) == ("kazoo.example.com", None)
+    again = kazoo("k2", "2-b", realm="kazoo.example.com", name="again")
+    assert await store.put_mirrored_accounts([(again, None)]) == ["k2"]
+    assert (await store.get_account("k2") or account("x")).realm == "kazoo.example.com"

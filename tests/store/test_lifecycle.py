@@ -6,7 +6,7 @@ import asyncio
 from contextlib import AsyncExitStack
 
 from webhooksd.store import Store, open_store
-from webhooksd.store._schema import MIGRATIONS, latest
+from webhooksd.store._schema import MIGRATIONS, REALM_INDEX, latest
 
 from .conftest import query
 from .factories import account, hook
@@ -70,6 +70,7 @@ async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
         "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE)",
         "INSERT INTO api_keys (key_hash, account_id) VALUES ('k', 'a1')",
         "DROP TABLE store_heartbeats",
+        f"DROP INDEX {REALM_INDEX}",
         "DELETE FROM schema_version WHERE version >= 2",
     ):
         await query(store_url, sql)
@@ -78,4 +79,21 @@ async def test_shared_key_migration_keeps_keys(store_url: str) -> None:
         mirrored = account("a0", doc={"pvt_kazoo_rev": "1-a"})
         assert await second.put_mirrored_accounts([(mirrored, "k")]) == ["a0"]
         assert (await second.account_by_api_key("k") or created).id == "a0"
+    assert await versions(store_url) == [v for v, _ in MIGRATIONS]
+
+
+async def test_unique_realm_migration_keeps_the_first(store_url: str) -> None:
+    """A store made before migration 4 may hold one realm (in any case) on several accounts:
+    the first created keeps it, the others lose it, and the index then refuses duplicates."""
+    async with open_store(store_url) as first:
+        for account_id, created_ms in (("b2", 20), ("b1", 20), ("b0", 30)):
+            await first.create_account(account(account_id, created_ms=created_ms))
+    # the index was made by migration 4; without it the store is as before
+    await query(store_url, f"DROP INDEX {REALM_INDEX}")
+    await query(store_url, "DELETE FROM schema_version WHERE version >= 4")
+    for account_id, realm in (("b1", "X.SIP"), ("b2", "x.sip"), ("b0", "x.Sip")):
+        await query(store_url, f"UPDATE accounts SET realm = '{realm}' WHERE id = '{account_id}'")
+    async with open_store(store_url) as second:
+        realms = {a.id: a.realm for a in await second.list_accounts()}
+    assert realms == {"b0": None, "b1": "X.SIP", "b2": None}
     assert await versions(store_url) == [v for v, _ in MIGRATIONS]

@@ -17,7 +17,7 @@ import orjson
 import structlog
 
 from webhooksd.accounts import create_account, master_account_id
-from webhooksd.errors import Conflict
+from webhooksd.errors import Conflict, RealmTaken
 from webhooksd.kazoo.docchanges import DocAction, publish_account_change, publish_hook_change
 from webhooksd.kazoo.ids import is_account_id
 from webhooksd.records import Account
@@ -103,6 +103,12 @@ def _free_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 _ID_PATTERN = "^[0-9a-z]{32}$"
 
 
+def _realm_taken(realm: Any) -> Refusal:
+    """Kazoo's cb_accounts refuses a realm another account has (400 ``unique``)."""
+    unique = {"message": "Account realm already in use", "cause": realm}
+    return validation_error({"realm": {"unique": unique}})
+
+
 def _refuse_if_mirrored(call: Call) -> None:
     """Beside Kazoo (``kazoo_couch_url`` set) the accounts are Kazoo's: the mirror would undo
     a write of what Kazoo owns at its next change, so such writes are refused, not lost."""
@@ -163,6 +169,8 @@ async def create_sub_account(call: Call) -> Reply:
             realm=data.get("realm"),
             doc=_free_fields(data),
         )
+    except RealmTaken:
+        raise _realm_taken(data.get("realm")) from None
     except Conflict:
         raise Refusal(409, "datastore_conflict", {"message": "conflicting documents"}) from None
     if not data["enabled"]:
@@ -188,6 +196,12 @@ async def _save(call: Call, data: Mapping[str, Any]) -> Reply:
         # beside Kazoo these are Kazoo's; other fields (MonsterUI's ui_flags) may be saved,
         # until Kazoo's next change of the account replaces the document
         _refuse_if_mirrored(call)
+    if checked["enabled"] != stored.enabled and (
+        call.identity is None or call.identity.account.id == stored.id
+    ):
+        # only an ancestor switches an account on or off: a disabled account's token no
+        # longer authenticates, and an enabled one may not lock itself (or the master) out
+        raise forbidden()
     changed = replace(
         stored,
         name=checked["name"],
@@ -201,6 +215,8 @@ async def _save(call: Call, data: Mapping[str, Any]) -> Reply:
     )
     try:
         saved = await call.deps.store.update_account(changed)
+    except RealmTaken:
+        raise _realm_taken(data.get("realm")) from None
     except Conflict:
         raise Refusal(409, "datastore_conflict", {"message": "conflicting documents"}) from None
     await _announce(call, "doc_edited", saved.id)

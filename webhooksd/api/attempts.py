@@ -41,20 +41,35 @@ def attempt_item(attempt: AttemptRecord) -> dict[str, Any]:
     return item
 
 
-def _positive(value: Any) -> int | None:
-    if isinstance(value, bool):
+#: the last second of year 9999 in Gregorian seconds: later bounds (2^63 and up were a 500
+#: once turned into milliseconds for the store) name no attempt
+MAX_GREGORIAN = 315_569_519_999
+
+
+def _bound(call: Call, name: str) -> int | None:
+    """A Gregorian-seconds bound: absent (or empty) is None; anything but a whole number in
+    1..:data:`MAX_GREGORIAN` is a 400 naming the parameter."""
+    value = call.param(name)
+    if value is None or value == "":
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip()) if len(value.strip()) <= 20 else MAX_GREGORIAN + 1
+    if number is None:
+        message = "must be a whole number of Gregorian seconds"
+        raise validation_error({name: {"type": {"message": message, "cause": str(value)[:64]}}})
+    if not 1 <= number <= MAX_GREGORIAN:
+        message = f"must be between 1 and {MAX_GREGORIAN} (Gregorian seconds)"
+        raise validation_error({name: {"range": {"message": message, "cause": str(value)[:64]}}})
+    return number
 
 
 def time_range(call: Call) -> tuple[int, int]:
     """``created_from``/``created_to`` with Crossbar's defaults and its two range errors."""
-    created_to = _positive(call.param("created_to")) or now_gregorian()
-    created_from = _positive(call.param("created_from")) or created_to - MAX_RANGE
+    created_to = _bound(call, "created_to") or now_gregorian()
+    created_from = _bound(call, "created_from") or created_to - MAX_RANGE
     if created_to < created_from:
         message = f"created_to {created_to} is prior to created_from {created_from}"
         cause: int = created_from

@@ -60,14 +60,31 @@ Verdict = Identity | Literal["expired"] | None
 Verifier = Callable[[web.Application, Credentials], Awaitable[Verdict]]
 
 
-async def _caller(app: web.Application, account: Account, token: str) -> Identity:
+async def _standing(app: web.Application, account: Account) -> bool:
+    """Kazoo refuses API access to a disabled account and to every account under a disabled
+    one (``pvt_enabled`` false on a parent blocks its sub-accounts). Read through the account
+    cache, which a change announced by any instance empties, so a disable stops the tokens of
+    the whole subtree at once."""
+    if not account.enabled:
+        return False
+    for ancestor_id in account.tree:
+        ancestor = await app[ACCOUNTS].get(ancestor_id)
+        if ancestor is not None and not ancestor.enabled:
+            return False
+    return True
+
+
+async def _caller(app: web.Application, account: Account, token: str) -> Identity | None:
+    """The identity of ``account``, or None (unknown credentials) when it may not call."""
+    if not await _standing(app, account):
+        return None
     master = await app[ACCOUNTS].master_id()
     return Identity(account=account, is_master=account.id == master, token=token)
 
 
 async def signed_token(app: web.Application, credentials: Credentials) -> Verdict:
     """Our own HS256 tokens (:mod:`webhooksd.api.tokens`). A token whose account was deleted
-    since it was issued counts as unknown."""
+    or disabled since it was issued counts as unknown."""
     if not credentials.token:
         return None
     checked = tokens.check(app[TOKEN_SECRET], credentials.token)
@@ -97,7 +114,7 @@ async def api_key(app: web.Application, credentials: Credentials) -> Verdict:
     if not credentials.api_key:
         return None
     account = await app[DEPS].store.account_by_api_key(hash_api_key(credentials.api_key))
-    return await _caller(app, account, "") if account is not None and account.enabled else None
+    return await _caller(app, account, "") if account is not None else None
 
 
 #: the verifiers, in the order they are asked

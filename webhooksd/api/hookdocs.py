@@ -1,9 +1,10 @@
 """How a stored hook is shown and filtered (Kazoo ``kzd_webhooks``, the
 ``webhooks/crossbar_listing`` view's value mapper).
 
-Secrets are never shown in full: ``secret`` and the secrets of ``auth`` are masked, and a
-write that carries a masked value back keeps the stored one (so a client can POST back what
-it GOT).
+Secrets are never shown in full: ``secret`` and the secrets of ``auth`` are masked, the
+``uri`` and ``custom_request_headers`` redacted by :mod:`webhooksd.redaction` (the rule
+attempt records and logs follow), and a write that carries a masked value back keeps the
+stored one (so a client can POST back what it GOT).
 """
 
 from __future__ import annotations
@@ -16,13 +17,27 @@ import orjson
 
 from webhooksd.kazoo.timeutil import unix_to_gregorian
 from webhooksd.records import HookDoc
+from webhooksd.redaction import redact_headers, redact_url, restore_headers, restore_url
 from webhooksd.transforms.authspec import AUTH_SECRET_FIELDS, mask_auth, restore_auth
 
 #: fields a client may send back but never sets: the server computes them
 READ_ONLY_FIELDS = ("id", "disable_reason")
 
 #: the fields of a hook that hold secrets (dotted): never shown in full, never filtered on
-SECRET_PATHS = ("secret", *(f"auth.{field}" for field in AUTH_SECRET_FIELDS))
+SECRET_PATHS = (
+    "secret",
+    *(f"auth.{field}" for field in AUTH_SECRET_FIELDS),
+    "custom_request_headers",
+)
+
+
+def _redact_shown(doc: dict[str, Any]) -> None:
+    """The ``uri`` and custom header values as the redaction rule shows them."""
+    if isinstance(doc.get("uri"), str):
+        doc["uri"] = redact_url(doc["uri"])
+    headers = doc.get("custom_request_headers")
+    if isinstance(headers, Mapping):
+        doc["custom_request_headers"] = redact_headers(headers, lower=False)
 
 
 def mask_secret(secret: str) -> str:
@@ -41,6 +56,7 @@ def public_doc(stored: HookDoc) -> dict[str, Any]:
     auth = doc.get("auth")
     if isinstance(auth, Mapping):
         doc["auth"] = mask_auth(auth)
+    _redact_shown(doc)
     doc["id"] = stored.id
     if stored.is_auto_disabled and stored.disabled_reason:
         doc["disable_reason"] = stored.disabled_reason
@@ -66,7 +82,7 @@ def summary(stored: HookDoc) -> dict[str, Any]:
         "id": stored.id,
         "hook": doc.get("hook"),
         "name": doc.get("name"),
-        "uri": doc.get("uri"),
+        "uri": redact_url(doc["uri"]) if isinstance(doc.get("uri"), str) else doc.get("uri"),
         "enabled": doc.get("enabled", True) is not False,
     }
     if "group" in doc:
@@ -85,6 +101,7 @@ def filter_doc(stored: HookDoc) -> dict[str, Any]:
         doc["secret"] = mask_secret(doc["secret"])
     if isinstance(doc.get("auth"), Mapping):
         doc["auth"] = mask_auth(doc["auth"])
+    _redact_shown(doc)
     doc.update(
         pvt_type="webhook",
         pvt_account_id=stored.account_id,
@@ -119,4 +136,11 @@ def incoming(data: Mapping[str, Any], stored: HookDoc | None) -> dict[str, Any]:
         doc["secret"] = stored_secret
     if "auth" in doc and stored is not None:
         doc["auth"] = restore_auth(doc["auth"], stored.doc.get("auth"))
+    if stored is not None:
+        if "uri" in doc:
+            doc["uri"] = restore_url(doc["uri"], stored.doc.get("uri"))
+        if "custom_request_headers" in doc:
+            doc["custom_request_headers"] = restore_headers(
+                doc["custom_request_headers"], stored.doc.get("custom_request_headers")
+            )
     return doc

@@ -24,6 +24,9 @@ from .envelope import Refusal
 
 #: a larger body is refused with 413 (Crossbar's own limit is in the same range)
 MAX_BODY_BYTES = 1024 * 1024
+#: how deep ``data`` may nest (objects and lists): a hook or account needs a handful of
+#: levels; hundreds made validation recurse into a 500. orjson itself stops at 1024.
+MAX_DEPTH = 32
 
 _JSON_TYPES = ("application/json", "application/x-json")
 _FORM_TYPE = "application/x-www-form-urlencoded"
@@ -116,6 +119,24 @@ def _decode_form(raw: bytes) -> Any:
     return {"data": dict(pairs)}
 
 
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects and lists nest more than ``limit`` levels (iterative: no recursion
+    on hostile input)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            children: Any = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _normalise(envelope: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k).lower().replace("-", "_"): v for k, v in envelope.items()}
 
@@ -161,6 +182,9 @@ def parse_envelope(request: web.Request, raw: bytes) -> tuple[dict[str, Any], An
     data = envelope.get("data")
     if not isinstance(data, dict | list):
         raise _missing_data()
+    if too_deep(data):
+        depth = {"message": f"nested deeper than {MAX_DEPTH} levels", "cause": MAX_DEPTH}
+        raise Refusal(400, "validation error", {"data": {"depth": depth}})
     if isinstance(data, dict):
         data = public_fields(data)
     return envelope, data

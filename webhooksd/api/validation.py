@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft4Validator, ValidationError
 
 from webhooksd.records import ALL_HOOK
+from webhooksd.redaction import REDACTED
 from webhooksd.transforms import TransformError, compile_hook_transforms
 
 from .envelope import validation_error
@@ -129,17 +130,43 @@ def _schema_errors(doc: Any, schema: Mapping[str, Any]) -> Errors:
     return errors
 
 
+#: what a host may hold: a name (IDN letters too) or an IP literal; no whitespace, control
+#: characters or URL delimiters (``http://a b.example`` was stored, then failed every send)
+_HOST = re.compile(r"[^\s\x00-\x1f\x7f/\\?#@<>\"{}|^`\[\]%]+|\[[0-9A-Fa-f:.]+\]")
+#: RFC 9110's token: what a header name may be (no CR/LF, no spaces, no separators)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+#: a shown (redacted) value sent back changed around it, so the stored one cannot be kept
+_RESHOWN = f"holds {REDACTED} (as shown): enter the secret again"
+
+
+def normalise_scheme(uri: Any) -> Any:
+    """``HTTP://…`` is the same URL as ``http://…`` (schemes are case-insensitive)."""
+    if not isinstance(uri, str):
+        return uri
+    scheme, sep, rest = uri.partition("://")
+    return f"{scheme.lower()}{sep}{rest}" if sep and scheme.lower() in ("http", "https") else uri
+
+
 def uri_allowed(uri: str, *, allow_private: bool) -> bool:
-    """Kazoo's ``webhooks.uri`` check: scheme exactly http/https, host not blacklisted.
-    ``allow_private`` (tests, private deployments) lifts the loopback blacklist."""
+    """Kazoo's ``webhooks.uri`` check: scheme http/https (lower-cased before), a well-formed
+    host and port, host not blacklisted. ``allow_private`` (tests, private deployments)
+    lifts the loopback blacklist."""
     scheme, sep, _ = uri.partition("://")
     if not sep or scheme not in ("http", "https"):
         return False
     try:
-        host = urlsplit(uri).hostname
+        parts = urlsplit(uri)
+        host, _port = parts.hostname, parts.port  # .port: ValueError above 65535
     except ValueError:
         return False
-    if not host:
+    written_host = parts.netloc.rpartition("@")[2]
+    if written_host.startswith("["):
+        written_host = written_host[: written_host.find("]") + 1]
+    else:
+        written_host = written_host.partition(":")[0]
+    if not host or _HOST.fullmatch(written_host) is None:
         return False
     if allow_private:
         return True
@@ -170,6 +197,16 @@ def _extension_errors(doc: Any, *, allow_private: bool) -> Errors:
     errors: Errors = {}
     if not isinstance(doc, Mapping):
         return errors
+    headers = doc.get("custom_request_headers")
+    for name, value in headers.items() if isinstance(headers, Mapping) else ():
+        if _HEADER_NAME.fullmatch(str(name)) is None:
+            message = "a header name is letters, digits and !#$%&'*+.^_`|~- only"
+            errors[f"custom_request_headers.{name}"] = {"invalid": {"message": message}}
+        elif isinstance(value, str) and REDACTED in value:
+            errors[f"custom_request_headers.{name}"] = {"invalid": {"message": _RESHOWN}}
+    if isinstance(doc.get("uri"), str) and REDACTED in doc["uri"]:
+        # what the API showed, edited elsewhere: the stored secret cannot be restored
+        errors["uri"] = {"invalid": {"message": _RESHOWN}}
     uri, secret = doc.get("uri"), doc.get("secret")
     if isinstance(uri, str) and not uri_allowed(uri, allow_private=allow_private):
         errors["uri"] = {"error": {"message": "invalid client URL", "value": uri}}
@@ -239,6 +276,10 @@ def validate_hook(
     properties["hook"]["enum"] = hook_enum(list(module_meta))
     doc: Any = copy.deepcopy(data)
     if isinstance(doc, dict):
+        if "uri" in doc:
+            doc["uri"] = normalise_scheme(doc["uri"])
+        if isinstance(doc.get("auth"), dict) and "url" in doc["auth"]:
+            doc["auth"]["url"] = normalise_scheme(doc["auth"]["url"])
         _coerce(doc, properties)
         _defaults(doc, properties)
     errors = _schema_errors(doc, schema)

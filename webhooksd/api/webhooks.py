@@ -7,6 +7,7 @@ table of every instance follows. Hook ids of another account are 404, as if unkn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -42,6 +43,8 @@ def _location(account_id: str, hook_id: str) -> str:
 async def owned_hook(call: Call) -> HookDoc:
     """The URL's hook, which must belong to the URL's account (else 404, as if unknown)."""
     hook_id = call.path["hook_id"]
+    if _CONTROL.search(hook_id):  # no stored id has one (refused at create)
+        raise bad_identifier(hook_id.encode("unicode_escape").decode()[:128])
     stored = await call.deps.store.get_hook(hook_id)
     if stored is None or stored.account_id != call.account_id:
         raise bad_identifier(hook_id)
@@ -114,15 +117,34 @@ async def list_hooks(call: Call) -> Reply:
     )
 
 
+#: the literal segments after ``/webhooks/``: a hook with such an id could be created but
+#: never read, edited or deleted under ``/webhooks/{id}`` (the literal route wins)
+RESERVED_IDS = frozenset({"attempts", "samples", "health", "alerts"})
+#: characters no id may hold: C0 controls (NUL dropped the connection: it cannot be put in
+#: a Location header) and DEL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _client_id(data: Mapping[str, Any]) -> str:
     """A client-supplied ``data.id`` becomes the document id (Crossbar's PUT)."""
     supplied = data.get("id")
     if supplied is None:
         return new_id()
-    if not isinstance(supplied, str) or not supplied or "/" in supplied or len(supplied) > 128:
-        raise validation_error(
-            {"id": {"type": {"message": "invalid document id", "value": supplied}}}
+    if (
+        not isinstance(supplied, str)
+        or not supplied
+        or "/" in supplied
+        or len(supplied) > 128
+        or _CONTROL.search(supplied)
+        or supplied in (".", "..")
+    ):
+        shown = (
+            supplied.encode("unicode_escape").decode() if isinstance(supplied, str) else supplied
         )
+        raise validation_error({"id": {"type": {"message": "invalid document id", "value": shown}}})
+    if supplied in RESERVED_IDS:
+        message = f"{supplied} is a path of the webhooks API, not a hook id"
+        raise validation_error({"id": {"reserved": {"message": message, "value": supplied}}})
     return supplied
 
 

@@ -35,6 +35,7 @@ from . import hookdocs
 from .auth import Credentials, Identity
 from .deps import DEPS, ApiDeps
 from .envelope import JSON, Refusal
+from .request import MAX_DEPTH, too_deep
 from .validation import validate_hook
 from .webitel_docs import WebitelError, error_summary, insert_result, to_hook_doc, to_webitel
 
@@ -229,7 +230,9 @@ def credentials(request: web.Request) -> Credentials:
 
 
 async def _domain_account(deps: ApiDeps, identity: Identity, domain: str | None) -> Account:
-    """The account named by ``domain`` (realm first, then name) that the caller may manage."""
+    """The one account of the caller's tree that ``domain`` names, by realm or by name. Both
+    are looked at together: a tenant may set its own realm to a sibling's name, and a realm
+    tried first would hand it what its reseller meant for the sibling."""
     if not domain:
         raise WebitelError(400, "Bad request: domain is required.")
     if identity.is_master:
@@ -237,12 +240,14 @@ async def _domain_account(deps: ApiDeps, identity: Identity, domain: str | None)
     else:
         own = identity.account
         candidates = [own, *await deps.store.list_descendants(own.id)]
-    by_realm = [a for a in candidates if a.realm and a.realm.lower() == domain.lower()]
-    matches = by_realm or [a for a in candidates if a.name == domain]
+    wanted = domain.lower()
+    matches = [a for a in candidates if (a.realm and a.realm.lower() == wanted) or a.name == domain]
     if not matches:
         raise WebitelError(404, f"Domain {domain} not found.")
     if len(matches) > 1:
-        raise WebitelError(400, f"Bad request: more than one account is named {domain}.")
+        raise WebitelError(
+            400, f"Bad request: {domain} names more than one account (by realm or name)."
+        )
     return matches[0]
 
 
@@ -254,6 +259,8 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
         raise WebitelError(400, "Bad request: the body is not JSON.") from None
     if not isinstance(decoded, dict):
         raise WebitelError(400, "Bad request: the body must be a JSON object.")
+    if too_deep(decoded):
+        raise WebitelError(400, f"Bad request: the body nests deeper than {MAX_DEPTH} levels.")
     return decoded
 
 

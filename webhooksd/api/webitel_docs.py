@@ -23,6 +23,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from webhooksd.records import ALL_HOOK, HookDoc
+from webhooksd.redaction import redact_headers, redact_url
 from webhooksd.transforms.authspec import mask_auth
 
 from .envelope import Refusal
@@ -167,12 +168,12 @@ def to_webitel(stored: HookDoc, domain: str) -> dict[str, Any]:
         "action": {
             "type": "web",
             "method": str(doc.get("http_verb", "post")).upper(),
-            "url": str(doc.get("uri", "")),
+            "url": redact_url(str(doc.get("uri", ""))),
         },
         "fields": doc.get("fields", []),
         "map": doc.get("map", {}),
         "filter": doc.get("filter", {}),
-        "headers": dict(doc.get("custom_request_headers") or {}),
+        "headers": redact_headers(doc.get("custom_request_headers") or {}, lower=False),
         "auth": mask_auth(auth) if isinstance(auth, Mapping) else dict(NO_AUTH),
         "customBody": "body_template" in doc,
         "rawBody": str(doc.get("body_template", "")),

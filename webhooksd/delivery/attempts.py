@@ -7,7 +7,6 @@ last try); secrets never reach a record.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,31 +15,18 @@ from webhooksd.delivery.request import OutboundRequest
 from webhooksd.kazoo.ids import new_time_ordered_id
 from webhooksd.kazoo.timeutil import now_ms, unix_to_gregorian
 from webhooksd.records import AttemptRecord, Hook
+from webhooksd.redaction import REDACTED, redact_headers, redact_url
+
+__all__ = ["REDACTED", "attempt_record", "redact_headers", "stored_hook_event"]
 
 #: channel hooks are stored upper-case in Kazoo's record (``webhooks_util:hook_event/1``)
 _CHANNEL_HOOKS = frozenset(
     {"channel_create", "channel_answer", "channel_bridge", "channel_destroy"}
 )
-#: searched in the lower-cased name: a case-sensitive search is five times faster than ``re.I``,
-#: cheap enough that header names need no cache
-_SECRET_HEADER = re.compile(r"auth|token|secret|key|passw|signature|cookie|credential|session|jwt")
-#: values that are credentials whatever the header is called (``X-Custom: Bearer …``)
-_SECRET_VALUE = re.compile(r"^\s*(bearer|basic|digest|token|negotiate|hmac|aws4-)\b", re.I)
-REDACTED = "<redacted>"
 
 
 def stored_hook_event(hook: str) -> str:
     return hook.upper() if hook in _CHANNEL_HOOKS else hook
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Lower-cased names (as Kazoo records them); credential-looking values redacted."""
-    redacted: dict[str, str] = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        secret = _SECRET_HEADER.search(lowered) or _SECRET_VALUE.match(value)
-        redacted[lowered] = value if secret is None else REDACTED
-    return redacted
 
 
 def attempt_record(
@@ -63,7 +49,7 @@ def attempt_record(
         "hook_id": hook.id,
         "hook_event": stored_hook_event(hook_event or hook.hook),
         "event_id": event_id,
-        "uri": request.uri,
+        "uri": redact_url(request.uri),
         "method": request.method.lower(),
         "req_headers": redact_headers(request.headers),
         "req_body": request.body.decode("utf-8", "replace"),

@@ -23,11 +23,22 @@ _ALWAYS_BLOCKED = (
     ipaddress.ip_network("100.64.0.0/10"),
     ipaddress.ip_network("169.254.0.0/16"),
     ipaddress.ip_network("fd00:ec2::254/128"),
+    # site-local (deprecated, still routed inside some networks)
+    ipaddress.ip_network("fec0::/10"),
+    # local-use NAT64 (RFC 8215): a translator inside the operator's network, and the IPv4
+    # address may sit at any of RFC 6052's offsets, so none can be checked
+    ipaddress.ip_network("64:ff9b:1::/48"),
 )
 
 
-#: the well-known NAT64 prefix: the last 32 bits are the IPv4 address reached
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: prefixes whose last 32 bits are an IPv4 address: the well-known NAT64 prefix, the
+#: deprecated IPv4-compatible addresses (``::7f00:1``) and SIIT's IPv4-translated ones
+#: (``::ffff:0:a.b.c.d``), which some stacks still route to the IPv4 address
+_LAST_32_BITS_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+)
 
 
 class TargetBlocked(Exception):
@@ -48,7 +59,8 @@ class TargetPolicy:
             return True
         if not _is_public(address):
             return False
-        # an IPv6 address that carries an IPv4 one (6to4, Teredo, NAT64) reaches that one
+        # an IPv6 address that carries an IPv4 one (6to4, Teredo, NAT64, IPv4-compatible or
+        # -translated) reaches that one
         return all(_is_public(inner) for inner in _embedded_ipv4(address))
 
     def check_literal(self, host: str) -> None:
@@ -73,7 +85,7 @@ def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     found = [address.sixtofour] if address.sixtofour is not None else []
     if address.teredo is not None:
         found.extend(address.teredo)
-    if address in _NAT64:
+    if any(address in net for net in _LAST_32_BITS_IPV4):
         found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return found
 

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 import structlog
 
+from webhooksd.redaction import redact_log_event
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -35,6 +37,8 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # last, so that nothing merged in above escapes it
+        redact_log_event,
     ]
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],

@@ -8,7 +8,8 @@ from typing import Final
 
 import asyncpg
 
-from webhooksd.errors import Conflict, StoreError
+from webhooksd.errors import Conflict, RealmTaken, StoreError
+from webhooksd.store._schema import REALM_INDEX
 
 #: one lock per schema, so instances migrating different schemas do not wait on each other
 MIGRATION_LOCK: Final = (
@@ -38,6 +39,8 @@ def translated() -> Iterator[None]:
     try:
         yield
     except asyncpg.UniqueViolationError as exc:
+        if REALM_INDEX in str(exc):
+            raise RealmTaken(str(exc)) from exc
         raise Conflict(str(exc)) from exc
     except (
         asyncpg.PostgresError,

@@ -16,6 +16,14 @@ from __future__ import annotations
 
 from typing import Final
 
+#: the unique index on realms; a write it refuses is :class:`webhooksd.errors.RealmTaken`
+REALM_INDEX: Final = "accounts_realm_unique"
+#: the accounts that have a realm (an empty one names nothing)
+REALM_SET: Final = "realm IS NOT NULL AND realm <> ''"
+#: logged when an account copied from Kazoo has a realm another account already holds: the
+#: copy is stored without it (Kazoo itself refuses a duplicate realm, so this is rare)
+REALM_DROPPED: Final = "realm already taken by another account; account stored without it"
+
 #: (version, statements), applied in ascending order; each version exactly once
 MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
     (
@@ -110,6 +118,18 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
                 instance TEXT{collate} PRIMARY KEY,
                 beat_ms BIGINT NOT NULL
             )""",
+        ),
+    ),
+    (
+        4,
+        (
+            # a realm names one account (case-insensitively, as Kazoo lower-cases realms): an
+            # older store may hold duplicates, of which the first created keeps the realm
+            f"""UPDATE accounts SET realm = NULL WHERE {REALM_SET} AND EXISTS (
+                SELECT 1 FROM accounts o WHERE lower(o.realm) = lower(accounts.realm)
+                AND (o.created_ms < accounts.created_ms
+                     OR (o.created_ms = accounts.created_ms AND o.id < accounts.id)))""",
+            f"CREATE UNIQUE INDEX {REALM_INDEX} ON accounts (lower(realm)) WHERE {REALM_SET}",
         ),
     ),
 )

@@ -9,7 +9,8 @@ from typing import Any
 
 import aiosqlite
 
-from webhooksd.errors import Conflict, StoreError
+from webhooksd.errors import Conflict, RealmTaken, StoreError
+from webhooksd.store._schema import REALM_INDEX
 
 
 @contextmanager
@@ -19,6 +20,8 @@ def translated() -> Iterator[None]:
         yield
     except sqlite3.IntegrityError as exc:
         if "UNIQUE" in str(exc):
+            if REALM_INDEX in str(exc):
+                raise RealmTaken(str(exc)) from exc
             raise Conflict(str(exc)) from exc
         raise StoreError(f"sqlite: {exc}") from exc
     except sqlite3.Error as exc:

@@ -48,7 +48,9 @@ from webhooksd.store._postgres_sql import MIGRATION_LOCK, affected, numbered, tr
 #: an account copied from outside replaces the stored one unless that one came from a newer
 #: Kazoo revision; the local revision still counts every write (API edits check it)
 _MIRROR_UPSERT = (
-    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({values(11)})"
+    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4,"
+    " CASE WHEN EXISTS (SELECT 1 FROM accounts o WHERE lower(o.realm) = lower($5)"
+    " AND o.id <> $1) THEN NULL ELSE $5 END, $6, $7, $8, $9, $10, $11)"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
     " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
     " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
@@ -57,7 +59,7 @@ _MIRROR_UPSERT = (
     # the generation of Kazoo's _rev ("743-4867…" → 743; none stored: any copy wins)
     " WHERE COALESCE(NULLIF(split_part(accounts.doc->>'pvt_kazoo_rev', '-', 1), '')::bigint, -1)"
     " <= NULLIF(split_part(excluded.doc->>'pvt_kazoo_rev', '-', 1), '')::bigint"
-    " RETURNING id"
+    " RETURNING realm"
 )
 
 log = structlog.get_logger(__name__)
@@ -212,8 +214,11 @@ class PostgresStore:
                     created_ms=account.created_ms or now,
                     modified_ms=account.modified_ms or now,
                 )
-                if await conn.fetchval(_MIRROR_UPSERT, *account_params(stored)) is None:
+                row = await conn.fetchrow(_MIRROR_UPSERT, *account_params(stored))
+                if row is None:
                     continue
+                if account.realm and row["realm"] is None:
+                    log.warning(_schema.REALM_DROPPED, account_id=account.id, realm=account.realm)
                 await self._put_ancestors(conn, stored)
                 await conn.execute("DELETE FROM api_keys WHERE account_id = $1", account.id)
                 if key_hash is not None:

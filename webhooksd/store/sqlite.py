@@ -52,7 +52,9 @@ from webhooksd.store._sqlite_sql import fetch_all, one, rowcount, translated
 #: an account copied from outside replaces the stored one unless that one came from a newer
 #: Kazoo revision; the local revision still counts every write (API edits check it)
 _MIRROR_UPSERT = (
-    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+    f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4,"
+    " CASE WHEN EXISTS (SELECT 1 FROM accounts o WHERE lower(o.realm) = lower(?5)"
+    " AND o.id <> ?1) THEN NULL ELSE ?5 END, ?6, ?7, ?8, ?9, ?10, ?11)"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
     " parent_id = excluded.parent_id, tree = excluded.tree, realm = excluded.realm,"
     " is_reseller = excluded.is_reseller, enabled = excluded.enabled,"
@@ -247,6 +249,19 @@ class SqliteStore:
         found = await self._accounts_where(where, (api_key_hash,))
         return found[0] if found else None
 
+    async def _log_dropped_realms(
+        self, conn: aiosqlite.Connection, accounts: Sequence[Account]
+    ) -> None:
+        for start in range(0, len(accounts), 500):
+            chunk = {account.id: account for account in accounts[start : start + 500]}
+            sql = (
+                "SELECT id FROM accounts WHERE realm IS NULL"
+                f" AND id IN ({', '.join('?' * len(chunk))})"
+            )
+            for row in await fetch_all(conn, sql, list(chunk)):
+                realm = chunk[row[0]].realm
+                log.warning(_schema.REALM_DROPPED, account_id=row[0], realm=realm)
+
     async def put_mirrored_accounts(
         self, accounts: Sequence[tuple[Account, str | None]]
     ) -> list[str]:
@@ -277,6 +292,7 @@ class SqliteStore:
             ]
             written = [(account.id,) for account, _ in fresh]
             await conn.executemany(_MIRROR_UPSERT, [account_params(a) for a, _ in fresh])
+            await self._log_dropped_realms(conn, [a for a, _ in fresh if a.realm])
             await conn.executemany("DELETE FROM account_ancestors WHERE account_id = ?", written)
             await conn.executemany(
                 "INSERT INTO account_ancestors (account_id, ancestor_id) VALUES (?, ?)",
