@@ -43,6 +43,9 @@ from webhooksd.store import SYSTEM, Store
 
 log = structlog.get_logger(__name__)
 
+#: how long stopping waits for alert sends in flight to end
+STOP_TIMEOUT_S = 5.0
+
 MARKER_PREFIX = "alert_recovery:"
 #: how often the recovery markers other instances wrote are read
 REFRESH_S = 10.0
@@ -144,8 +147,11 @@ class Alerts:
             while True:
                 timeout = self._throttle.next_due_s()
                 item = None
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the get completes, and the child never stops
                 with contextlib.suppress(TimeoutError):  # a held alert is due
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        item = await self._queue.get()
                 if item is not None:
                     await self._handle(item)
                 for alert in self._throttle.due():
@@ -154,7 +160,11 @@ class Alerts:
             refresher.cancel()
             for task in (refresher, *self._sending):
                 task.cancel()
-            await asyncio.gather(refresher, *self._sending, return_exceptions=True)
+            # bounded: a send stuck in its client must not hold the daemon's shutdown
+            stopping = [refresher, *self._sending]
+            _, stuck = await asyncio.wait(stopping, timeout=STOP_TIMEOUT_S)
+            if stuck:
+                log.warning("alert sends did not stop in time", count=len(stuck))
 
     async def _handle(self, item: _Disabled | _Delivered) -> None:
         if isinstance(item, _Disabled):
