@@ -37,8 +37,10 @@ from webhooksd.hooks import (
     is_true,
     json_object,
     ne_str,
+    sanitize_event,
     str_field,
     to_int,
+    v2_envelope,
 )
 
 log = structlog.get_logger(__name__)
@@ -91,7 +93,9 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     payload = format_event(
         body, account_id, hook_event, reseller_id, ctx.settings.reserved_ccv_keys
     )
-    await ctx.fire(event, payload, hooks)
+    # Kazoo 5 names the v2 envelope by the upper-case hook event (CHANNEL_DISCONNECTED is
+    # CHANNEL_DESTROY there too)
+    await ctx.fire(event, payload, hooks, v2=v2_envelope(hook_event.upper(), sanitize_event(body)))
 
 
 def lookup_account_id(body: Mapping[str, Any]) -> str | None:
