@@ -229,3 +229,24 @@ async def test_the_documented_receiver_verifies_a_real_delivery(
     stale["hmac"] = _hmac(KEY, stale["timestamp"], stale["data"])
     with pytest.raises(ValueError, match="timestamp"):
         verify(_compact(stale), KEY)
+
+
+async def test_v1_hooks_carry_the_configured_cluster_id(
+    daemons: DaemonFactory, sqlite_store_url: str, receiver: Receiver, kazoo: KazooPublisher
+) -> None:
+    """``kazoo_cluster_id`` is the ``cluster_id`` of v1 payloads (Kazoo 5's
+    ``kzd_cluster:id/0``); the v2 payload of the same event has none."""
+    cluster = "kazoo5cluster00000000000000000001"
+    d = await daemons(sqlite_store_url, kazoo_cluster_id=cluster)
+    created = await d.api(
+        "PUT",
+        f"/v2/accounts/{d.master_id}/webhooks",
+        {"name": "v1", "hook": "channel_create", "uri": f"{receiver.url}/v1", "format": "json"},
+    )
+    hook_id = created["data"]["id"]
+    await eventually(lambda: d.daemon.table.get(hook_id) is not None, what="v1 hook loaded")
+    await _v2_hook(d, "channel_create", f"{receiver.url}/v2", format="json")
+    await kazoo.publish("callevt", *channel_create(d.master_id, "v1-cluster"))
+    got = {r.path: json.loads(r.body) for r in await receiver.wait_for(2)}
+    assert got["/v1"]["cluster_id"] == cluster
+    assert "cluster_id" not in got["/v2"] and "cluster_id" not in got["/v2"]["data"]
