@@ -30,11 +30,16 @@ def _encode(value: str | bytes) -> str:
     return quote_plus(value, safe="")
 
 
-def _shortest(value: float) -> tuple[str, int]:
+def _shortest(value: float, *, tie_up: bool = False) -> tuple[str, int]:
     """The shortest digits that read back as ``value`` and the decimal point's position
-    (``value = 0.<digits> * 10**point``): what Burger-Dybvig (``kz_mochinum``) and
-    double-conversion's ``ToShortest`` both produce; Python's ``repr`` finds the same digits."""
-    _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    (``value = 0.<digits> * 10**point``), the nearer of the two candidates. Python's ``repr``
+    finds them and, when ``value`` lies exactly halfway between two, takes the even one, as
+    double-conversion's ``ToShortest`` (jiffy) does; ``kz_mochinum`` goes up instead
+    (``tie_up``)."""
+    shortest = Decimal(repr(abs(value)))
+    if tie_up:
+        shortest = _halfway_up(shortest, abs(value))
+    _, digits, exponent = shortest.as_tuple()
     assert isinstance(exponent, int)  # a finite float: JSON has no NaN or infinity
     text = "".join(map(str, digits))
     stripped = text.rstrip("0")
@@ -44,12 +49,26 @@ def _shortest(value: float) -> tuple[str, int]:
     return stripped.lstrip("0"), len(text) + exponent - lead
 
 
+def _halfway_up(shortest: Decimal, value: float) -> Decimal:
+    """The upper candidate when ``value`` is exactly halfway between ``shortest`` and it (a tie
+    only ever leaves the even digit, so only an even last digit can hide one)."""
+    sign, digits, exponent = shortest.as_tuple()
+    assert isinstance(exponent, int)
+    if digits[-1] % 2:
+        return shortest
+    up = shortest + Decimal((0, (1,), exponent))
+    exact = Decimal(value)
+    if float(up) == value and up - exact == exact - shortest:
+        return up
+    return shortest
+
+
 def erlang_float(value: float) -> str:
     """``kz_term:to_binary`` of a float (``kz_mochinum:digits``): ``1.5``, ``100.0``, ``1.0e-7``,
     ``1.0e+21``: positional while the point is less than six places beyond the digits."""
     if value == 0:
         return "0.0"
-    digits, point = _shortest(value)
+    digits, point = _shortest(value, tie_up=True)
     sign = "-" if value < 0 else ""
     places = point - len(digits)
     if point == 0:
