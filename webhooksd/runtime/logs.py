@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -32,9 +34,11 @@ class OncePerInterval(logging.Filter):
     """Let a repeating library's line through once per interval per message, saying how many
     it stands for."""
 
-    def __init__(self, interval_s: float = REPEAT_INTERVAL_S) -> None:
+    def __init__(
+        self, interval_s: float = REPEAT_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
-        self._once = LogOnce(interval_s)
+        self._once = LogOnce(interval_s, clock=clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(REPEATING_LIBRARIES):

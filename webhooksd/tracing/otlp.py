@@ -97,36 +97,39 @@ class _Scope:
         if not span.is_recording():
             return
         parts = urlsplit(request.url)
-        span.set_attribute("http.request.method", request.method)
-        span.set_attribute("url.scheme", parts.scheme)
+        # gathered, then set at once: each set_attribute takes the span's lock
+        attributes: dict[str, AttributeValue] = {
+            "http.request.method": request.method,
+            "url.scheme": parts.scheme,
+        }
         if parts.hostname:
-            span.set_attribute("server.address", parts.hostname)
+            attributes["server.address"] = parts.hostname
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:  # the sender refused such a URL; the attempt says why
             port = 0
         if port:
-            span.set_attribute("server.port", port)
+            attributes["server.port"] = port
         if outcome is None:
-            span.set_attribute("webhooksd.result", "deferred")
-            return
-        if outcome.status is not None:
-            span.set_attribute("http.response.status_code", outcome.status)
-        span.set_attribute("webhooksd.result", "success" if outcome.ok else "failure")
-        if outcome.ok:
-            return
-        said = cause(
-            {
-                "result": "failure",
-                "client_error": outcome.client_error,
-                "resp_status_code": outcome.status,
-                "reason": outcome.reason,
-                "uri": request.uri,
-                "duration_ms": outcome.duration_ms,
-            }
-        )
-        span.set_attribute("webhooksd.cause", said or "failed")
-        span.set_status(Status(StatusCode.ERROR, said))
+            attributes["webhooksd.result"] = "deferred"
+        else:
+            if outcome.status is not None:
+                attributes["http.response.status_code"] = outcome.status
+            attributes["webhooksd.result"] = "success" if outcome.ok else "failure"
+        if outcome is not None and not outcome.ok:
+            said = cause(
+                {
+                    "result": "failure",
+                    "client_error": outcome.client_error,
+                    "resp_status_code": outcome.status,
+                    "reason": outcome.reason,
+                    "uri": request.uri,
+                    "duration_ms": outcome.duration_ms,
+                }
+            )
+            attributes["webhooksd.cause"] = said or "failed"
+            span.set_status(Status(StatusCode.ERROR, said))
+        span.set_attributes(attributes)
 
 
 class _Reported(SpanExporter):
@@ -254,22 +257,26 @@ class OtlpTracer:
     def event(self, event: Event) -> None:
         span = trace.get_current_span()
         if span.is_recording():
-            span.set_attribute("webhooksd.event_id", event.event_id)
-            span.set_attribute("webhooksd.event_category", event.category)
-            span.set_attribute("webhooksd.event_name", event.name)
+            span.set_attributes(
+                {
+                    "webhooksd.event_id": event.event_id,
+                    "webhooksd.event_category": event.category,
+                    "webhooksd.event_name": event.name,
+                }
+            )
 
     def match(self, event: Event, hooks: Sequence[Hook]) -> _Scope:
-        span = self._tracer.start_span("match")
-        if span.is_recording():
-            span.set_attribute("webhooksd.event_id", event.event_id)
-            span.set_attribute("webhooksd.event_name", event.name)
-            span.set_attribute("webhooksd.hooks", len(hooks))
-            accounts = sorted({hook.account_id for hook in hooks})
-            if len(accounts) == 1:
-                span.set_attribute("webhooksd.account_id", accounts[0])
-            elif accounts:  # an account's event fires its parents' descendant hooks too
-                span.set_attribute("webhooksd.account_ids", accounts)
-        return _Scope(span)
+        attributes: dict[str, AttributeValue | list[str]] = {
+            "webhooksd.event_id": event.event_id,
+            "webhooksd.event_name": event.name,
+            "webhooksd.hooks": len(hooks),
+        }
+        accounts = sorted({hook.account_id for hook in hooks})
+        if len(accounts) == 1:
+            attributes["webhooksd.account_id"] = accounts[0]
+        elif accounts:  # an account's event fires its parents' descendant hooks too
+            attributes["webhooksd.account_ids"] = accounts
+        return _Scope(self._tracer.start_span("match", attributes=attributes))
 
     def attempt(self, hook: Hook, job: RetryJob) -> _Scope:
         origin = parse_traceparent(job.trace) if job.trace else None
@@ -309,6 +316,11 @@ class OtlpTracer:
         return dataclasses.replace(job, trace=traceparent(ctx))
 
     # -- the daemon's side -----------------------------------------------------------------
+    def flush(self) -> bool:
+        """Export every span ended so far, in the calling thread (benchmarks and tests; the
+        daemon leaves it to the processor's thread)."""
+        return self._provider.force_flush()
+
     async def aclose(self) -> None:
         """Export what is queued, for at most :data:`FLUSH_TIMEOUT_S`, then stop.
 
