@@ -225,3 +225,35 @@ def test_off_by_default_imports_no_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+async def test_a_dead_lettered_message_and_an_api_test_send_have_their_traces(
+    daemons: DaemonFactory, sqlite_store_url: str, receiver: Receiver, otlp: Collector
+) -> None:
+    d = await daemons(sqlite_store_url, amqp_url="memory://", otlp_endpoint=otlp.url)
+    hook_ids = await _two_hooks(d, receiver)
+    await d.daemon.bus.publish("callevt", "call.CHANNEL_CREATE.bad", b"not json")
+
+    def dead_lettered() -> list[GotSpan] | None:
+        spans = otlp.trace_of(
+            **{"messaging.rabbitmq.destination.routing_key": "call.CHANNEL_CREATE.bad"}
+        )
+        return spans if len(spans) == 2 else None
+
+    root, child = sorted(
+        await eventually(dead_lettered, timeout=15, what="the trace"), key=lambda s: s.parent_id
+    )
+    assert (
+        root.name == "consume" and child.name == "dead_letter" and child.parent_id == root.span_id
+    )
+    # the test event of the API: a trace rooted at "send", not an attempt without a parent
+    await d.api("POST", f"/v2/accounts/{d.master_id}/webhooks/{hook_ids['/first']}/test")
+
+    def sent() -> list[GotSpan] | None:
+        spans = otlp.trace_of(**{"webhooksd.hook_id": hook_ids["/first"]})
+        return spans if len(spans) == 3 else None
+
+    spans = await eventually(sent, timeout=15, what="the test send's trace")
+    (send,) = [s for s in spans if s.parent_id == ""]
+    assert send.name == "send"
+    assert sorted(s.name for s in spans if s.parent_id == send.span_id) == ["attempt", "record"]

@@ -205,7 +205,9 @@ class Dispatcher:
             msg_id=msg_id,
             attempt=1,
         )
-        (done,) = await self._deliver([(hook, job)], retries=False)
+        # the root of its own trace (the API request that asked has none)
+        with self._tracer.span("send"):
+            (done,) = await self._deliver([(hook, job)], retries=False)
         assert done.record is not None, "an attempt without retries is always recorded"
         return done.record
 

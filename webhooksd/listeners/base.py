@@ -125,7 +125,8 @@ class QueueListener:
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
-            await delivery.dead_letter(reason=f"malformed: {exc}")
+            with self._tracer.span("dead_letter"):
+                await delivery.dead_letter(reason=f"malformed: {exc}")
         except (StoreError, BusError) as exc:
             now = time.monotonic()
             if self._outage_since is None:
@@ -140,10 +141,12 @@ class QueueListener:
                 pause_s=round(pause, 1),
             )
             await asyncio.sleep(pause)
-            await delivery.requeue()
+            with self._tracer.span("requeue"):
+                await delivery.requeue()
         except Exception as exc:
             self._dead_letter_log("handler_error", message, exc)
-            await delivery.dead_letter(reason=f"handler_error: {exc!r}")
+            with self._tracer.span("dead_letter"):
+                await delivery.dead_letter(reason=f"handler_error: {exc!r}")
         else:
             # With a probe, only the probe ends an outage: a message that succeeds before it
             # passed (one that needed no write, or got one in while the store still had some
