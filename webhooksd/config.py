@@ -85,6 +85,10 @@ class Settings:
     event_loop: str = "auto"
     log_level: str = "info"
     log_format: str = "auto"
+    otlp_endpoint: str = ""
+    otlp_headers: tuple[str, ...] = ()
+    trace_sample_ratio: float = 1.0
+    traceparent: bool = False
 
     def __post_init__(self) -> None:
         _check(self)
@@ -152,6 +156,11 @@ def _from_env(name: str, raw: str, hint: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(name, f"{raw!r} is not an integer") from None
+    if hint is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(name, f"{raw!r} is not a number") from None
     if hint == tuple[str, ...]:
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     return raw
@@ -164,13 +173,15 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return value
     if hint is str and isinstance(value, str):
         return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     if (
         hint == tuple[str, ...]
         and isinstance(value, list | tuple)
         and all(isinstance(item, str) for item in value)
     ):
         return tuple(value)
-    expected = {bool: "a boolean", int: "an integer", str: "a string"}.get(
+    expected = {bool: "a boolean", int: "an integer", str: "a string", float: "a number"}.get(
         hint, "a list of strings"
     )
     raise ConfigError(name, f"{value!r} is not {expected}")
@@ -218,6 +229,7 @@ def _check(settings: Settings) -> None:
             f"({settings.attempt_failure_expiry_ms}) or failing hooks are never disabled",
         )
     _check_smtp(settings)
+    _check_tracing(settings)
     if settings.queue_type not in ("classic", "quorum"):
         raise ConfigError("queue_type", f"{settings.queue_type!r} is not classic/quorum")
     if settings.event_loop not in ("auto", "uvloop", "asyncio"):
@@ -235,6 +247,26 @@ def _check_smtp(settings: Settings) -> None:
         raise ConfigError("smtp_from", "an address is needed when smtp_host is set")
     if not 0 < settings.smtp_port <= 65535:
         raise ConfigError("smtp_port", f"{settings.smtp_port} is not a port")
+
+
+def _check_tracing(settings: Settings) -> None:
+    endpoint = settings.otlp_endpoint
+    if endpoint and (not endpoint.startswith(("http://", "https://")) or "@" in endpoint):
+        # credentials go in otlp_headers, which no message repeats
+        raise ConfigError(
+            "otlp_endpoint", "must be an http:// or https:// URL (no user info), or empty"
+        )
+    for header in settings.otlp_headers:
+        name, eq, _ = header.partition("=")
+        if not eq or not name.strip() or not name.strip().isascii():
+            # the value is likely a secret: the message names the header only
+            raise ConfigError("otlp_headers", f"item {name.strip()[:40]!r} is not name=value")
+    if not 0.0 <= settings.trace_sample_ratio <= 1.0:
+        raise ConfigError(
+            "trace_sample_ratio", f"{settings.trace_sample_ratio} is not between 0 and 1"
+        )
+    if settings.traceparent and not endpoint:
+        raise ConfigError("traceparent", "needs otlp_endpoint (the trace it names is exported)")
 
 
 def _check_numbers(settings: Settings) -> None:

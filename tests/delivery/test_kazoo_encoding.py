@@ -41,13 +41,10 @@ def shortest(x: float, *, tie_up: bool) -> tuple[str, int]:
         up = Context(prec=precision, rounding=ROUND_CEILING).plus(exact)
         fits = [c for c in (down, up) if float(c) == x]
         if fits:
-
-            def rank(c: Decimal) -> tuple[Decimal, int]:
-                if tie_up:
-                    return abs(c - exact), -int(c == up)
-                return abs(c - exact), int(c.as_tuple().digits[-1]) % 2
-
-            best = min(fits, key=rank)
+            ties = [-int(c == up) if tie_up else int(c.as_tuple().digits[-1]) % 2 for c in fits]
+            best = min(
+                zip(fits, ties, strict=True), key=lambda pair: (abs(pair[0] - exact), pair[1])
+            )[0]
             sign, digits, exponent = best.normalize().as_tuple()
             assert isinstance(exponent, int) and not sign
             text = "".join(map(str, digits))

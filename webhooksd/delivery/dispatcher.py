@@ -52,6 +52,7 @@ from webhooksd.logonce import LogOnce
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
+from webhooksd.tracing import NO_TRACER, Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +95,7 @@ class Dispatcher:
         cluster_id: str,
         on_gone: OnGone,
         on_delivered: OnDelivered = lambda hook: None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -104,6 +106,8 @@ class Dispatcher:
         self._cluster_id = cluster_id
         self._on_gone = on_gone
         self._on_delivered = on_delivered
+        #: spans of match, attempts and record (webhooksd.tracing; a no-op when off)
+        self._tracer = tracer
         self._attempts = AttemptWriter(store, linger_s=settings.attempt_write_linger_ms / 1000)
         self._deliveries: dict[tuple[str, str], Counter] = {}
         self._backlog = Backlog(settings.max_pending_retries)
@@ -131,14 +135,16 @@ class Dispatcher:
     ) -> None:
         if v2 is None and any(hook.version == "v2" for hook in hooks):
             v2 = envelope(event.name, sanitize_event(event.body))
-        matches = select(
-            hooks,
-            payload,
-            cluster_id=self._cluster_id,
-            hook_filter=self._prepare,
-            v2=v2 or {},
-            timestamp=now_gregorian(),
-        )
+        with self._tracer.match(event, hooks) as span:
+            matches = select(
+                hooks,
+                payload,
+                cluster_id=self._cluster_id,
+                hook_filter=self._prepare,
+                v2=v2 or {},
+                timestamp=now_gregorian(),
+            )
+            span.set("webhooksd.matched", len(matches))
         jobs = [
             (
                 m.hook,
@@ -222,7 +228,9 @@ class Dispatcher:
             msg_id=msg_id,
             attempt=1,
         )
-        (done,) = await self._deliver([(hook, job)], retries=False)
+        # the root of its own trace (the API request that asked has none)
+        with self._tracer.span("send"):
+            (done,) = await self._deliver([(hook, job)], retries=False)
         assert done.record is not None, "an attempt without retries is always recorded"
         return done.record
 
@@ -250,7 +258,8 @@ class Dispatcher:
         messages = _messages(results)
         scheduled = 0
         try:
-            await self._attempts.write([r.record for r in results if r.record is not None])
+            with self._tracer.span("record"):
+                await self._attempts.write([r.record for r in results if r.record is not None])
             for queued, delay_ms in messages:
                 await self._schedule(queued, delay_ms)
                 scheduled += 1
@@ -267,10 +276,14 @@ class Dispatcher:
         (and room in the hook's backlog) is due again, a 410 switches the hook off, and a
         success is recorded only if ``log_successful_attempts``; without (the API's test and
         replay) the attempt is sent once whatever the breaker says and always recorded."""
-        with structlog.contextvars.bound_contextvars(
-            account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
+        with (
+            structlog.contextvars.bound_contextvars(
+                account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
+            ),
+            self._tracer.attempt(hook, job) as span,
         ):
             outcome, request, recorded = await self._outcome(hook, job, retries=retries)
+            span.outcome(request, outcome)
             if outcome is None:
                 return self._defer(hook, job, recorded)
             if retries and outcome.kind == "gone":
@@ -351,7 +364,9 @@ class Dispatcher:
             return Attempted(record=record)
         return Attempted(
             record=record,
-            next_job=replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0),
+            next_job=self._tracer.carry(
+                replace(self._pinned(hook, job), attempt=job.attempt + 1, deferred=0)
+            ),
             delay_ms=delay_ms,
             group="open" if open_for_s else None,
         )
@@ -372,7 +387,12 @@ class Dispatcher:
         prepared = await self._prepare.prepare(
             hook, job.payload, msg_id=job.msg_id, timestamp=int(time.time())
         )
-        request, recorded = prepared.request, prepared.recorded
+        # the attempt span's traceparent, when the setting asks (after signing: Standard
+        # Webhooks signs the id, the timestamp and the body, not the headers)
+        request, recorded = (
+            self._tracer.inject(prepared.request),
+            self._tracer.inject(prepared.recorded),
+        )
         if prepared.failure is not None:
             return prepared.failure, request, recorded
         if not retries:
@@ -422,7 +442,7 @@ class Dispatcher:
             )
         return Attempted(
             record=None,
-            next_job=replace(self._pinned(hook, job), deferred=deferred),
+            next_job=self._tracer.carry(replace(self._pinned(hook, job), deferred=deferred)),
             delay_ms=delay_ms,
             group="busy",
         )

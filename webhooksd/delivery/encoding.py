@@ -52,7 +52,7 @@ def _shortest(value: float, *, tie_up: bool = False) -> tuple[str, int]:
 def _halfway_up(shortest: Decimal, value: float) -> Decimal:
     """The upper candidate when ``value`` is exactly halfway between ``shortest`` and it (a tie
     only ever leaves the even digit, so only an even last digit can hide one)."""
-    sign, digits, exponent = shortest.as_tuple()
+    _, digits, exponent = shortest.as_tuple()
     assert isinstance(exponent, int)
     if digits[-1] % 2:
         return shortest

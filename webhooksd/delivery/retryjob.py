@@ -24,6 +24,8 @@ from webhooksd.errors import MalformedMessage
 VERSION = 1
 #: jobs in one message at most (a message stays well under the bus's size limit)
 MAX_BUNDLE = 100
+#: a ``traceparent`` is 55 characters; anything longer is not one
+MAX_TRACE = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,12 +46,16 @@ class RetryJob:
     #: the hook's event when the delivery began, as attempt records store it; "" in older jobs
     #: and in test and replay sends (then the hook's current event is recorded)
     hook_event: str = ""
+    #: the W3C ``traceparent`` of the attempt that queued this job, which the retry's own
+    #: trace links to; "" with tracing off and in older jobs (then there is no link), and left
+    #: out of the message when empty, so that messages are unchanged with tracing off
+    trace: str = ""
 
     def encode(self) -> bytes:
         return orjson.dumps(self._fields())
 
     def _fields(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "v": VERSION,
             "hook_id": self.hook_id,
             "account_id": self.account_id,
@@ -61,6 +67,9 @@ class RetryJob:
             "hook_event": self.hook_event,
             "deferred": self.deferred,
         }
+        if self.trace:
+            fields["trace"] = self.trace
+        return fields
 
     @classmethod
     def decode(cls, raw: bytes) -> RetryJob:
@@ -84,6 +93,8 @@ class RetryJob:
                 event_key=str(data.get("event_key") or ""),
                 hook_event=str(data.get("hook_event") or ""),
                 deferred=int(data.get("deferred") or 0),
+                # a link, not a command: one that is not a traceparent is dropped when read
+                trace=str(data.get("trace") or "")[:MAX_TRACE],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedMessage(f"retry job is missing {exc}") from exc

@@ -24,6 +24,7 @@ from webhooksd.errors import BusError, MalformedMessage, StoreError
 from webhooksd.hooks.contract import Binding
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.runtime.supervisor import ChildHandle
+from webhooksd.tracing import NO_TRACER, Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +53,7 @@ class QueueListener:
         prefetch: int,
         drain_timeout_s: float,
         probe: Callable[[], Awaitable[None]] | None = None,
+        tracer: Tracer = NO_TRACER,
     ):
         self._bus = bus
         #: checks the listener's dependencies (that the store can write) before a message is
@@ -59,6 +61,8 @@ class QueueListener:
         #: cannot be recorded
         self._probe = probe
         self._metrics = metrics
+        #: each message is the root span of a trace (webhooksd.tracing; a no-op when off)
+        self._tracer = tracer
         self._prefetch = prefetch
         self._drain_timeout_s = drain_timeout_s
         self._inflight = 0
@@ -105,7 +109,8 @@ class QueueListener:
         self._inflight += 1
         self._idle.clear()
         try:
-            await self._settle(delivery)
+            with self._tracer.consume(self.queue, delivery.message):
+                await self._settle(delivery)
         finally:
             self._inflight -= 1
             if not self._inflight:
@@ -120,7 +125,8 @@ class QueueListener:
             await self.process(message)
         except MalformedMessage as exc:
             self._dead_letter_log("malformed", message, exc)
-            await delivery.dead_letter(reason=f"malformed: {exc}")
+            with self._tracer.span("dead_letter"):
+                await delivery.dead_letter(reason=f"malformed: {exc}")
         except (StoreError, BusError) as exc:
             now = time.monotonic()
             if self._outage_since is None:
@@ -135,10 +141,12 @@ class QueueListener:
                 pause_s=round(pause, 1),
             )
             await asyncio.sleep(pause)
-            await delivery.requeue()
+            with self._tracer.span("requeue"):
+                await delivery.requeue()
         except Exception as exc:
             self._dead_letter_log("handler_error", message, exc)
-            await delivery.dead_letter(reason=f"handler_error: {exc!r}")
+            with self._tracer.span("dead_letter"):
+                await delivery.dead_letter(reason=f"handler_error: {exc!r}")
         else:
             # With a probe, only the probe ends an outage: a message that succeeds before it
             # passed (one that needed no write, or got one in while the store still had some
@@ -148,7 +156,8 @@ class QueueListener:
             if self._probe is None or not self._unproven:
                 self._outage_since = None
                 self._unproven = False
-            await delivery.ack()
+            with self._tracer.span("ack"):
+                await delivery.ack()
 
     def _dead_letter_log(self, reason: str, message: Message, exc: Exception) -> None:
         self._metrics.events_dead_lettered.labels(reason=reason).inc()

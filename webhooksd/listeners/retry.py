@@ -13,6 +13,7 @@ from webhooksd.bus import Bus, Message, QueueSpec
 from webhooksd.hooks.contract import Binding
 from webhooksd.listeners.base import QueueListener
 from webhooksd.runtime.metrics import Metrics
+from webhooksd.tracing import NO_TRACER, Tracer
 
 
 class Retrier(Protocol):
@@ -34,6 +35,7 @@ class RetryListener(QueueListener):
         prefetch: int,
         drain_timeout_s: float,
         probe: Callable[[], Awaitable[None]] | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         super().__init__(
             bus=bus,
@@ -41,6 +43,7 @@ class RetryListener(QueueListener):
             prefetch=prefetch,
             drain_timeout_s=drain_timeout_s,
             probe=probe,
+            tracer=tracer,
         )
         self._retrier = retrier
         self._queue_name = queue_name

@@ -25,6 +25,7 @@ from webhooksd.kazoo.events import Event, decode
 from webhooksd.listeners.base import QueueListener
 from webhooksd.runtime.metrics import EventLabels, Metrics
 from webhooksd.store import Store
+from webhooksd.tracing import NO_TRACER, Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,7 @@ class SharedListener(QueueListener):
         node: str,
         drain_timeout_s: float,
         probe: Callable[[], Awaitable[None]] | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         super().__init__(
             bus=bus,
@@ -56,6 +58,7 @@ class SharedListener(QueueListener):
             prefetch=prefetch,
             drain_timeout_s=drain_timeout_s,
             probe=probe,
+            tracer=tracer,
         )
         self._store = store
         self._ctx = ctx
@@ -105,6 +108,7 @@ class SharedListener(QueueListener):
 
     async def process(self, message: Message) -> None:
         event = decode(message)
+        self._tracer.event(event)
         modules, consumed = self._route(event)
         consumed.inc()
         with structlog.contextvars.bound_contextvars(event_id=event.event_id):

@@ -58,6 +58,7 @@ from webhooksd.runtime.metrics import Metrics
 from webhooksd.runtime.sdnotify import Notifier
 from webhooksd.runtime.supervisor import ChildSpec, Restart, Supervisor
 from webhooksd.store import SYSTEM, Store, open_store
+from webhooksd.tracing import open_tracer
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +92,9 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
     """Open the resources and assemble the supervisor; closes everything on exit."""
     modules = load_modules(settings)
     async with AsyncExitStack() as stack:
+        # opened first so it closes last: the spans of the deliveries drained on stop are
+        # flushed after every child has stopped
+        tracer = await stack.enter_async_context(open_tracer(settings))
         store = await stack.enter_async_context(open_store(settings.store_url))
         try:
             bus = await stack.enter_async_context(
@@ -124,6 +128,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             cluster_id=str(cluster_id),
             on_gone=disabler.disable_gone,
             on_delivered=alerts.delivered,
+            tracer=tracer,
         )
         ctx = DaemonHookContext(
             settings=ModuleSettings(
@@ -149,6 +154,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             node=settings.node,
             drain_timeout_s=drain,
             probe=store_probe.check,
+            tracer=tracer,
         )
         retry = RetryListener(
             bus=bus,
@@ -158,6 +164,7 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             queue_name=settings.retry_queue,
             prefetch=settings.prefetch,
             drain_timeout_s=drain,
+            tracer=tracer,
         )
         try:
             # declared before any child starts: a conflict is one clear line, not a crash loop

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import structlog
 
+from webhooksd.logonce import LogOnce
 from webhooksd.redaction import redact_log_event
 
 _LEVELS = {
@@ -18,6 +21,34 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+#: libraries whose lines repeat per occurrence: the OpenTelemetry SDK logs every failed export,
+#: every retry of it and every span dropped from a full queue (thousands a second while a
+#: collector is down)
+REPEATING_LIBRARIES = ("opentelemetry",)
+REPEAT_INTERVAL_S = 60.0
+
+
+class OncePerInterval(logging.Filter):
+    """Let a repeating library's line through once per interval per message, saying how many
+    it stands for."""
+
+    def __init__(
+        self, interval_s: float = REPEAT_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._once = LogOnce(interval_s, clock=clock)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(REPEATING_LIBRARIES):
+            return True
+        repeats = self._once.due((record.name, record.msg))
+        if repeats is None:
+            return False
+        if repeats:
+            record.msg = f"{record.msg} (and {repeats} more like it)"
+        return True
 
 
 def _orjson_dumps(obj: Any, **_: Any) -> str:
@@ -49,6 +80,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(OncePerInterval())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
