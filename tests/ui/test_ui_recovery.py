@@ -33,6 +33,19 @@ async def put_hook(ui_daemon: UiDaemon, **doc: Any) -> dict[str, Any]:
     return hook
 
 
+async def hooks_loaded(ui_daemon: UiDaemon, count: int) -> None:
+    """Wait until the daemon's hook table holds ``count`` hooks: a hook created through the
+    API reaches it through the bus, and an event published before that matches nothing."""
+
+    async def loaded() -> bool:
+        async with ui_daemon.http.get(f"{ui_daemon.url}/metrics") as response:
+            text = await response.text()
+        found = re.search(r"^webhooksd_hooks_loaded (\S+)$", text, re.M)
+        return found is not None and float(found[1]) == count
+
+    await eventually(loaded, timeout=15, what=f"{count} hooks loaded")
+
+
 async def attempts_of(ui_daemon: UiDaemon, hook_id: str) -> list[dict[str, Any]]:
     reply = await ui_daemon.api(
         "GET", f"/accounts/{ui_daemon.account_id}/webhooks/{hook_id}/attempts"
@@ -232,6 +245,7 @@ async def test_resend_failed_events_after_an_outage(
     sent), then resent once each from the hook's log; counted again, nothing is left. The
     account's log counts only what failed since, of its enabled hooks."""
     hook = await put_hook(ui_daemon, name="Outage", uri=receiver.url + "/outage", retries=0)
+    await hooks_loaded(ui_daemon, 1)
     receiver.status = 503
     for n in range(3):
         await ui_daemon.publish_channel_create(ui_daemon.account_id, f"lost-{n}")
@@ -295,3 +309,41 @@ async def test_resend_failed_events_after_an_outage(
 
 async def _count_is(ui_daemon: UiDaemon, hook_id: str, count: int) -> bool:
     return len(await attempts_of(ui_daemon, hook_id)) == count
+
+
+async def test_reenabling_offers_the_resend(
+    ui: UiPage, ui_daemon: UiDaemon, receiver: Receiver
+) -> None:
+    """A hook the server switched off is re-enabled from the list; the toast's "Resend
+    failed events…" opens the dialog, whose count and resend cover what failed before."""
+    hook = await put_hook(ui_daemon, name="Dropped", uri=receiver.url + "/dropped", retries=0)
+    await hooks_loaded(ui_daemon, 1)
+    receiver.status = 500
+    for n in range(6):
+        await ui_daemon.publish_channel_create(ui_daemon.account_id, f"dropped-{n}")
+    # five failures open the endpoint's breaker: the sixth may fail unsent
+    await receiver.wait_for(5, timeout=15)
+
+    async def disabled() -> bool:
+        doc = await ui_daemon.api("GET", f"/accounts/{ui_daemon.account_id}/webhooks/{hook['id']}")
+        return doc["data"]["enabled"] is False
+
+    await eventually(disabled, timeout=15, what="the hook disabled by the server")
+    receiver.status = 200
+    page = ui.page
+    await sign_in(page)
+    await row(page, "Dropped").get_by_role("button", name="Re-enable").click()
+    toast = page.locator("#toast")
+    await expect(toast).to_contain_text("Dropped was re-enabled")
+    await toast.get_by_role("button", name="Resend failed events…").click()
+    dialog = page.get_by_role("dialog", name="Resend failed events: Dropped")
+    await dialog.get_by_role("button", name="Count").click()
+    status = dialog.get_by_role("status")
+    await expect(status).to_have_text(re.compile(r"^\d+ failed events? would be resent"))
+    counted = int((await status.inner_text()).split()[0])
+    failed = {a["event_id"] for a in await attempts_of(ui_daemon, hook["id"])}
+    assert counted == len(failed) >= 1
+    before = len(receiver.requests)
+    await dialog.get_by_role("button", name=re.compile(r"^Resend \d+ events?$")).click()
+    await expect(status).to_contain_text(f"{counted} delivered, 0 failed")
+    assert len(await receiver.wait_for(before + counted)) == before + counted
