@@ -108,6 +108,7 @@ async def test_test_event_is_edited_checked_and_sent(
     start = orjson.loads(await payload.input_value())
     assert start["account_id"] == ui_daemon.account_id
     assert start["hook_event"] == "channel_create" and "call_id" in start
+    await ui.screenshot("test-event", full_page=False)
 
     send = editor.get_by_role("button", name="Send this event")
     await payload.fill('{"call_id": "x",')
