@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from webhooksd.api.recovery import MAX_EVENTS
+from webhooksd.errors import StoreError
 from webhooksd.kazoo.ids import new_id
 from webhooksd.kazoo.timeutil import now_gregorian
 from webhooksd.records import AttemptRecord, HookDoc
@@ -190,3 +193,19 @@ async def test_capped_per_request(api: Api, token: str) -> None:
     assert made[0].id not in {a.id for a in api.tester.replayed}
     status, body = await resend(api, token, path)
     assert [a.id for a in api.tester.replayed[MAX_EVENTS:]] == [made[0].id]
+
+
+async def test_a_store_fault_while_resending_is_a_503(
+    api: Api, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resend failing on the store answers 503 ``datastore_fault``, as one replay would
+    (resends run in a task group, whose ExceptionGroup was a 500)."""
+    stored = await hook(api, api.master.id)
+    await attempts(api, stored, [20, 21])
+
+    async def broken(attempt: AttemptRecord) -> AttemptRecord:
+        raise StoreError("the database went away")
+
+    monkeypatch.setattr(api.tester, "replay", broken)
+    status, body = await resend(api, token, f"/v2/accounts/{api.master.id}/webhooks/replay")
+    assert (status, body["message"]) == (503, "datastore_fault")

@@ -193,8 +193,13 @@ async def _resend_one(call: Call, event: Failed, limit: asyncio.Semaphore) -> At
 
 async def _resend(call: Call, plan: Plan) -> list[AttemptRecord]:
     limit = asyncio.Semaphore(PARALLEL)
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(_resend_one(call, e, limit)) for e in plan.events]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_resend_one(call, e, limit)) for e in plan.events]
+    except ExceptionGroup as failed:
+        # the first error (a store fault…) answers as it would from one replay; the group
+        # has already cancelled the other resends
+        raise failed.exceptions[0] from failed
     return [done for task in tasks if (done := task.result()) is not None]
 
 
