@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ ENV_PREFIX = "WEBHOOKSD_"
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "webhooksd.toml"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+#: what a cluster id may be: it is sent in every v1 payload and form field as it is
+_CLUSTER_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +73,9 @@ class Settings:
     kazoo_couch_url: str = ""
     kazoo_auth_public_key_file: str = ""
     kazoo_auth_key_refresh_s: int = 60
+    #: the ``cluster_id`` of v1 payloads (Kazoo's ``kzd_cluster:id/0``); empty: the id the
+    #: store generated once
+    kazoo_cluster_id: str = ""
     load_entry_points: bool = True
     reserved_ccv_keys: tuple[str, ...] = ()
     object_types: tuple[str, ...] = ()
@@ -170,6 +176,17 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     raise ConfigError(name, f"{value!r} is not {expected}")
 
 
+def _check_kazoo(settings: Settings) -> None:
+    """The settings of running beside a real Kazoo."""
+    if settings.kazoo_couch_url and not settings.kazoo_couch_url.startswith(
+        ("http://", "https://")
+    ):
+        # the URL carries CouchDB's password: the message must not repeat it
+        raise ConfigError("kazoo_couch_url", "must be an http:// or https:// URL")
+    if settings.kazoo_cluster_id and not _CLUSTER_ID.fullmatch(settings.kazoo_cluster_id):
+        raise ConfigError("kazoo_cluster_id", "must be 1 to 128 letters, digits, '-' or '_'")
+
+
 def _check(settings: Settings) -> None:
     if ":" not in settings.api_listen:
         raise ConfigError("api_listen", f"{settings.api_listen!r} is not host:port")
@@ -182,11 +199,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             "store_url", f"{settings.store_url!r} is not sqlite://… or postgresql://…"
         )
-    if settings.kazoo_couch_url and not settings.kazoo_couch_url.startswith(
-        ("http://", "https://")
-    ):
-        # the URL carries CouchDB's password: the message must not repeat it
-        raise ConfigError("kazoo_couch_url", "must be an http:// or https:// URL")
+    _check_kazoo(settings)
     for network in settings.allowed_target_networks:
         try:
             ipaddress.ip_network(network, strict=False)

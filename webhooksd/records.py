@@ -17,6 +17,7 @@ from webhooksd.kazoo.term import to_integer
 
 HttpVerb = Literal["get", "post", "put"]
 BodyFormat = Literal["form-data", "json"]
+PayloadVersion = Literal["v1", "v2"]
 AttemptResult = Literal["success", "failure"]
 
 #: The reason Kazoo writes into ``pvt_disabled_message`` when the disabler switches a hook off.
@@ -49,6 +50,8 @@ _FIELD_KEYS = frozenset(
         "modifiers",
         "custom_request_headers",
         "secret",
+        "version",
+        "security_settings",
     }
 )
 
@@ -117,6 +120,12 @@ class Hook:
     custom_request_headers: Mapping[str, str] = field(default_factory=_empty)
     #: Standard Webhooks signing secret (``whsec_…``), if the hook has one
     secret: str | None = None
+    #: Kazoo 5's payload ``version``: ``v2`` wraps the event in Kazoo 5's envelope
+    #: (:mod:`webhooksd.delivery.v2`)
+    version: PayloadVersion = "v1"
+    #: Kazoo 5's ``security_settings.sha256_key``: the HMAC key of ``v2`` payloads (never in a
+    #: repr, so never in a log line that prints a hook)
+    sha256_key: str | None = field(default=None, repr=False)
     #: the document's keys that no field above holds: the transforms (``filter``,
     #: ``body_template``, ``auth``…), ``custom_data`` as stored, anything a client added.
     #: Keeping only these (not the whole document) is what fits 100k hooks in the memory
@@ -132,6 +141,8 @@ class Hook:
         modifiers = doc.get("modifiers")
         headers = doc.get("custom_request_headers")
         secret = doc.get("secret")
+        security = doc.get("security_settings")
+        sha256_key = security.get("sha256_key") if isinstance(security, Mapping) else None
         extra = {k: v for k, v in doc.items() if k not in _FIELD_KEYS and not k.startswith("pvt_")}
         return cls(
             id=stored.id,
@@ -154,6 +165,9 @@ class Hook:
                 else _EMPTY
             ),
             secret=secret if isinstance(secret, str) and secret else None,
+            version="v2" if doc.get("version") == "v2" else "v1",
+            # Kazoo reads it with get_ne_binary_value: an empty key is no key
+            sha256_key=sha256_key if isinstance(sha256_key, str) and sha256_key else None,
             doc=extra or _EMPTY,
         )
 

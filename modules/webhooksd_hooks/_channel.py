@@ -22,7 +22,8 @@ v1 payload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -32,13 +33,16 @@ from webhooksd.hooks import (
     Event,
     Hook,
     HookContext,
+    Metadata,
     Responder,
     from_pairs,
     is_true,
     json_object,
     ne_str,
+    sanitize_event,
     str_field,
     to_int,
+    v2_envelope,
 )
 
 log = structlog.get_logger(__name__)
@@ -91,7 +95,42 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     payload = format_event(
         body, account_id, hook_event, reseller_id, ctx.settings.reserved_ccv_keys
     )
-    await ctx.fire(event, payload, hooks)
+    # Kazoo 5 names the v2 envelope by the upper-case hook event (CHANNEL_DISCONNECTED is
+    # CHANNEL_DESTROY there too)
+    await ctx.fire(event, payload, hooks, v2=v2_envelope(hook_event.upper(), sanitize_event(body)))
+
+
+Init = Callable[[HookContext], Awaitable[None]]
+Bindings = Callable[[], tuple[Sequence[Binding], Sequence[Responder]]]
+Handle = Callable[[Event, HookContext], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelModule:
+    """The one body of every channel hook module: its ``init``, ``bindings_and_responders``
+    and ``handle_event`` differ only by the metadata and the call event bound (Kazoo 5's
+    ``webhooks_channel_events`` is one module for all of them too)."""
+
+    metadata: Metadata
+    event_name: str
+
+    async def init(self, ctx: HookContext) -> None:
+        """Write the hook type's metadata."""
+        await ctx.init_metadata(self.metadata)
+
+    def bindings_and_responders(self) -> tuple[Sequence[Binding], Sequence[Responder]]:
+        """Bind the shared queue to ``call.<EVENT>.*`` and answer those events."""
+        return bindings_and_responders(self.event_name)
+
+    async def handle_event(self, event: Event, ctx: HookContext) -> None:
+        """Fire the channel payload at the account's hooks of this type and ``all`` hooks."""
+        await handle_event(event, ctx)
+
+
+def entry_points(metadata: Metadata, event_name: str) -> tuple[Init, Bindings, Handle]:
+    """A channel hook module's three entry points, for ``event_name`` (``CHANNEL_HOLD``…)."""
+    module = ChannelModule(metadata, event_name)
+    return module.init, module.bindings_and_responders, module.handle_event
 
 
 def lookup_account_id(body: Mapping[str, Any]) -> str | None:

@@ -38,8 +38,10 @@ from webhooksd.hooks import (
     is_true,
     json_object,
     ne_str,
+    sanitize_event,
     str_field,
     to_int,
+    v2_envelope,
 )
 
 log = structlog.get_logger(__name__)
@@ -79,7 +81,9 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
         return
     account = ctx.account(account_id)
     reseller_id = account.reseller_id if account is not None else None
-    await ctx.fire(event, format_event(body, account_id, reseller_id), hooks)
+    # Kazoo 5 names the v2 envelope by the report's Event-Category, not the hook type
+    v2 = v2_envelope(event.category, sanitize_event(body))
+    await ctx.fire(event, format_event(body, account_id, reseller_id), hooks, v2=v2)
 
 
 def _ccv(body: Mapping[str, Any], key: str) -> str | None:

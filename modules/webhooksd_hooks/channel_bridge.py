@@ -8,9 +8,7 @@ The payload adds ``original_number`` and ``other_leg_destination_number``; FreeS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
+from webhooksd.hooks import Metadata
 from webhooksd_hooks import _channel as channel_util
 
 METADATA = Metadata(
@@ -23,16 +21,5 @@ METADATA = Metadata(
 )
 
 
-async def init(ctx: HookContext) -> None:
-    """Write the hook type's metadata."""
-    await ctx.init_metadata(METADATA)
-
-
-def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """Bind the shared queue to ``call.CHANNEL_BRIDGE.*`` and answer those events."""
-    return channel_util.bindings_and_responders("CHANNEL_BRIDGE")
-
-
-async def handle_event(event: Event, ctx: HookContext) -> None:
-    """Fire the channel payload at the account's ``channel_bridge`` and ``all`` hooks."""
-    await channel_util.handle_event(event, ctx)
+#: the work is the shared channel body's, bound to ``call.CHANNEL_BRIDGE.*``
+init, bindings_and_responders, handle_event = channel_util.entry_points(METADATA, "CHANNEL_BRIDGE")

@@ -9,9 +9,7 @@ module is treated as a destroy, as in Kazoo (it is never bound).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from webhooksd.hooks import Binding, Event, HookContext, Metadata, Responder
+from webhooksd.hooks import Metadata
 from webhooksd_hooks import _channel as channel_util
 
 METADATA = Metadata(
@@ -23,16 +21,5 @@ METADATA = Metadata(
 )
 
 
-async def init(ctx: HookContext) -> None:
-    """Write the hook type's metadata."""
-    await ctx.init_metadata(METADATA)
-
-
-def bindings_and_responders() -> tuple[Sequence[Binding], Sequence[Responder]]:
-    """Bind the shared queue to ``call.CHANNEL_DESTROY.*`` and answer those events."""
-    return channel_util.bindings_and_responders("CHANNEL_DESTROY")
-
-
-async def handle_event(event: Event, ctx: HookContext) -> None:
-    """Fire the channel payload at the account's ``channel_destroy`` and ``all`` hooks."""
-    await channel_util.handle_event(event, ctx)
+#: the work is the shared channel body's, bound to ``call.CHANNEL_DESTROY.*``
+init, bindings_and_responders, handle_event = channel_util.entry_points(METADATA, "CHANNEL_DESTROY")

@@ -34,9 +34,12 @@ from webhooksd.hooks import (
     Responder,
     from_pairs,
     hook_custom_data,
+    is_true,
     ne_str,
     require_envelope,
+    sanitize_event,
     str_field,
+    v2_envelope,
 )
 
 log = structlog.get_logger(__name__)
@@ -140,7 +143,26 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
         if match_action_type(h, event.name, doc_type)
     ]
     if hooks:
-        await ctx.fire(event, format_event(doc_id, account_id, event.name, doc_type), hooks)
+        payload = format_event(doc_id, account_id, event.name, doc_type)
+        await ctx.fire(event, payload, hooks, v2=v2_event(body, event.name))
+
+
+def v2_event(body: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """Kazoo 5's ``format_v2_event/1``: the sanitized change with ``metadata`` (``id``,
+    ``created``, ``modified``, ``deleted`` for a deletion or a soft delete). Kazoo 5 also adds
+    the changed document when it can open it; webhooksd has no document database to read."""
+    metadata = from_pairs(
+        [
+            ("id", body.get("ID")),
+            ("created", body.get("Date-Created")),
+            ("modified", body.get("Date-Modified")),
+            (
+                "deleted",
+                True if action == "doc_deleted" or is_true(body.get("Is-Soft-Deleted")) else None,
+            ),
+        ]
+    )
+    return v2_envelope(action, {**sanitize_event(body), "metadata": metadata})
 
 
 def find_account_id(database: str, doc_id: str) -> str | None:

@@ -26,7 +26,9 @@ Writing your own
    merges its ``custom_data``, adds ``cluster_id``, checks the hook's ``filter``, delivers,
    records and retries (the whole sequence: :mod:`webhooksd.hooks.matching`). Return
    normally for messages you ignore — an exception nacks the message. Keep payload keys absent
-   rather than ``null``.
+   rather than ``null``. Hooks whose ``version`` is ``v2`` get Kazoo 5's envelope instead: by
+   default the message's ``Event-Name`` and its body sanitized; pass
+   ``v2=v2_envelope(name, data)`` to ``ctx.fire`` where Kazoo 5 names or fills it otherwise.
 5. ``init(ctx)`` runs once at start-up: ``await ctx.init_metadata(METADATA)`` publishes the
    hook type, after which the API accepts hooks with ``"hook": "<your id>"``.
 

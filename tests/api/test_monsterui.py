@@ -143,3 +143,62 @@ async def monsterui_sequence(api: Api, account: Account, token: str) -> None:
     assert (status, body["data"]["name"]) == (200, "Users")
     _, listing, _ = await api.call("GET", base, token=token)
     assert listing["data"] == []
+
+
+#: what MonsterUI's current webhooks app (``monster-ui-webhooks`` ``app.js``, after MWEH-6's
+#: rename to ``custom_request_headers``) and a Kazoo 5 client put in a hook document
+MONSTERUI_HOOK = {
+    "name": "Voicemails",
+    "hook": "notifications",
+    "uri": "http://crm.example.com/vm",
+    "http_verb": "post",
+    "retries": 3,
+    "include_subaccounts": False,
+    "format": "json",
+    # the modifier choice (the catalogue's object-shaped modifier) plus a custom row
+    "custom_data": {"type": "voicemail_new", "team": "blue"},
+    "custom_request_headers": {"X-Crm": "1", "X-Tenant": "acme", "Accept": "application/json"},
+    "group": "CRM",
+    "ui_metadata": UI_METADATA,
+    # the hook document's own modifiers (webhooks_util:maybe_fire_hook/2), both shapes
+    "modifiers": {"call_direction": "inbound", "caller_id_number": ["+15555550100", "+1555"]},
+    "version": "v2",
+}
+
+
+async def test_monsterui_fields_round_trip_unchanged(api: Api) -> None:
+    """PUT, GET, POST of the fetched document, and PATCHes of other fields return and keep
+    ``custom_request_headers``, ``group``, ``ui_metadata``, ``custom_data`` with its modifier
+    choice and both shapes of ``modifiers`` exactly as sent; the catalogue offers both
+    shapes of modifier (``items`` a list, ``items`` an object)."""
+    account, key = await api.sub_account("monster")
+    token = await api.token(key)
+    base = f"/v2/accounts/{account.id}/webhooks"
+    _, catalogue, _ = await api.call("GET", "/v2/webhooks", token=token)
+    shapes = {
+        item["id"]: type(item["modifiers"]["type"]["items"]).__name__
+        for item in catalogue["data"]
+        if item["id"] in ("object", "notifications")
+    }
+    assert shapes == {"object": "list", "notifications": "dict"}
+
+    status, body, _ = await api.call("PUT", base, token=token, data=MONSTERUI_HOOK)
+    assert status == 201, body
+    hook_id = body["data"]["id"]
+    defaults = {"enabled": True, "include_internal_legs": True}
+    expected = {**MONSTERUI_HOOK, **defaults, "id": hook_id}
+    assert body["data"] == expected
+    _, got, _ = await api.call("GET", f"{base}/{hook_id}", token=token)
+    assert got["data"] == expected
+    status, body, _ = await api.call("POST", f"{base}/{hook_id}", token=token, data=got["data"])
+    assert (status, body["data"]) == (200, expected)
+    for patch in ({"name": "Voicemails 2"}, {"group": "Support"}, {"enabled": False}):
+        status, body, _ = await api.call("PATCH", f"{base}/{hook_id}", token=token, data=patch)
+        assert status == 200, body
+        expected = {**expected, **patch}
+        assert body["data"] == expected
+    stored = await api.store.get_hook(hook_id)
+    assert stored is not None
+    assert {k: stored.doc[k] for k in MONSTERUI_HOOK if k not in ("name", "group")} == {
+        k: v for k, v in MONSTERUI_HOOK.items() if k not in ("name", "group")
+    }

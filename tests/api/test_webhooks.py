@@ -23,6 +23,7 @@ DEFAULTS = {
     "retries": 2,
     "enabled": True,
     "include_internal_legs": True,
+    "version": "v1",
 }
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 BASIC = {"username": "me", "password": "a-password-of-20-chars"}

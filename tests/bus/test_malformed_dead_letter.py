@@ -168,7 +168,7 @@ class NoHooks:
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Any]:
         return []
 
-    async def fire(self, *_args: Any) -> None:
+    async def fire(self, *_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("nothing may fire")
 
     async def init_metadata(self, *_args: Any) -> None:

@@ -16,14 +16,18 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import structlog
+import structlog.testing
 
 from tests.conftest import Received, Receiver
 from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.dispatcher import Dispatcher
+from webhooksd.delivery.encoding import canonical_json
 from webhooksd.delivery.retryjob import RetryJob, decode_jobs
 from webhooksd.delivery.sender import Sender
+from webhooksd.delivery.v2 import signature
 from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
 from webhooksd.hooks.table import HookTable
@@ -582,3 +586,122 @@ async def test_an_open_breakers_failures_are_recorded_at_most_once_a_second(
     queued = rig.metrics.registry.get_sample_value("webhooksd_retries_queued_total")
     assert queued == 20
     assert jobs.empty()
+
+
+V2_KEY = "v2-key-not-for-any-record"
+V2_EVENT = Event.from_body(
+    "callevt",
+    "call.CHANNEL_CREATE.y",
+    {
+        "Event-Category": "call_event",
+        "Event-Name": "CHANNEL_CREATE",
+        "App-Name": "freeswitch",
+        "Msg-ID": "m1",
+        "Call-ID": "y",
+        "Password": "never-sent",
+        "Custom-Channel-Vars": {"Account-ID": ACCOUNT},
+    },
+)
+V2_DATA = {"call_id": "y", "custom_channel_vars": {"account_id": ACCOUNT}}
+
+
+def _v2_mac(timestamp: int, data: Any) -> str:
+    """The documented rule, with the standard library."""
+    signed = (
+        str(timestamp).encode() + json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    )
+    return base64.b64encode(hmac.new(V2_KEY.encode(), signed, hashlib.sha256).digest()).decode()
+
+
+async def test_v2_hooks_get_kazoo5s_envelope_and_v1_hooks_their_payload(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """One event, a v1 and a v2 hook: the v1 hook gets the module's payload with
+    ``cluster_id``, the v2 hook the sanitized event in the envelope, signed; no attempt record,
+    log line or repr holds the key."""
+    rig = await rig_factory(log_successful_attempts=True)
+    v1 = _hook(receiver, id="1" * 32, path="/v1", format="json")
+    v2 = _hook(receiver, id="2" * 32, path="/v2", format="json", version="v2", sha256_key=V2_KEY)
+    rig.table.put(v1)
+    rig.table.put(v2)
+    with structlog.testing.capture_logs() as logs:
+        await rig.dispatcher.fire(V2_EVENT, PAYLOAD, [v1, v2])
+    got = {r.path: r for r in receiver.requests}
+    assert json.loads(got["/v1"].body) == {**PAYLOAD, "cluster_id": CLUSTER}
+    body = json.loads(got["/v2"].body)
+    stamp = body["timestamp"]
+    assert abs(stamp - (int(time.time()) + 62_167_219_200)) < 60
+    assert body == {
+        "action": "event",
+        "name": "CHANNEL_CREATE",
+        "data": V2_DATA,
+        "timestamp": stamp,
+        "hmac": _v2_mac(stamp, V2_DATA),
+    }
+    attempts = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    assert len(attempts) == 2
+    assert V2_KEY not in str([(a.doc, a.payload) for a in attempts])
+    assert V2_KEY not in str(logs) and V2_KEY not in repr(v2)
+
+
+async def test_v2_modifiers_and_custom_data_work_on_the_envelope(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """As in Kazoo 5, a v2 hook's modifiers are checked against the envelope and its
+    ``custom_data`` merged beside ``data``, outside what the HMAC covers."""
+    rig = await rig_factory()
+    wrong = _hook(receiver, id="3" * 32, path="/wrong", version="v2", modifiers={"name": "X"})
+    right = _hook(
+        receiver,
+        id="4" * 32,
+        path="/right",
+        format="json",
+        version="v2",
+        sha256_key=V2_KEY,
+        modifiers={"name": ["CHANNEL_CREATE"]},
+        custom_data={"tenant": "acme"},
+    )
+    await rig.dispatcher.fire(V2_EVENT, PAYLOAD, [wrong, right])
+    (request,) = receiver.requests
+    body = json.loads(request.body)
+    assert request.path == "/right" and body["tenant"] == "acme"
+    assert body["hmac"] == _v2_mac(body["timestamp"], V2_DATA)
+
+
+async def test_send_test_of_a_v2_hook_wraps_the_sample(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """The API's test event of a v2 hook is the sample in the envelope, named by the hook
+    type; a hook whose key is empty sends no ``hmac`` (Kazoo reads a non-empty key only)."""
+    rig = await rig_factory()
+    stored = HookDoc(
+        id="5" * 32,
+        account_id=ACCOUNT,
+        doc={
+            "name": "t",
+            "uri": receiver.url + "/t",
+            "hook": "channel_create",
+            "format": "json",
+            "version": "v2",
+            "security_settings": {"sha256_key": ""},
+        },
+    )
+    unsigned = Hook.from_doc(stored)
+    assert unsigned.sha256_key is None
+    await rig.dispatcher.send_test(unsigned, PAYLOAD)
+    signed = replace(unsigned, sha256_key=V2_KEY)
+    await rig.dispatcher.send_test(signed, PAYLOAD)
+    first, second = (json.loads(r.body) for r in receiver.requests)
+    assert set(first) == {"action", "name", "data", "timestamp"}
+    assert (first["name"], first["data"]) == ("channel_create", PAYLOAD)
+    assert second["hmac"] == _v2_mac(second["timestamp"], PAYLOAD)
+
+
+def test_v2_signature_matches_kazoos_documented_example() -> None:
+    """``kazoo-crossbar/doc/webhooks.md``: key 123, timestamp 63834206532, ``{"foo":"bar"}``."""
+    assert signature("123", 63834206532, {"foo": "bar"}) == (
+        "z481V/jZHAnFEjNCMORc2FgX03CyzxV+fLV6BWhnY6U="
+    )
+    assert canonical_json({"b": {"d": 1, "c": [True, None]}, "a": "é/"}) == (
+        '{"a":"é/","b":{"c":[true,null],"d":1}}'.encode()
+    )

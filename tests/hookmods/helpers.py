@@ -40,6 +40,8 @@ class Fired:
     event: Event
     payload: dict[str, Any]
     hooks: tuple[Hook, ...]
+    #: the ``v2`` envelope the module passed, None when it left it to the daemon
+    v2: dict[str, Any] | None = None
 
     @property
     def hook_ids(self) -> set[str]:
@@ -65,8 +67,17 @@ class RecordingContext:
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
         return self.table.find(hook_event, account_id)
 
-    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        self.fired.append(Fired(event, dict(payload), tuple(hooks)))
+    async def fire(
+        self,
+        event: Event,
+        payload: Mapping[str, Any],
+        hooks: Sequence[Hook],
+        *,
+        v2: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.fired.append(
+            Fired(event, dict(payload), tuple(hooks), None if v2 is None else dict(v2))
+        )
 
     async def init_metadata(self, metadata: Metadata) -> None:
         self.metadata.append(metadata)

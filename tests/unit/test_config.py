@@ -55,6 +55,8 @@ def test_environment_overrides_each_type() -> None:
         ("WEBHOOKSD_ENDPOINT_QUEUE", "0", "endpoint_queue"),
         ("WEBHOOKSD_ENDPOINT_WAIT_MS", "-1", "endpoint_wait_ms"),
         ("WEBHOOKSD_MAX_PENDING_RETRIES", "0", "max_pending_retries"),
+        ("WEBHOOKSD_KAZOO_CLUSTER_ID", "a b", "kazoo_cluster_id"),
+        ("WEBHOOKSD_KAZOO_CLUSTER_ID", "x" * 129, "kazoo_cluster_id"),
     ],
 )
 def test_bad_setting_is_named(variable: str, value: str, setting: str) -> None:

@@ -164,7 +164,14 @@ class NoContext:
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
         return []
 
-    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
+    async def fire(
+        self,
+        event: Event,
+        payload: Mapping[str, Any],
+        hooks: Sequence[Hook],
+        *,
+        v2: Mapping[str, Any] | None = None,
+    ) -> None:
         return None
 
     async def init_metadata(self, metadata: Metadata) -> None:

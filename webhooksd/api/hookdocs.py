@@ -1,7 +1,8 @@
 """How a stored hook is shown and filtered (Kazoo ``kzd_webhooks``, the
 ``webhooks/crossbar_listing`` view's value mapper).
 
-Secrets are never shown in full: ``secret`` and the secrets of ``auth`` are masked, the
+Secrets are never shown in full: ``secret``, Kazoo 5's ``security_settings.sha256_key`` and the
+secrets of ``auth`` are masked, the
 ``uri`` and ``custom_request_headers`` redacted by :mod:`webhooksd.redaction` (the rule
 attempt records and logs follow), and a write that carries a masked value back keeps the
 stored one (so a client can POST back what it GOT).
@@ -23,9 +24,13 @@ from webhooksd.transforms.authspec import AUTH_SECRET_FIELDS, mask_auth, restore
 #: fields a client may send back but never sets: the server computes them
 READ_ONLY_FIELDS = ("id", "disable_reason")
 
+#: Kazoo 5's HMAC key of ``v2`` payloads (``webhooks.json``: ``security_settings.sha256_key``)
+SHA256_KEY_PATH = "security_settings.sha256_key"
+
 #: the fields of a hook that hold secrets (dotted): never shown in full, never filtered on
 SECRET_PATHS = (
     "secret",
+    SHA256_KEY_PATH,
     *(f"auth.{field}" for field in AUTH_SECRET_FIELDS),
     "custom_request_headers",
 )
@@ -46,6 +51,27 @@ def mask_secret(secret: str) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
+def _mask_sha256_key(doc: dict[str, Any]) -> None:
+    """``security_settings.sha256_key`` masked as ``secret`` is (a copy: the stored document
+    is shared)."""
+    settings = doc.get("security_settings")
+    if isinstance(settings, Mapping) and isinstance(settings.get("sha256_key"), str):
+        doc["security_settings"] = {**settings, "sha256_key": mask_secret(settings["sha256_key"])}
+
+
+def _restore_sha256_key(doc: dict[str, Any], stored: HookDoc | None) -> None:
+    """A masked ``sha256_key`` sent back as shown is the stored one."""
+    settings, kept = (
+        doc.get("security_settings"),
+        stored.doc.get("security_settings") if stored else None,
+    )
+    if not isinstance(settings, Mapping) or not isinstance(kept, Mapping):
+        return
+    key, stored_key = settings.get("sha256_key"), kept.get("sha256_key")
+    if isinstance(key, str) and isinstance(stored_key, str) and key == mask_secret(stored_key):
+        doc["security_settings"] = {**settings, "sha256_key": stored_key}
+
+
 def public_doc(stored: HookDoc) -> dict[str, Any]:
     """The single-hook answer: the stored public doc, ``id``, and ``disable_reason`` when the
     server switched the hook off (Kazoo computes it but forgets to return it)."""
@@ -53,6 +79,7 @@ def public_doc(stored: HookDoc) -> dict[str, Any]:
     secret = doc.get("secret")
     if isinstance(secret, str):
         doc["secret"] = mask_secret(secret)
+    _mask_sha256_key(doc)
     auth = doc.get("auth")
     if isinstance(auth, Mapping):
         doc["auth"] = mask_auth(auth)
@@ -99,6 +126,7 @@ def filter_doc(stored: HookDoc) -> dict[str, Any]:
     # SECRET_PATHS), and the document they would see holds none anyway
     if isinstance(doc.get("secret"), str):
         doc["secret"] = mask_secret(doc["secret"])
+    _mask_sha256_key(doc)
     if isinstance(doc.get("auth"), Mapping):
         doc["auth"] = mask_auth(doc["auth"])
     _redact_shown(doc)
@@ -134,6 +162,7 @@ def incoming(data: Mapping[str, Any], stored: HookDoc | None) -> dict[str, Any]:
         and secret == mask_secret(stored_secret)
     ):
         doc["secret"] = stored_secret
+    _restore_sha256_key(doc, stored)
     if "auth" in doc and stored is not None:
         doc["auth"] = restore_auth(doc["auth"], stored.doc.get("auth"))
     if stored is not None:

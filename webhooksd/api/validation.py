@@ -115,6 +115,10 @@ def _entry(err: ValidationError, *, hide_value: bool) -> tuple[str, dict[str, An
     return code, entry
 
 
+#: schema errors on these keys never echo the value sent (``auth.*`` neither)
+_SECRET_KEYS = frozenset({"secret", "security_settings", "security_settings.sha256_key"})
+
+
 def _schema_errors(doc: Any, schema: Mapping[str, Any]) -> Errors:
     errors: Errors = {}
     if isinstance(doc, Mapping):
@@ -125,7 +129,7 @@ def _schema_errors(doc: Any, schema: Mapping[str, Any]) -> Errors:
     relaxed = {k: v for k, v in schema.items() if k != "required"}
     for err in Draft4Validator(relaxed).iter_errors(doc):
         key = ".".join(str(p) for p in err.absolute_path) or "data"
-        code, entry = _entry(err, hide_value=key == "secret" or key.startswith("auth"))
+        code, entry = _entry(err, hide_value=key in _SECRET_KEYS or key.startswith("auth"))
         errors.setdefault(key, {})[code] = entry
     return errors
 
@@ -139,6 +143,9 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 #: a shown (redacted) value sent back changed around it, so the stored one cannot be kept
 _RESHOWN = f"holds {REDACTED} (as shown): enter the secret again"
+
+
+_MASKED_KEY = "holds a masked key that is not this hook's: enter the key again"
 
 
 def normalise_scheme(uri: Any) -> Any:
@@ -213,6 +220,11 @@ def _extension_errors(doc: Any, *, allow_private: bool) -> Errors:
     if isinstance(secret, str) and len(secret) >= 24 and not secret_allowed(secret):
         message = "secret must be whsec_<base64 of 24 to 64 bytes> or 24+ characters"
         errors["secret"] = {"error": {"message": message}}
+    settings = doc.get("security_settings")
+    sha256_key = settings.get("sha256_key") if isinstance(settings, Mapping) else None
+    if isinstance(sha256_key, str) and "…" in sha256_key:
+        # a masked key that is not the stored one's mask: the key cannot be restored
+        errors["security_settings.sha256_key"] = {"invalid": {"message": _MASKED_KEY}}
     auth = doc.get("auth")
     auth_url = auth.get("url") if isinstance(auth, Mapping) else None
     if (

@@ -43,9 +43,11 @@ from webhooksd.delivery.request import OutboundRequest, webhook_id
 from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
 from webhooksd.delivery.sender import CIRCUIT_OPEN, Sender
 from webhooksd.delivery.shaping import Preparer
+from webhooksd.delivery.v2 import envelope, sanitize_event, stamped
 from webhooksd.hooks.matching import merge_payload, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
+from webhooksd.kazoo.timeutil import now_gregorian
 from webhooksd.logonce import LogOnce
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.runtime.metrics import Metrics
@@ -120,8 +122,23 @@ class Dispatcher:
         self._prepare = Preparer(HookAuth(sender.send))
 
     # -- the HookContext side ------------------------------------------------------------
-    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
-        matches = select(hooks, payload, cluster_id=self._cluster_id, hook_filter=self._prepare)
+    async def fire(
+        self,
+        event: Event,
+        payload: Mapping[str, Any],
+        hooks: Sequence[Hook],
+        v2: Mapping[str, Any] | None = None,
+    ) -> None:
+        if v2 is None and any(hook.version == "v2" for hook in hooks):
+            v2 = envelope(event.name, sanitize_event(event.body))
+        matches = select(
+            hooks,
+            payload,
+            cluster_id=self._cluster_id,
+            hook_filter=self._prepare,
+            v2=v2 or {},
+            timestamp=now_gregorian(),
+        )
         jobs = [
             (
                 m.hook,
@@ -166,9 +183,15 @@ class Dispatcher:
     async def send_test(self, hook: Hook, payload: Mapping[str, Any]) -> AttemptRecord:
         """One immediate attempt, always recorded, never retried (the API's test event)."""
         event_id = hashlib.sha256(f"test:{time.time_ns()}".encode()).hexdigest()[:10]
+        if hook.version == "v2":
+            # the sample in Kazoo 5's envelope, named as the hook type is
+            body = stamped(hook, envelope(hook.hook, payload), now_gregorian())
+            merged = merge_payload(hook, body, None)
+        else:
+            merged = merge_payload(hook, payload, self._cluster_id)
         return await self._send_once(
             hook,
-            merge_payload(hook, payload, self._cluster_id),
+            merged,
             event_id=event_id,
             msg_id=f"msg_test_{event_id}",
         )

@@ -12,7 +12,8 @@ left out instead of losing the whole event; empty objects or lists produce nothi
 JSON bodies are what ``kz_json:encode(JObj, ['pretty'])`` prints: jiffy's layout (two-space
 indent, ``" : "``, an empty object as ``{``, newline, the inner indent, newline, ``}``), its string
 escapes (``\\u001F`` in capitals, ``/`` and non-ASCII as they are) and double-conversion's
-shortest floats (``1.0``, ``1e+21``, ``1.5e-7``).
+shortest floats (``1.0``, ``1e+21``, ``1.5e-7``). Kazoo 5's ``v2`` bodies are the same printer,
+compact and with sorted keys (:func:`canonical_json`).
 """
 
 from __future__ import annotations
@@ -206,6 +207,21 @@ def _container(opening: str, items: list[str], closing: str, depth: int | None) 
 def json_body(payload: Mapping[str, Any]) -> bytes:
     """``kz_json:encode(JObj, ['pretty'])``: jiffy's pretty printing, UTF-8."""
     return _jiffy(payload, 0).encode("utf-8", "surrogatepass")
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> bytes:
+    """``kz_json:encode(JObj, ['canonical'])`` as webhooksd reads it: jiffy's compact printing
+    with keys sorted at every level, UTF-8 (Kazoo 5's JSON bodies and the data its ``v2``
+    HMAC covers; :mod:`webhooksd.delivery.v2`)."""
+    return _jiffy(_sorted(value), None).encode("utf-8", "surrogatepass")
 
 
 def with_query(uri: str, query: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from yarl import URL
 
 from webhooksd import __version__
-from webhooksd.delivery.encoding import json_body, querystring, with_query
+from webhooksd.delivery.encoding import canonical_json, json_body, querystring, with_query
 from webhooksd.delivery.signing import sign
 from webhooksd.records import Hook
 
@@ -96,7 +96,10 @@ def build_request(
             body = body_override
             headers["Content-Type"] = _content_type(hook, extra_headers)
         elif hook.format == "json":
-            body, headers["Content-Type"] = json_body(payload), JSON
+            # Kazoo 4.3 prints JSON bodies pretty; Kazoo 5 canonical, which is what a v2
+            # receiver re-encodes ``data`` as to check the HMAC
+            encode = canonical_json if hook.version == "v2" else json_body
+            body, headers["Content-Type"] = encode(payload), JSON
         else:
             body, headers["Content-Type"] = querystring(payload).encode(), FORM
     headers["webhook-id"] = msg_id

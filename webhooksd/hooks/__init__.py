@@ -13,6 +13,8 @@ share are in :mod:`webhooksd.kazoo.payloads`, re-exported here for the same reas
 
 from __future__ import annotations
 
+from webhooksd.delivery.v2 import envelope as v2_envelope
+from webhooksd.delivery.v2 import sanitize_event
 from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.contract import (
     ENTRY_POINT_GROUP,
@@ -71,7 +73,9 @@ __all__ = [
     "normalize_name",
     "object_field",
     "require_envelope",
+    "sanitize_event",
     "str_field",
     "to_int",
     "to_number",
+    "v2_envelope",
 ]

@@ -12,7 +12,9 @@ from webhooksd.kazoo.events import Event
 from webhooksd.records import Hook
 from webhooksd.store import Store
 
-Fire = Callable[[Event, Mapping[str, Any], Sequence[Hook]], Awaitable[None]]
+Fire = Callable[
+    [Event, Mapping[str, Any], Sequence[Hook], Mapping[str, Any] | None], Awaitable[None]
+]
 
 
 class DaemonHookContext:
@@ -36,9 +38,16 @@ class DaemonHookContext:
     def find_hooks(self, hook_event: str, account_id: str | None) -> list[Hook]:
         return matching.find(self._table, hook_event, account_id)
 
-    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
+    async def fire(
+        self,
+        event: Event,
+        payload: Mapping[str, Any],
+        hooks: Sequence[Hook],
+        *,
+        v2: Mapping[str, Any] | None = None,
+    ) -> None:
         if hooks:
-            await self._fire(event, payload, hooks)
+            await self._fire(event, payload, hooks, v2)
 
     async def init_metadata(self, metadata: Metadata) -> None:
         await self._store.put_module_meta(metadata.id, metadata.to_doc())

@@ -122,10 +122,20 @@ class HookContext(Protocol):
         ``all`` hooks, then each ancestor's that have ``include_subaccounts`` (step 1 of
         :mod:`webhooksd.hooks.matching`; the module's own filter is step 2)."""
 
-    async def fire(self, event: Event, payload: Mapping[str, Any], hooks: Sequence[Hook]) -> None:
+    async def fire(
+        self,
+        event: Event,
+        payload: Mapping[str, Any],
+        hooks: Sequence[Hook],
+        *,
+        v2: Mapping[str, Any] | None = None,
+    ) -> None:
         """Send ``payload`` to each hook (modifiers, ``custom_data``, ``cluster_id`` and the
         hook's filter applied per hook: steps 3 to 5 of :mod:`webhooksd.hooks.matching`).
-        Returns once every first attempt finished or its retry is safely queued."""
+        ``v2`` is Kazoo 5's envelope for hooks whose ``version`` is ``v2``
+        (``webhooksd.hooks.v2_envelope``); None builds the usual one, the message's
+        ``Event-Name`` and its sanitized body. Returns once every first attempt finished or
+        its retry is safely queued."""
 
     async def init_metadata(self, metadata: Metadata) -> None:
         """Store the module's metadata (written only when it changed)."""

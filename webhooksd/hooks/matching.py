@@ -18,6 +18,10 @@ An event reaches a hook through these steps, in this order, and through no other
    ``modifiers`` against the payload as the module formatted it (:func:`modifiers_pass`).
 4. **``custom_data`` and ``cluster_id``** (``webhooks_util.erl`` ``fire_hook/2``): merged over
    the payload (:func:`merge_payload`). Not a filter, but step 5 reads the merged payload.
+
+A ``v2`` hook (Kazoo 5's ``version``) goes through steps 3 to 5 with Kazoo 5's envelope instead
+of the module's payload: ``{action, name, data, timestamp}`` plus ``hmac`` when the hook has a
+``sha256_key`` (:mod:`webhooksd.delivery.v2`), and without ``cluster_id``, as Kazoo 5 does.
 5. **The transforms filter** (Webitel ``hookClass.js`` ``Hook.check``; Kazoo has none): the
    hook's ``filter`` conditions on the merged payload (:class:`HookFilter`, the dispatcher's
    compiled transforms). Invalid transforms pass, so that the failure is recorded.
@@ -33,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from webhooksd.delivery.v2 import stamped
 from webhooksd.hooks.table import HookTable
 from webhooksd.records import Hook
 
@@ -62,13 +67,17 @@ def select(
     *,
     cluster_id: str,
     hook_filter: HookFilter,
+    v2: Mapping[str, Any],
+    timestamp: int,
 ) -> list[Match]:
-    """Steps 3 to 5 for each hook a module fires ``payload`` at, in the hooks' order."""
+    """Steps 3 to 5 for each hook a module fires ``payload`` (``v2``: the envelope, for ``v2``
+    hooks, stamped with ``timestamp``) at, in the hooks' order."""
     matches: list[Match] = []
     for hook in hooks:
-        if not modifiers_pass(hook.modifiers, payload):
+        body = stamped(hook, v2, timestamp) if hook.version == "v2" else payload
+        if not modifiers_pass(hook.modifiers, body):
             continue
-        merged = merge_payload(hook, payload, cluster_id)
+        merged = merge_payload(hook, body, None if hook.version == "v2" else cluster_id)
         if hook_filter.passes(hook, merged):
             matches.append(Match(hook, merged))
     return matches
@@ -89,10 +98,11 @@ def modifiers_pass(modifiers: Mapping[str, Any] | None, payload: Mapping[str, An
     return True
 
 
-def merge_payload(hook: Hook, payload: Mapping[str, Any], cluster_id: str) -> dict[str, Any]:
+def merge_payload(hook: Hook, payload: Mapping[str, Any], cluster_id: str | None) -> dict[str, Any]:
     """Step 4: ``custom_data`` over the payload (without ``type``/``action``), then
-    ``cluster_id``."""
+    ``cluster_id`` (None for ``v2`` payloads, which Kazoo 5 sends without it)."""
     merged = dict(payload)
     merged.update({k: v for k, v in hook.custom_data.items() if k not in ("type", "action")})
-    merged["cluster_id"] = cluster_id
+    if cluster_id is not None:
+        merged["cluster_id"] = cluster_id
     return merged

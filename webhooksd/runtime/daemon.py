@@ -101,7 +101,9 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
         except QueueConflict as exc:
             raise queue_conflict(exc, settings) from exc
         sender = await stack.enter_async_context(Sender.open(settings))
-        cluster_id = await store.setdefault_setting(SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16))
+        cluster_id = settings.kazoo_cluster_id or await store.setdefault_setting(
+            SYSTEM, CLUSTER_ID_KEY, secrets.token_hex(16)
+        )
         table, metrics = HookTable(), Metrics(node=settings.node)
         alerts = Alerts(settings=settings, store=store, poster=sender, mailer=SmtpMailer(settings))
         disabler = Disabler(

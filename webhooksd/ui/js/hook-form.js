@@ -31,6 +31,7 @@ export async function formView(hookId) {
       { key: "Header", value: "Header value", add: "+ Add header" }),
     group: groupPart(hooks, current),
     secret: secretPart(current),
+    version: versionPart(current),
     advanced: advancedPart(current),
   };
   const form = h("form", { class: "hook-form", novalidate: true });
@@ -51,7 +52,7 @@ export async function formView(hookId) {
     form);
 }
 
-function fieldsets(current, { event, request, customData, headers, group, secret, advanced }) {
+function fieldsets(current, { event, request, customData, headers, group, secret, version, advanced }) {
   return [
     h("fieldset", {}, h("legend", {}, "Name the webhook and choose the event that triggers it"),
       field("name", "Name", h("input", { name: "name", type: "text", required: true, value: current.name || "",
@@ -68,6 +69,7 @@ function fieldsets(current, { event, request, customData, headers, group, secret
     h("fieldset", {}, h("legend", {}, "Custom request headers (optional)"), headers.element),
     h("fieldset", {}, h("legend", {}, "Group (optional)"), group.elements),
     h("fieldset", {}, h("legend", {}, "Signing (optional)"), secret.elements),
+    h("fieldset", {}, h("legend", {}, "Payload version (Kazoo 5)"), version.elements),
     advanced.element,
   ];
 }
@@ -236,6 +238,34 @@ function secretPart(current) {
   return { elements, value: () => secret.value.trim() };
 }
 
+/** Kazoo 5's ``version`` and ``security_settings.sha256_key``: the key is shown masked as the
+ * server sends it, and an unchanged field is not sent, so the stored key is kept. Other keys
+ * of ``security_settings`` (set through the API) are kept as they are. */
+function versionPart(current) {
+  const select = h("select", { name: "version" },
+    h("option", { value: "v1" }, "v1: Kazoo's payload (default)"),
+    h("option", { value: "v2" }, "v2: Kazoo 5's envelope (action, name, data, timestamp, hmac)"));
+  select.value = current.version === "v2" ? "v2" : "v1";
+  const settings = current.security_settings && typeof current.security_settings === "object"
+    ? current.security_settings : {};
+  const key = h("input", { name: "sha256_key", type: "text", autocomplete: "off", spellcheck: "false", maxlength: 512,
+    value: typeof settings.sha256_key === "string" ? settings.sha256_key : "" });
+  const elements = [
+    field("version", "Payload version", select,
+      "v2 sends the event in Kazoo 5's envelope; choose the JSON body format to let receivers check its HMAC."),
+    field("security_settings.sha256_key", "HMAC key (SHA-256)", key,
+      "v2 only: the hmac field is HMAC-SHA256 of timestamp + data with this key; " +
+      "shown masked once saved — leave it as is to keep it, empty it to stop signing."),
+  ];
+  const securitySettings = () => {
+    const others = Object.fromEntries(Object.entries(settings).filter(([name]) => name !== "sha256_key"));
+    const value = key.value.trim();
+    const merged = value ? { ...others, sha256_key: value } : others;
+    return Object.keys(merged).length ? merged : undefined;
+  };
+  return { elements, value: () => select.value, securitySettings };
+}
+
 // ------------------------------------------------------------------ advanced: shaping and auth
 
 const ADVANCED_KEYS = ["filter", "fields", "map", "body_template", "auth"];
@@ -329,7 +359,7 @@ function checkForm(form, { request, customData, headers, advanced }) {
 }
 
 /** The hook document the form describes; optional parts only when they are set. */
-function hookData(form, { event, request, customData, headers, group, secret, advanced }, parsed) {
+function hookData(form, { event, request, customData, headers, group, secret, version, advanced }, parsed) {
   const { elements } = form;
   const data = {
     name: elements.name.value.trim(),
@@ -340,6 +370,7 @@ function hookData(form, { event, request, customData, headers, group, secret, ad
     include_subaccounts: elements.include_subaccounts.checked,
     include_internal_legs: elements.include_internal_legs.checked,
     enabled: elements.enabled.checked,
+    version: version.value(),
   };
   if (request.verb.value !== "get") data.format = request.format.value;
   const custom = { ...event.modifiers(), ...customData.value() };
@@ -349,6 +380,7 @@ function hookData(form, { event, request, customData, headers, group, secret, ad
     custom_request_headers: nonEmpty(headers.value()),
     group: group.value() || undefined,
     secret: secret.value() || undefined,
+    security_settings: version.securitySettings(),
     filter: parsed.filter,
     auth: parsed.auth,
     fields: fields.length ? fields : undefined,
