@@ -143,13 +143,18 @@ class RecordingTester:
     replayed: list[AttemptRecord] = field(default_factory=list)
 
     async def _record(
-        self, hook_id: str, account_id: str, payload: Mapping[str, Any]
+        self,
+        hook_id: str,
+        account_id: str,
+        payload: Mapping[str, Any],
+        event_id: str | None = None,
     ) -> AttemptRecord:
         attempt = AttemptRecord(
             id=new_id(),
             account_id=account_id,
             hook_id=hook_id,
-            event_id=new_id()[:10],
+            # a replay keeps the event's id, as the Dispatcher's does
+            event_id=event_id or new_id()[:10],
             created_ms=now_ms(),
             result="success",
             counts_as_failure=False,
@@ -165,7 +170,9 @@ class RecordingTester:
 
     async def replay(self, attempt: AttemptRecord) -> AttemptRecord:
         self.replayed.append(attempt)
-        return await self._record(attempt.hook_id, attempt.account_id, attempt.payload or {})
+        return await self._record(
+            attempt.hook_id, attempt.account_id, attempt.payload or {}, attempt.event_id
+        )
 
 
 @dataclass

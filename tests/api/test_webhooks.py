@@ -488,3 +488,36 @@ async def test_an_edited_redacted_value_is_refused(api: Api, token: str, hooks_p
         assert (status, body["message"]) == (400, "validation error"), (patch, body)
     stored = await api.store.get_hook(data["id"])
     assert stored is not None and stored.doc["uri"] == uri
+
+
+async def test_test_event_with_edited_payload(api: Api, token: str, hooks_path: str) -> None:
+    """``data.payload`` is sent instead of the sample, keys starting with ``_`` included;
+    without it the sample goes."""
+    hook_id = (await create(api, token, hooks_path))["id"]
+    edited = {"call_id": "edited", "_keep": 1, "nested": {"a": [1, 2]}}
+    status, body, _ = await api.call(
+        "POST", f"{hooks_path}/{hook_id}/test", token=token, data={"payload": edited}
+    )
+    assert status == 200, body
+    assert api.tester.sent[-1][1] == edited
+    status, _, _ = await api.call("POST", f"{hooks_path}/{hook_id}/test", token=token)
+    assert status == 200
+    assert api.tester.sent[-1][1]["account_id"] == api.master.id
+    assert api.tester.sent[-1][1] != edited
+
+
+async def test_test_event_bad_payload(api: Api, token: str, hooks_path: str) -> None:
+    """A payload that is not an object, or nests too deep, is a 400 naming the field."""
+    hook_id = (await create(api, token, hooks_path))["id"]
+    path = f"{hooks_path}/{hook_id}/test"
+    for bad in ([1, 2], "text", 3):
+        status, body, _ = await api.call("POST", path, token=token, data={"payload": bad})
+        assert status == 400
+        assert body["data"]["payload"]["type"]["target"] == "object"
+    deep: dict[str, Any] = {}
+    for _ in range(40):
+        deep = {"d": deep}
+    status, body, _ = await api.call("POST", path, token=token, data={"payload": deep})
+    assert status == 400
+    assert "depth" in body["data"]["data"]
+    assert len(api.tester.sent) == 0

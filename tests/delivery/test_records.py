@@ -194,3 +194,13 @@ def test_record_uri_follows_the_redaction_rule() -> None:
         f"&sig={REDACTED}#frag"
     )
     assert build_request(hook, {}, msg_id="m", timestamp=1).uri == uri
+
+
+def test_get_record_has_the_url_requested() -> None:
+    """A GET hook's record carries ``req_url``: the URI with the query string built from the
+    payload, as requested (redacted as ``uri`` is); a POST's needs none."""
+    outcome = Outcome(kind="success", status=200, headers={}, body="", duration_ms=1.0)
+    got = _record(_hook(uri="http://bob:pw@r.example/hook?q=1", http_verb="get"), outcome)
+    assert got["req_url"] == f"http://bob:{REDACTED}@r.example/hook?q=1&k=v"
+    assert got["req_body"] == ""
+    assert "req_url" not in _record(_hook(http_verb="post"), outcome)

@@ -109,6 +109,8 @@ async def test_configure_test_troubleshoot_disable_reenable_delete(
 
     # send a test event: the receiver gets it and the attempt shows at once
     await listed.get_by_role("button", name="Send a test event to New calls").click()
+    # the editor opens on the sample; sent as it is
+    await page.get_by_role("button", name="Send this event").click()
     dialog = page.get_by_role("dialog", name="Attempt details")
     await expect(dialog).to_contain_text("Delivered")
     await expect(dialog).to_contain_text(receiver.url + "/calls")
@@ -332,6 +334,8 @@ async def test_resend_a_failed_attempt_from_the_account_log(
     page = ui.page
     await sign_in(page)
     await row(page, "Flaky").get_by_role("button", name="Send a test event to Flaky").click()
+    # the editor opens on the sample; sent as it is
+    await page.get_by_role("button", name="Send this event").click()
     dialog = page.get_by_role("dialog", name="Attempt details")
     await expect(dialog).to_contain_text("Failed")
     await expect(dialog).to_contain_text("503")
@@ -466,6 +470,8 @@ async def test_log_pages_and_shows_a_client_error(
     await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
 
     await page.get_by_role("button", name="Send test event").click()
+    # the editor opens on the sample; sent as it is
+    await page.get_by_role("button", name="Send this event").click()
     dialog = page.get_by_role("dialog", name="Attempt details")
     await expect(dialog).to_contain_text(f"Failed: Connection refused by 127.0.0.1:{closed}")
     await expect(dialog).to_contain_text("No response: Connection refused")

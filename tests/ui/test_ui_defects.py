@@ -103,6 +103,8 @@ async def test_a_refused_connection_is_said_in_plain_words(ui: UiPage, ui_daemon
     page = ui.page
     await sign_in(page)
     await row(page, "Closed").get_by_role("button", name="Send a test event to Closed").click()
+    # the editor opens on the sample; sent as it is
+    await page.get_by_role("button", name="Send this event").click()
     dialog = page.get_by_role("dialog", name="Attempt details")
     await expect(dialog).to_contain_text(f"Connection refused by 127.0.0.1:{closed}")
     assert await page.evaluate("document.querySelector('#dialog').scrollTop") == 0
@@ -127,6 +129,8 @@ async def test_an_ssrf_block_names_the_setting_that_allows_it(
     page = ui.page
     await sign_in(page)
     await row(page, "Private").get_by_role("button", name="Send a test event to Private").click()
+    # the editor opens on the sample; sent as it is
+    await page.get_by_role("button", name="Send this event").click()
     toast = page.locator("#toast")
     await expect(toast).to_contain_text("Blocked by the SSRF guard")
     await expect(toast).to_contain_text("allow_private_targets")

@@ -171,30 +171,3 @@ async def replay_attempt(call: Call) -> Reply:
         result=fresh.result,
     )
     return Reply(data=attempt_item(fresh))
-
-
-def _to_replay(attempts: list[AttemptRecord]) -> list[AttemptRecord]:
-    """One replay per failed event (its newest failed attempt), skipping events that
-    eventually succeeded and attempts whose payload was not kept; oldest first."""
-    succeeded = {a.event_id for a in attempts if a.result == "success"}
-    newest: dict[str, AttemptRecord] = {}
-    for attempt in attempts:  # oldest first, so later ones replace earlier ones
-        if attempt.result == "failure" and attempt.payload is not None:
-            newest[attempt.event_id] = attempt
-    return [a for e, a in newest.items() if e not in succeeded]
-
-
-async def replay_hook(call: Call) -> Reply:
-    """``POST /accounts/{A}/webhooks/{ID}/replay``: replay the hook's failed events in the
-    ``created_from``/``created_to`` window."""
-    hook_id = call.path["hook_id"]
-    hook = await call.deps.store.get_hook(hook_id)
-    if hook is None or hook.account_id != call.account_id:
-        raise bad_identifier(hook_id)
-    everything = PageRequest(page_size=None, descending=False)
-    attempts, _ = await _collect(call, hook_id, everything, lambda _doc: True)
-    replayed = [await call.deps.tester.replay(a) for a in _to_replay(attempts)]
-    log.info(
-        "hook failures replayed", account_id=call.account_id, hook_id=hook_id, count=len(replayed)
-    )
-    return Reply(data=[attempt_item(a) for a in replayed], page_size=True)

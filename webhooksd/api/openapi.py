@@ -87,7 +87,11 @@ def _operation(route: Route, method: str, endpoint: Endpoint) -> dict[str, Any]:
     full = f"/v2{route.path}"
     data_schema: dict[str, Any] = (
         {"$ref": "#/components/schemas/webhook"}
-        if route.tag == "webhooks" and endpoint.body and method in ("PUT", "POST")
+        # a hook document goes to the hook paths only (``…/test`` takes ``data.payload``)
+        if route.tag == "webhooks"
+        and endpoint.body
+        and method in ("PUT", "POST")
+        and route.path.endswith(("/webhooks", "{hook_id}"))
         else {}
     )
     operation: dict[str, Any] = {

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import accounts, alerts, apiauth, attempts, catalogue, health, publish, webhooks, webitel
+from . import (
+    accounts,
+    alerts,
+    apiauth,
+    attempts,
+    catalogue,
+    health,
+    publish,
+    recovery,
+    webhooks,
+    webitel,
+)
 from .auth import Access
 from .envelope import ENVELOPE, Reply, render_reply
 from .request import CALL, Call
@@ -173,6 +184,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     _route(
         "attempts",
+        f"{_HOOKS}/replay",
+        post=_write(
+            recovery.resend_account,
+            "Resend the failed events of the account's enabled hooks in a window (dry_run counts)",
+        ),
+    ),
+    _route(
+        "attempts",
         f"{_HOOKS}/attempts/{{attempt_id}}/replay",
         post=_account(attempts.replay_attempt, "Send an attempt's payload again"),
     ),
@@ -192,12 +211,17 @@ ROUTES: tuple[Route, ...] = (
     _route(
         "webhooks",
         f"{_HOOKS}/{{hook_id}}/test",
-        post=_account(webhooks.test_hook, "Send the hook type's sample payload now"),
+        post=_write(
+            webhooks.test_hook, "Send the hook type's sample (or data.payload, edited) now"
+        ),
     ),
     _route(
         "attempts",
         f"{_HOOKS}/{{hook_id}}/replay",
-        post=_account(attempts.replay_hook, "Replay the hook's failed events in a window"),
+        post=_write(
+            recovery.resend_hook,
+            "Resend the hook's failed events in a window once each (dry_run counts them)",
+        ),
     ),
     _route(
         "bus",

@@ -119,7 +119,7 @@ async def list_hooks(call: Call) -> Reply:
 
 #: the literal segments after ``/webhooks/``: a hook with such an id could be created but
 #: never read, edited or deleted under ``/webhooks/{id}`` (the literal route wins)
-RESERVED_IDS = frozenset({"attempts", "samples", "health", "alerts"})
+RESERVED_IDS = frozenset({"attempts", "samples", "health", "alerts", "replay"})
 #: characters no id may hold: C0 controls (NUL dropped the connection: it cannot be put in
 #: a Location header) and DEL
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -265,10 +265,31 @@ def test_payload(hook: str, account_id: str) -> dict[str, Any]:
     }
 
 
+def edited_payload(call: Call) -> dict[str, Any] | None:
+    """``data.payload``: the payload the developer edited (from the sample), or None for the
+    sample. Bounded by the request's own limits (body size, nesting depth); anything but a
+    JSON object is a 400 naming ``payload``. ``payload`` sits under ``data`` (as for
+    ``bus/publish``) so that its own ``_*``/``pvt_*`` keys are sent as written, not
+    stripped as ``data``'s are."""
+    data = call.data_object
+    if "payload" not in data or data["payload"] is None:
+        return None
+    payload = data["payload"]
+    if not isinstance(payload, dict):
+        kind = {"message": "Value did not match type(s): object", "target": "object"}
+        raise validation_error({"payload": {"type": kind}})
+    return payload
+
+
 async def test_hook(call: Call) -> Reply:
-    """``POST /accounts/{A}/webhooks/{ID}/test``: send the sample payload now."""
+    """``POST /accounts/{A}/webhooks/{ID}/test``: send the sample payload now, or
+    ``data.payload`` when given (one attempt through the dispatcher, recorded, never
+    retried)."""
     stored = await owned_hook(call)
     hook = Hook.from_doc(stored)
-    attempt = await call.deps.tester.send_test(hook, test_payload(hook.hook, call.account_id))
+    payload = edited_payload(call)
+    if payload is None:
+        payload = test_payload(hook.hook, call.account_id)
+    attempt = await call.deps.tester.send_test(hook, payload)
     log.info("hook test sent", account_id=call.account_id, hook_id=stored.id, result=attempt.result)
     return Reply(data=attempt_item(attempt))

@@ -29,6 +29,14 @@ def stored_hook_event(hook: str) -> str:
     return hook.upper() if hook in _CHANNEL_HOOKS else hook
 
 
+def _wire_url(request: OutboundRequest) -> dict[str, str]:
+    """``req_url`` (ours, additive): the URL as requested when it is not ``uri`` (a GET
+    hook's query string), redacted as ``uri`` is, so the attempt can be reproduced."""
+    if not request.url or request.url == request.uri:
+        return {}
+    return {"req_url": redact_url(request.url)}
+
+
 def attempt_record(
     *,
     hook: Hook,
@@ -52,6 +60,7 @@ def attempt_record(
         "uri": redact_url(request.uri),
         "method": request.method.lower(),
         "req_headers": redact_headers(request.headers),
+        **_wire_url(request),
         "req_body": request.body.decode("utf-8", "replace"),
         "result": "success" if outcome.ok else "failure",
         "try": attempt,

@@ -1,4 +1,6 @@
 // One delivery attempt in the dialog: the request sent and the response (or client error).
+import { copyButton } from "./copy.js";
+import { curlCommand } from "./curl.js";
 import { openDialog } from "./dialog.js";
 import { append, h } from "./dom.js";
 import { eventName } from "./catalogue.js";
@@ -68,6 +70,8 @@ export function showAttempt(item, hookLabel) {
       response(item),
       h("details", {}, h("summary", {}, "Raw attempt (JSON)"),
         h("pre", { class: "json" }, JSON.stringify(item, null, 2))),
-      h("div", { class: "dialog-actions" }, h("button", { type: "button", onclick: close, "data-autofocus": true }, "Close")));
+      h("div", { class: "dialog-actions" },
+        copyButton("Copy as curl", "The curl command", () => curlCommand(item)),
+        h("button", { type: "button", onclick: close, "data-autofocus": true }, "Close")));
   });
 }

@@ -3,10 +3,12 @@
 import { accountPath, api } from "./api.js";
 import { resultText, showAttempt } from "./attempt.js";
 import { catalogue, eventName, getHook, listHooks } from "./catalogue.js";
+import { copyButton } from "./copy.js";
 import { h, nextId } from "./dom.js";
 import { reenable, sendTest } from "./hook-actions.js";
 import { attempt, clearError, showError, toast } from "./messages.js";
 import { go } from "./nav.js";
+import { openResend } from "./resend.js";
 import { DAY_MS, clock, fromGregorian, isoDay, parseDay, toGregorian } from "./time.js";
 
 const PAGE_SIZE = 50;
@@ -20,7 +22,8 @@ export async function logView(hookId) {
   const period = periodForm();
   const log = attemptLog(hookId, hook, names, period);
   period.element.addEventListener("submit", (event) => { event.preventDefault(); log.load(true, false); });
-  const actions = hook ? hookActions(hook, log.prepend) : [];
+  const reload = () => log.load(true, false);
+  const actions = hook ? hookActions(hook, log.prepend, names, reload) : [resendButton(null, names, reload)];
   await log.load(true, false);
   return h("section", {},
     h("p", {}, h("a", { href: "#/hooks" }, "← Back to webhooks")),
@@ -28,7 +31,8 @@ export async function logView(hookId) {
       // "Request log: New calls", not a possessive that names ending in s get wrong
       h("h1", {}, hook ? `Request log: ${hook.name}` : "Request log"),
       h("div", { class: "head-actions" }, actions)),
-    hook ? h("p", { class: "muted" }, h("code", {}, hook.uri), " · ", eventName(hook.hook)) : null,
+    hook ? h("p", { class: "muted" }, h("code", {}, hook.uri), " ", copyButton("Copy URL", "The URL", hook.uri),
+      " · ", eventName(hook.hook), " · id ", h("code", {}, hook.id), " ", copyButton("Copy id", "The webhook id", hook.id)) : null,
     hook && serverDisabled(hook)
       ? h("p", { class: "notice" }, "Disabled by the server: ", h("strong", {}, hook.disable_reason)) : null,
     period.element,
@@ -39,7 +43,11 @@ export async function logView(hookId) {
 
 const serverDisabled = (hook) => hook.enabled === false && Boolean(hook.disable_reason);
 
-function hookActions(hook, onAttempt) {
+const resendButton = (hook, names, onDone) => h("button", {
+  type: "button", onclick: () => openResend(hook, names, onDone),
+}, "Resend failed…");
+
+function hookActions(hook, onAttempt, names, onDone) {
   const actions = [
     h("button", { type: "button", class: "primary", "data-autofocus": true, onclick: () => sendTest(hook, onAttempt) }, "Send test event"),
     h("a", { class: "button", href: `#/hooks/${hook.id}` }, "Edit")];
@@ -48,6 +56,8 @@ function hookActions(hook, onAttempt) {
       type: "button",
       onclick: async () => { if (await reenable(hook)) go("#/hooks"); },
     }, "Re-enable this webhook"));
+  } else if (hook.enabled !== false) {
+    actions.push(resendButton(hook, names, onDone));
   }
   return actions;
 }
