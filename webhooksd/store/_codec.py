@@ -14,7 +14,7 @@ from typing import Any, Final, NoReturn, Protocol, TypeVar
 import orjson
 
 from webhooksd.errors import Conflict, NotFound
-from webhooksd.records import Account, AttemptRecord, HookActivity, HookDoc
+from webhooksd.records import Account, AttemptRecord, AttemptSearch, HookActivity, HookDoc
 
 _Stamped = TypeVar("_Stamped", Account, HookDoc)
 
@@ -25,6 +25,9 @@ HOOK_COLUMNS: Final = "id, account_id, doc, disabled_reason, created_ms, modifie
 ATTEMPT_COLUMNS: Final = (
     "id, account_id, hook_id, event_id, created_ms, result, counts_as_failure, doc, payload"
 )
+#: what an attempt is inserted with: its columns and ``call_id``, which only searches read
+#: (the record holds it in ``doc``)
+ATTEMPT_INSERT_COLUMNS: Final = f"{ATTEMPT_COLUMNS}, call_id"
 
 
 class Row(Protocol):
@@ -141,7 +144,7 @@ def hook_from_row(row: Row) -> HookDoc:
 
 # -- attempts ------------------------------------------------------------------------------
 def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
-    """``attempt`` as parameters in ``ATTEMPT_COLUMNS`` order."""
+    """``attempt`` as parameters in ``ATTEMPT_INSERT_COLUMNS`` order."""
     return (
         attempt.id,
         attempt.account_id,
@@ -152,6 +155,7 @@ def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
         attempt.counts_as_failure,
         dumps(attempt.doc),
         None if attempt.payload is None else dumps(attempt.payload),
+        attempt.call_id,
     )
 
 
@@ -197,10 +201,31 @@ class AttemptQuery:
     descending: bool
     after: tuple[int, str] | None
     limit: int
+    search: AttemptSearch | None = None
 
 
-def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
+def _search_clauses(search: AttemptSearch, status_sql: str) -> tuple[list[str], list[Any]]:
+    """``search`` as ``WHERE`` clauses: columns compared, and the response's status code
+    read from the doc as text (``status_sql``, the dialect's way), a class as a pattern."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("event_id", search.event_id),
+        ("call_id", search.call_id),
+        ("result", search.result),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if search.status is not None:
+        clauses.append(f"{status_sql} LIKE ?")
+        params.append(search.status.lower().replace("x", "_"))
+    return clauses, params
+
+
+def attempts_sql(query: AttemptQuery, *, status_sql: str) -> tuple[str, list[Any]]:
     """``SELECT`` for one page of attempts, with ``?`` placeholders, and its parameters.
+    ``status_sql`` is the dialect's expression for ``doc``'s ``resp_status_code`` as text.
 
     Keyset paging: the page starts strictly after ``query.after`` in the order's direction,
     so a page boundary never repeats or skips a row even when many share ``created_ms``.
@@ -210,6 +235,10 @@ def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
     if query.hook_id is not None:
         clauses.append("hook_id = ?")
         params.append(query.hook_id)
+    if query.search is not None:
+        more, values = _search_clauses(query.search, status_sql)
+        clauses.extend(more)
+        params.extend(values)
     if query.after is not None:
         op = "<" if query.descending else ">"
         clauses.append(f"(created_ms {op} ? OR (created_ms = ? AND id {op} ?))")
