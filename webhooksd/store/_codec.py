@@ -230,7 +230,15 @@ def attempts_sql(query: AttemptQuery, *, status_sql: str) -> tuple[str, list[Any
     Keyset paging: the page starts strictly after ``query.after`` in the order's direction,
     so a page boundary never repeats or skips a row even when many share ``created_ms``.
     """
-    clauses = ["account_id = ?", "created_ms >= ?", "created_ms <= ?"]
+    # a search for one call or event reads its own index (account, call or event, time): the
+    # window and the order are then on ``+created_ms``, which no index answers, or else
+    # SQLite (without statistics) walks the whole window of the account's index instead, to
+    # save sorting the few rows the narrow index finds (20,000 rows read for one: 36 ms)
+    narrow = query.search is not None and (
+        query.search.call_id is not None or query.search.event_id is not None
+    )
+    window = "+created_ms" if narrow else "created_ms"
+    clauses = ["account_id = ?", f"{window} >= ?", f"{window} <= ?"]
     params: list[Any] = [query.account_id, query.created_from_ms, query.created_to_ms]
     if query.hook_id is not None:
         clauses.append("hook_id = ?")
@@ -247,7 +255,7 @@ def attempts_sql(query: AttemptQuery, *, status_sql: str) -> tuple[str, list[Any
     params.append(max(0, query.limit))
     sql = (
         f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {' AND '.join(clauses)}"
-        f" ORDER BY created_ms {order}, id {order} LIMIT ?"
+        f" ORDER BY {window} {order}, id {order} LIMIT ?"
     )
     return sql, params
 
