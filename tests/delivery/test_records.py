@@ -208,6 +208,8 @@ def test_record_uri_follows_the_redaction_rule() -> None:
     [
         ({"call_id": "abc@host"}, "abc@host"),
         ({"Call-ID": "raw-1"}, "raw-1"),
+        ({"action": "event", "name": "CHANNEL_CREATE", "data": {"call_id": "v2-1"}}, "v2-1"),
+        ({"data": "not an object"}, None),
         ({"call_id": ""}, None),
         ({"call_id": 12}, None),
         ({"call_id": "c" * 257}, None),

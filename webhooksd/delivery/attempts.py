@@ -70,13 +70,16 @@ MAX_CALL_ID = 256
 
 def payload_call_id(payload: Mapping[str, Any] | None) -> str | None:
     """The call an event payload is about: ``call_id`` as webhooks send it, ``Call-ID`` as
-    Kazoo publishes it (a hook's renames may have kept it), if it is a bounded string."""
+    Kazoo publishes it (a hook's renames may have kept it), or either inside ``data`` (Kazoo
+    5's ``v2`` envelope), if it is a bounded string."""
     if payload is None:
         return None
-    for key in ("call_id", "Call-ID"):
-        value = payload.get(key)
-        if isinstance(value, str) and 0 < len(value) <= MAX_CALL_ID:
-            return value
+    inner = payload.get("data")
+    for doc in (payload, inner if isinstance(inner, Mapping) else {}):
+        for key in ("call_id", "Call-ID"):
+            value = doc.get(key)
+            if isinstance(value, str) and 0 < len(value) <= MAX_CALL_ID:
+                return value
     return None
 
 
