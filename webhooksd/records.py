@@ -198,6 +198,28 @@ class AttemptRecord:
     #: the payload as sent (after custom_data and cluster_id), so the attempt can be replayed
     payload: Mapping[str, Any] | None = None
 
+    @property
+    def call_id(self) -> str | None:
+        """The call whose event this attempt delivered (``doc["call_id"]``, ours), if any."""
+        value = self.doc.get("call_id")
+        return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptSearch:
+    """What the request log's search asks of the store beyond account, hook and time; each
+    field None matches everything."""
+
+    event_id: str | None = None
+    call_id: str | None = None
+    #: a response's status code, ``"503"``, or a class of them, ``"5xx"``
+    status: str | None = None
+    result: AttemptResult | None = None
+
+    @property
+    def empty(self) -> bool:
+        return (self.event_id, self.call_id, self.status, self.result) == (None,) * 4
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HookActivity:

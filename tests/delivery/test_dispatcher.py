@@ -23,6 +23,7 @@ from tests.conftest import Received, Receiver
 from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
+from webhooksd.delivery.attempts import attempt_kind
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.encoding import canonical_json
 from webhooksd.delivery.retryjob import RetryJob, decode_jobs
@@ -32,7 +33,7 @@ from webhooksd.errors import MalformedMessage
 from webhooksd.hooks.matching import merge_payload, modifiers_pass
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
-from webhooksd.records import Account, AttemptRecord, Hook, HookDoc
+from webhooksd.records import Account, AttemptRecord, AttemptSearch, Hook, HookDoc
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store, open_store
 
@@ -153,6 +154,13 @@ async def test_fails_twice_then_succeeds_with_one_webhook_id(
     assert [a.result for a in attempts] == ["failure", "failure", "success"]
     assert [a.doc.get("resp_status_code") for a in attempts] == ["500", "503", "200"]
     assert all(isinstance(a.doc["retries_left"], int) for a in attempts)
+    # the request log's search: each attempt knows its call and what kind of attempt it was
+    assert [a.call_id for a in attempts] == ["x", "x", "x"]
+    assert [attempt_kind(a.doc) for a in attempts] == ["first", "retry", "retry"]
+    found = await rig.store.list_attempts(
+        ACCOUNT, created_from_ms=0, created_to_ms=2**62, search=AttemptSearch(call_id="x")
+    )
+    assert len(found) == 3
 
 
 async def test_no_retries_left_means_one_attempt(
@@ -373,6 +381,7 @@ async def test_send_test_is_one_recorded_attempt_even_for_a_disabled_hook(
         0,
     )
     assert passed.result == "success" and passed.payload == {**PAYLOAD, "cluster_id": CLUSTER}
+    assert attempt_kind(passed.doc) == attempt_kind(failed.doc) == "test"
     stored = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
     assert {a.id for a in stored} == {failed.id, passed.id}
 
@@ -397,6 +406,7 @@ async def test_replay_resends_the_stored_payload_to_the_current_hook(
     assert now.body == then.body and fresh.id != original.id and fresh.result == "success"
     assert fresh.payload == original.payload and fresh.event_id == original.event_id
     assert now.headers["webhook-id"] != then.headers["webhook-id"]
+    assert (attempt_kind(original.doc), attempt_kind(fresh.doc)) == ("first", "replay")
     await rig.store.delete_hook(stored.id)
     with pytest.raises(LookupError):
         await rig.dispatcher.replay(original)

@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 import pytest
 
-from webhooksd.delivery.attempts import REDACTED, attempt_record, redact_headers
+from webhooksd.delivery.attempts import (
+    REDACTED,
+    REPLAY_MSG_PREFIX,
+    TEST_MSG_PREFIX,
+    attempt_kind,
+    attempt_record,
+    redact_headers,
+)
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import build_request
 from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
@@ -204,3 +211,60 @@ def test_get_record_has_the_url_requested() -> None:
     assert got["req_url"] == f"http://bob:{REDACTED}@r.example/hook?q=1&k=v"
     assert got["req_body"] == ""
     assert "req_url" not in _record(_hook(http_verb="post"), outcome)
+
+
+@pytest.mark.parametrize(
+    ("payload", "call_id"),
+    [
+        ({"call_id": "abc@host"}, "abc@host"),
+        ({"Call-ID": "raw-1"}, "raw-1"),
+        ({"action": "event", "name": "CHANNEL_CREATE", "data": {"call_id": "v2-1"}}, "v2-1"),
+        ({"data": "not an object"}, None),
+        ({"call_id": ""}, None),
+        ({"call_id": 12}, None),
+        ({"call_id": "c" * 257}, None),
+        ({"account_id": "x"}, None),
+        (None, None),
+    ],
+)
+def test_record_keeps_the_events_call_id(payload: dict[str, Any] | None, call_id: str) -> None:
+    """The call an event is about is recorded (bounded) so that the log can be searched by
+    it; events of no call, and over-long ids, record none."""
+    outcome = Outcome(kind="success", status=200)
+    record = attempt_record(
+        hook=_hook(),
+        request=build_request(_hook(), {}, msg_id="msg_1", timestamp=1),
+        outcome=outcome,
+        event_id="e1",
+        attempt=1,
+        retries_left=0,
+        payload=payload,
+    )
+    assert record.call_id == call_id
+    assert ("call_id" in record.doc) == (call_id is not None)
+
+
+@pytest.mark.parametrize(
+    ("msg_id", "attempt", "kind"),
+    [
+        ("msg_abc", 1, "first"),
+        ("msg_abc", 3, "retry"),
+        (f"{REPLAY_MSG_PREFIX}x", 1, "replay"),
+        (f"{TEST_MSG_PREFIX}x", 1, "test"),
+    ],
+)
+def test_attempt_kind(msg_id: str, attempt: int, kind: str) -> None:
+    """A record says what it was from its webhook-id and its attempt number."""
+    request = build_request(_hook(), {}, msg_id=msg_id, timestamp=1)
+    record = attempt_record(
+        hook=_hook(),
+        request=request,
+        outcome=Outcome(kind="success", status=200),
+        event_id="e1",
+        attempt=attempt,
+        retries_left=0,
+        payload={},
+    )
+    assert attempt_kind(record.doc) == kind
+    # an attempt that failed unsent (an open breaker) has no headers: its number says
+    assert attempt_kind({"try": attempt}) == ("retry" if attempt > 1 else "first")

@@ -41,17 +41,25 @@ def attempt(
     attempt_id: str | None = None,
     failed: bool = False,
     payload: dict[str, Any] | None = None,
+    event_id: str | None = None,
+    **doc: Any,
 ) -> AttemptRecord:
-    """One attempt; failures count towards auto-disable."""
+    """One attempt; failures count towards auto-disable; ``doc`` adds record fields
+    (``call_id``, ``resp_status_code``…)."""
     result: AttemptResult = "failure" if failed else "success"
     return AttemptRecord(
         id=attempt_id or new_id(),
         account_id=account_id,
         hook_id=hook_id,
-        event_id=new_id(),
+        event_id=event_id or new_id(),
         created_ms=created_ms,
         result=result,
         counts_as_failure=failed,
-        doc={"hook_id": hook_id, "result": result, "reason": "bad response" if failed else None},
+        doc={
+            "hook_id": hook_id,
+            "result": result,
+            "reason": "bad response" if failed else None,
+            **doc,
+        },
         payload=payload,
     )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from webhooksd.errors import Conflict
-from webhooksd.records import AttemptRecord, FailureCount
-from webhooksd.store import Store
+from webhooksd.records import AttemptRecord, AttemptSearch, FailureCount
+from webhooksd.store import Store, open_store
+from webhooksd.store._codec import AttemptQuery, attempts_sql
+from webhooksd.store.sqlite import path_from_url
 
 from .factories import attempt
 
@@ -118,6 +123,117 @@ async def test_limit_zero_is_empty(store: Store, ties: list[AttemptRecord]) -> N
     assert await store.list_attempts("a1", created_from_ms=0, created_to_ms=10_000, limit=0) == []
 
 
+@pytest.fixture(name="searched")
+async def fixture_searched(store: Store) -> list[AttemptRecord]:
+    """Attempts of account a1 with calls, events and status codes to search, and of a2 the
+    same call and event (which a1 must never see)."""
+    rows = [
+        attempt("a1", "h1", 100, attempt_id="s0", event_id="e1", call_id="c1"),
+        attempt(
+            "a1",
+            "h1",
+            200,
+            attempt_id="s1",
+            event_id="e1",
+            call_id="c1",
+            failed=True,
+            resp_status_code="503",
+        ),
+        attempt(
+            "a1",
+            "h2",
+            300,
+            attempt_id="s2",
+            event_id="e2",
+            call_id="c2",
+            failed=True,
+            resp_status_code="404",
+        ),
+        # another tool may have written the code as a number
+        attempt("a1", "h2", 400, attempt_id="s3", event_id="e2", failed=True, resp_status_code=500),
+        attempt("a1", "h1", 500, attempt_id="s4", event_id="e3", resp_status_code="200"),
+        attempt("a2", "h9", 250, attempt_id="x0", event_id="e1", call_id="c1", failed=True),
+    ]
+    await store.add_attempts(rows)
+    return rows
+
+
+async def search_ids(store: Store, account_id: str = "a1", **search: str) -> list[str]:
+    found = await store.list_attempts(
+        account_id,
+        created_from_ms=0,
+        created_to_ms=10_000,
+        descending=False,
+        limit=100,
+        search=AttemptSearch(**search),  # type: ignore[arg-type]
+    )
+    return [a.id for a in found]
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ({"event_id": "e1"}, ["s0", "s1"]),
+        ({"call_id": "c1"}, ["s0", "s1"]),
+        ({"call_id": "c2"}, ["s2"]),
+        ({"status": "503"}, ["s1"]),
+        ({"status": "5xx"}, ["s1", "s3"]),
+        ({"status": "4XX"}, ["s2"]),
+        ({"status": "2xx"}, ["s4"]),
+        ({"result": "failure"}, ["s1", "s2", "s3"]),
+        ({"result": "success", "event_id": "e1"}, ["s0"]),
+        ({"event_id": "e2", "status": "5xx"}, ["s3"]),
+        ({"call_id": "nope"}, []),
+        ({}, ["s0", "s1", "s2", "s3", "s4"]),
+    ],
+)
+async def test_search(
+    store: Store, searched: list[AttemptRecord], search: dict[str, str], expected: list[str]
+) -> None:
+    """Each search field narrows the account's attempts; fields combine; another account's
+    attempts of the same call and event never appear."""
+    assert await search_ids(store, **search) == expected
+
+
+async def test_search_keeps_to_the_account_and_hook(
+    store: Store, searched: list[AttemptRecord]
+) -> None:
+    """The other account finds its own attempt of the call; hook_id still narrows."""
+    assert await search_ids(store, "a2", call_id="c1") == ["x0"]
+    found = await store.list_attempts(
+        "a1",
+        hook_id="h2",
+        created_from_ms=0,
+        created_to_ms=10_000,
+        search=AttemptSearch(result="failure"),
+    )
+    assert [a.id for a in found] == ["s3", "s2"]
+
+
+async def test_search_pages_with_after(store: Store, searched: list[AttemptRecord]) -> None:
+    """Keyset paging walks a search's matches once each."""
+    seen: list[str] = []
+    after: tuple[int, str] | None = None
+    while page := await store.list_attempts(
+        "a1",
+        created_from_ms=0,
+        created_to_ms=10_000,
+        after=after,
+        limit=1,
+        search=AttemptSearch(result="failure"),
+    ):
+        seen.extend(a.id for a in page)
+        after = (page[-1].created_ms, page[-1].id)
+    assert seen == ["s3", "s2", "s1"]
+
+
+async def test_call_id_round_trips(store: Store, searched: list[AttemptRecord]) -> None:
+    """The call id is the record's (held in its doc) and reads back."""
+    stored = await store.get_attempt("s0")
+    assert stored is not None and stored.call_id == "c1"
+    assert stored == searched[0]
+
+
 async def test_count_failures_window(store: Store) -> None:
     """Only counting failures strictly after since_ms are counted, per (account, hook)."""
     await store.add_attempts(
@@ -180,3 +296,35 @@ async def test_prune_is_strictly_older(store: Store) -> None:
 
 async def test_ping_answers_while_the_database_is_reachable(store: Store) -> None:
     await store.ping()  # raises StoreError otherwise (the disruptive fault test stops it)
+
+
+@pytest.mark.parametrize(
+    ("search", "index"),
+    [
+        (AttemptSearch(call_id="c1"), "attempts_account_call"),
+        (AttemptSearch(event_id="e1", result="failure"), "attempts_account_event"),
+    ],
+)
+async def test_a_search_by_call_or_event_reads_its_index(
+    tmp_path: Path, search: AttemptSearch, index: str
+) -> None:
+    """SQLite (which has no statistics) would walk the account's whole window in its index to
+    save a sort; a search for one call or event reads that call's or event's index instead
+    (with 200,000 attempts: 36 ms a search before, 0.06 ms after)."""
+    url = f"sqlite:///{tmp_path / 'plan.sqlite3'}"
+    async with open_store(url):
+        pass
+    query = AttemptQuery(
+        account_id="a1",
+        hook_id=None,
+        created_from_ms=0,
+        created_to_ms=10_000,
+        descending=True,
+        after=(5_000, "x"),
+        limit=50,
+        search=search,
+    )
+    sql, params = attempts_sql(query, status_sql="''")
+    with sqlite3.connect(path_from_url(url)) as db:
+        plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert f"USING INDEX {index} " in plan, plan

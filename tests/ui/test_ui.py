@@ -352,7 +352,7 @@ async def test_resend_a_failed_attempt_from_the_account_log(
     hits = await receiver.wait_for(2)
     assert [h.path for h in hits] == ["/flaky", "/flaky"]
     await page.get_by_label("Result").select_option("failure")
-    await page.get_by_role("button", name="Filter").click()
+    await page.get_by_role("button", name="Search").click()
     await expect(page.locator("table.log tbody tr")).to_have_count(1)
     await expect(page.locator("table.log tbody tr.failed")).to_have_count(1)
 

@@ -13,13 +13,15 @@ from typing import Any
 
 import structlog
 
+from webhooksd.delivery.attempts import attempt_kind
 from webhooksd.delivery.cause import cause
 from webhooksd.kazoo.timeutil import GREGORIAN_OFFSET, now_gregorian, unix_to_gregorian
-from webhooksd.records import AttemptRecord
+from webhooksd.records import AttemptRecord, AttemptSearch
 
 from .envelope import Paging, Reply, bad_identifier, validation_error
 from .paging import PageRequest, doc_filter, encode_key, page_request
 from .request import Call, public_fields
+from .search import hook_filter, search_of
 
 log = structlog.get_logger(__name__)
 
@@ -31,10 +33,12 @@ _BATCH = 200
 
 def attempt_item(attempt: AttemptRecord) -> dict[str, Any]:
     """The attempt doc's public fields, ``timestamp`` (Gregorian seconds) and ``id``, plus
-    (ours, additive) ``cause``: why a failed attempt failed, in plain words."""
+    (ours, additive) ``kind`` (``first``, ``retry``, ``replay`` or ``test``) and ``cause``:
+    why a failed attempt failed, in plain words."""
     item = public_fields(attempt.doc)
     item["timestamp"] = unix_to_gregorian(attempt.created_ms / 1000)
     item["id"] = attempt.id
+    item["kind"] = attempt_kind(attempt.doc)
     said = cause(attempt.doc)
     if said is not None:
         item["cause"] = said
@@ -101,6 +105,7 @@ async def _collect(
     hook_id: str | None,
     request: PageRequest,
     keep: Callable[[Mapping[str, Any]], bool],
+    search: AttemptSearch | None = None,
 ) -> tuple[list[AttemptRecord], bool]:
     """Read pages from the store until the filtered page is full; True if more exist."""
     created_from, created_to = time_range(call)
@@ -116,6 +121,7 @@ async def _collect(
             created_from_ms=_ms(created_from, end=False),
             created_to_ms=_ms(created_to, end=True),
             limit=_BATCH,
+            search=search,
         )
         for attempt in batch:
             if keep(attempt_item(attempt)):
@@ -129,7 +135,10 @@ async def _collect(
 
 async def _listing(call: Call, hook_id: str | None) -> Reply:
     request = page_request(call)
-    found, more = await _collect(call, hook_id, request, doc_filter(call, ranges=False))
+    search = search_of(call)
+    found, more = await _collect(
+        call, hook_id, request, doc_filter(call, ranges=False), search=search
+    )
     paging = None
     if request.page_size is not None:
         # the next key is the last item returned: the store's cursor is exclusive
@@ -141,8 +150,8 @@ async def _listing(call: Call, hook_id: str | None) -> Reply:
 
 
 async def list_account_attempts(call: Call) -> Reply:
-    """``GET /accounts/{A}/webhooks/attempts``."""
-    return await _listing(call, None)
+    """``GET /accounts/{A}/webhooks/attempts`` (``hook_id`` narrows it to one hook)."""
+    return await _listing(call, hook_filter(call))
 
 
 async def list_hook_attempts(call: Call) -> Reply:

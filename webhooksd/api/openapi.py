@@ -18,6 +18,7 @@ _PARAM_TEXT = {
     "account_id": "32-hex account id",
     "hook_id": "webhook id",
     "attempt_id": "attempt id",
+    "event_id": "an event's 10-hex event_id, as its attempts carry it",
     "sample_id": "sample set name, e.g. webhooks_channel_create",
 }
 _LISTING_PARAMS = (
@@ -79,6 +80,17 @@ def _parameters(route: Route, method: str) -> list[dict[str, Any]]:
         params += [
             {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
             for n, t, d in _LISTING_PARAMS
+        ]
+        # the route's own query parameters (the request log's search)
+        params += [
+            {
+                "name": n,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": d,
+            }
+            for n, d in route.params.items()
         ]
     return params
 

@@ -23,6 +23,7 @@ from . import (
     health,
     publish,
     recovery,
+    timeline,
     webhooks,
     webitel,
 )
@@ -75,9 +76,17 @@ def endpoint_of(match: web.UrlMappingMatchInfo) -> Endpoint | None:
     return owner if isinstance(owner, Endpoint) else None
 
 
-def _route(tag: str, path: str, **methods: Endpoint) -> Route:
-    """A path and its endpoints by method name (``get=…``, ``put=…``)."""
-    return Route(path=path, tag=tag, methods={m.upper(): e for m, e in methods.items()})
+def _route(
+    tag: str, path: str, *, params: Mapping[str, str] | None = None, **methods: Endpoint
+) -> Route:
+    """A path and its endpoints by method name (``get=…``, ``put=…``); ``params``: its own
+    query parameters, for the OpenAPI document."""
+    return Route(
+        path=path,
+        tag=tag,
+        methods={m.upper(): e for m, e in methods.items()},
+        params=params or {},
+    )
 
 
 def _public(handler: Handler, summary: str, *, status: int = 200, body: bool = False) -> Endpoint:
@@ -98,6 +107,13 @@ _NO = Endpoint(handler=refuse, access="refused", summary="Refused without an acc
 _SAMPLES = "Names of the sample payload sets"
 _A = "/accounts/{account_id}"
 _HOOKS = f"{_A}/webhooks"
+#: the request log's search (api/search.py)
+_SEARCH = {
+    "call_id": "the call whose events were delivered (Call-ID)",
+    "event_id": "one event's attempts (its 10-hex event_id)",
+    "status": "the receiver's HTTP status code (503) or a class of them (5xx)",
+    "result": "success or failure",
+}
 
 ROUTES: tuple[Route, ...] = (
     _route(
@@ -169,6 +185,15 @@ ROUTES: tuple[Route, ...] = (
         "attempts",
         f"{_HOOKS}/attempts",
         get=_account(attempts.list_account_attempts, "The account's attempts, newest first"),
+        params={"hook_id": "one hook's attempts", **_SEARCH},
+    ),
+    _route(
+        "attempts",
+        f"{_HOOKS}/events/{{event_id}}/timeline",
+        get=_account(
+            timeline.event_timeline,
+            "One event's attempts per hook, oldest first: first, retries, replays, tests",
+        ),
     ),
     _route(
         "webhooks",
@@ -207,6 +232,7 @@ ROUTES: tuple[Route, ...] = (
         "attempts",
         f"{_HOOKS}/{{hook_id}}/attempts",
         get=_account(attempts.list_hook_attempts, "The hook's attempts, newest first"),
+        params=_SEARCH,
     ),
     _route(
         "webhooks",

@@ -2,13 +2,14 @@
 ``debug_resp/3``), plus the attempt number and duration Kazoo lacks.
 
 ``retries_left`` is always an integer (Kazoo writes the string ``"retries exceeded"`` on the
-last try); secrets never reach a record.
+last try); secrets never reach a record. ``call_id`` (ours) is the call whose event was
+delivered, so that the request log can be searched by call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, Literal
 
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest
@@ -17,7 +18,17 @@ from webhooksd.kazoo.timeutil import now_ms, unix_to_gregorian
 from webhooksd.records import AttemptRecord, Hook
 from webhooksd.redaction import REDACTED, redact_headers, redact_url
 
-__all__ = ["REDACTED", "attempt_record", "redact_headers", "stored_hook_event"]
+__all__ = [
+    "REDACTED",
+    "REPLAY_MSG_PREFIX",
+    "TEST_MSG_PREFIX",
+    "AttemptKind",
+    "attempt_kind",
+    "attempt_record",
+    "payload_call_id",
+    "redact_headers",
+    "stored_hook_event",
+]
 
 #: channel hooks are stored upper-case in Kazoo's record (``webhooks_util:hook_event/1``)
 _CHANNEL_HOOKS = frozenset(
@@ -35,6 +46,49 @@ def _wire_url(request: OutboundRequest) -> dict[str, str]:
     if not request.url or request.url == request.uri:
         return {}
     return {"req_url": redact_url(request.url)}
+
+
+#: how the ``webhook-id`` of a test event and of a replay begins (an event's is its own)
+TEST_MSG_PREFIX: Final = "msg_test_"
+REPLAY_MSG_PREFIX: Final = "msg_replay_"
+
+#: what an attempt was: an event's first attempt, one of its retries, a replay of it, or the
+#: API's test event
+AttemptKind = Literal["first", "retry", "replay", "test"]
+
+
+def attempt_kind(doc: Mapping[str, Any]) -> AttemptKind:
+    """An attempt record's kind, from what every record holds: the ``webhook-id`` it was sent
+    with (a replay's and a test's have their own prefixes) and its attempt number (``try``).
+    An attempt that failed unsent (an open breaker) has no headers; only events' do that."""
+    headers = doc.get("req_headers")
+    msg_id = headers.get("webhook-id") if isinstance(headers, Mapping) else None
+    if isinstance(msg_id, str) and msg_id.startswith(TEST_MSG_PREFIX):
+        return "test"
+    if isinstance(msg_id, str) and msg_id.startswith(REPLAY_MSG_PREFIX):
+        return "replay"
+    number = doc.get("try")
+    return "retry" if isinstance(number, int) and number > 1 else "first"
+
+
+#: longer call ids are not recorded (Kazoo's are a few dozen characters; a SIP Call-ID has
+#: no limit, but a search box needs one)
+MAX_CALL_ID = 256
+
+
+def payload_call_id(payload: Mapping[str, Any] | None) -> str | None:
+    """The call an event payload is about: ``call_id`` as webhooks send it, ``Call-ID`` as
+    Kazoo publishes it (a hook's renames may have kept it), or either inside ``data`` (Kazoo
+    5's ``v2`` envelope), if it is a bounded string."""
+    if payload is None:
+        return None
+    inner = payload.get("data")
+    for doc in (payload, inner if isinstance(inner, Mapping) else {}):
+        for key in ("call_id", "Call-ID"):
+            value = doc.get(key)
+            if isinstance(value, str) and 0 < len(value) <= MAX_CALL_ID:
+                return value
+    return None
 
 
 def attempt_record(
@@ -67,6 +121,9 @@ def attempt_record(
         "retries_left": retries_left,
         "duration_ms": outcome.duration_ms,
     }
+    call_id = payload_call_id(payload)
+    if call_id is not None:
+        doc["call_id"] = call_id
     if outcome.reason and not outcome.ok:
         doc["reason"] = outcome.reason
     if outcome.status is not None:

@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from webhooksd.bus import Bus
 from webhooksd.config import Settings
 from webhooksd.delivery.attempt_writer import AttemptWriter
-from webhooksd.delivery.attempts import attempt_record
+from webhooksd.delivery.attempts import REPLAY_MSG_PREFIX, TEST_MSG_PREFIX, attempt_record
 from webhooksd.delivery.backlog import Backlog
 from webhooksd.delivery.hookauth import HookAuth
 from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
@@ -199,7 +199,7 @@ class Dispatcher:
             hook,
             merged,
             event_id=event_id,
-            msg_id=f"msg_test_{event_id}",
+            msg_id=f"{TEST_MSG_PREFIX}{event_id}",
         )
 
     async def replay(self, attempt: AttemptRecord) -> AttemptRecord:
@@ -209,7 +209,7 @@ class Dispatcher:
         if stored is None or attempt.payload is None:
             raise LookupError("the hook or the attempt's payload is gone")
         msg_id = (
-            "msg_replay_"
+            REPLAY_MSG_PREFIX
             + hashlib.sha256(f"{attempt.id}:{time.time_ns()}".encode()).hexdigest()[:24]
         )
         return await self._send_once(

@@ -12,7 +12,14 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from webhooksd.errors import ConfigError
-from webhooksd.records import Account, AttemptRecord, FailureCount, HookActivity, HookDoc
+from webhooksd.records import (
+    Account,
+    AttemptRecord,
+    AttemptSearch,
+    FailureCount,
+    HookActivity,
+    HookDoc,
+)
 
 #: hooks read per query when loading them all
 HOOK_BATCH = 2_000
@@ -109,10 +116,11 @@ class Store(Protocol):
         descending: bool = True,
         after: tuple[int, str] | None = None,
         limit: int = 50,
+        search: AttemptSearch | None = None,
     ) -> list[AttemptRecord]:
         """Attempts of one account (optionally one hook) with ``created_from_ms <= created_ms
-        <= created_to_ms``, ordered by ``(created_ms, id)``; ``after`` is the last key of the
-        previous page (exclusive) in the same direction."""
+        <= created_to_ms`` that match ``search``, ordered by ``(created_ms, id)``; ``after``
+        is the last key of the previous page (exclusive) in the same direction."""
 
     async def get_attempt(self, attempt_id: str) -> AttemptRecord | None: ...
 

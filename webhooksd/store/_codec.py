@@ -14,7 +14,7 @@ from typing import Any, Final, NoReturn, Protocol, TypeVar
 import orjson
 
 from webhooksd.errors import Conflict, NotFound
-from webhooksd.records import Account, AttemptRecord, HookActivity, HookDoc
+from webhooksd.records import Account, AttemptRecord, AttemptSearch, HookActivity, HookDoc
 
 _Stamped = TypeVar("_Stamped", Account, HookDoc)
 
@@ -25,6 +25,9 @@ HOOK_COLUMNS: Final = "id, account_id, doc, disabled_reason, created_ms, modifie
 ATTEMPT_COLUMNS: Final = (
     "id, account_id, hook_id, event_id, created_ms, result, counts_as_failure, doc, payload"
 )
+#: what an attempt is inserted with: its columns and ``call_id``, which only searches read
+#: (the record holds it in ``doc``)
+ATTEMPT_INSERT_COLUMNS: Final = f"{ATTEMPT_COLUMNS}, call_id"
 
 
 class Row(Protocol):
@@ -141,7 +144,7 @@ def hook_from_row(row: Row) -> HookDoc:
 
 # -- attempts ------------------------------------------------------------------------------
 def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
-    """``attempt`` as parameters in ``ATTEMPT_COLUMNS`` order."""
+    """``attempt`` as parameters in ``ATTEMPT_INSERT_COLUMNS`` order."""
     return (
         attempt.id,
         attempt.account_id,
@@ -152,6 +155,7 @@ def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
         attempt.counts_as_failure,
         dumps(attempt.doc),
         None if attempt.payload is None else dumps(attempt.payload),
+        attempt.call_id,
     )
 
 
@@ -197,19 +201,52 @@ class AttemptQuery:
     descending: bool
     after: tuple[int, str] | None
     limit: int
+    search: AttemptSearch | None = None
 
 
-def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
+def _search_clauses(search: AttemptSearch, status_sql: str) -> tuple[list[str], list[Any]]:
+    """``search`` as ``WHERE`` clauses: columns compared, and the response's status code
+    read from the doc as text (``status_sql``, the dialect's way), a class as a pattern."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("event_id", search.event_id),
+        ("call_id", search.call_id),
+        ("result", search.result),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if search.status is not None:
+        clauses.append(f"{status_sql} LIKE ?")
+        params.append(search.status.lower().replace("x", "_"))
+    return clauses, params
+
+
+def attempts_sql(query: AttemptQuery, *, status_sql: str) -> tuple[str, list[Any]]:
     """``SELECT`` for one page of attempts, with ``?`` placeholders, and its parameters.
+    ``status_sql`` is the dialect's expression for ``doc``'s ``resp_status_code`` as text.
 
     Keyset paging: the page starts strictly after ``query.after`` in the order's direction,
     so a page boundary never repeats or skips a row even when many share ``created_ms``.
     """
-    clauses = ["account_id = ?", "created_ms >= ?", "created_ms <= ?"]
+    # a search for one call or event reads its own index (account, call or event, time): the
+    # window and the order are then on ``+created_ms``, which no index answers, or else
+    # SQLite (without statistics) walks the whole window of the account's index instead, to
+    # save sorting the few rows the narrow index finds (20,000 rows read for one: 36 ms)
+    narrow = query.search is not None and (
+        query.search.call_id is not None or query.search.event_id is not None
+    )
+    window = "+created_ms" if narrow else "created_ms"
+    clauses = ["account_id = ?", f"{window} >= ?", f"{window} <= ?"]
     params: list[Any] = [query.account_id, query.created_from_ms, query.created_to_ms]
     if query.hook_id is not None:
         clauses.append("hook_id = ?")
         params.append(query.hook_id)
+    if query.search is not None:
+        more, values = _search_clauses(query.search, status_sql)
+        clauses.extend(more)
+        params.extend(values)
     if query.after is not None:
         op = "<" if query.descending else ">"
         clauses.append(f"(created_ms {op} ? OR (created_ms = ? AND id {op} ?))")
@@ -218,7 +255,7 @@ def attempts_sql(query: AttemptQuery) -> tuple[str, list[Any]]:
     params.append(max(0, query.limit))
     sql = (
         f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {' AND '.join(clauses)}"
-        f" ORDER BY created_ms {order}, id {order} LIMIT ?"
+        f" ORDER BY {window} {order}, id {order} LIMIT ?"
     )
     return sql, params
 

@@ -132,6 +132,18 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             f"CREATE UNIQUE INDEX {REALM_INDEX} ON accounts (lower(realm)) WHERE {REALM_SET}",
         ),
     ),
+    (
+        5,
+        (
+            # the request log's search: the call an attempt delivered an event of (null in
+            # attempts recorded before, and for events of no call), and lookups by call and by
+            # event within one account, newest first
+            "ALTER TABLE attempts ADD COLUMN call_id TEXT",
+            """CREATE INDEX attempts_account_call ON attempts (account_id, call_id, created_ms)
+                WHERE call_id IS NOT NULL""",
+            "CREATE INDEX attempts_account_event ON attempts (account_id, event_id, created_ms)",
+        ),
+    ),
 )
 
 #: created before the migrations run, so it cannot itself be a migration

@@ -19,12 +19,20 @@ import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
 from webhooksd.kazoo.timeutil import now_ms
-from webhooksd.records import Account, AttemptRecord, FailureCount, HookActivity, HookDoc
+from webhooksd.records import (
+    Account,
+    AttemptRecord,
+    AttemptSearch,
+    FailureCount,
+    HookActivity,
+    HookDoc,
+)
 from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
     ACCOUNT_COLUMNS,
     ACTIVITY_SQL,
     ATTEMPT_COLUMNS,
+    ATTEMPT_INSERT_COLUMNS,
     HOOK_COLUMNS,
     AttemptQuery,
     account_from_row,
@@ -63,6 +71,10 @@ _MIRROR_UPSERT = (
 )
 
 log = structlog.get_logger(__name__)
+
+#: ``resp_status_code`` of an attempt's doc as text (as the search compares it), whether a
+#: record holds it as a string (ours, Kazoo's) or a number
+_STATUS_SQL = "(doc ->> 'resp_status_code')"
 
 
 class PostgresStore:
@@ -333,7 +345,7 @@ class PostgresStore:
             return
         async with self._tx() as conn:
             await conn.executemany(
-                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({values(9)})",
+                f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES ({values(10)})",
                 [attempt_params(attempt) for attempt in attempts],
             )
 
@@ -347,6 +359,7 @@ class PostgresStore:
         descending: bool = True,
         after: tuple[int, str] | None = None,
         limit: int = 50,
+        search: AttemptSearch | None = None,
     ) -> list[AttemptRecord]:
         sql, params = attempts_sql(
             AttemptQuery(
@@ -357,7 +370,9 @@ class PostgresStore:
                 descending=descending,
                 after=after,
                 limit=limit,
-            )
+                search=search,
+            ),
+            status_sql=_STATUS_SQL,
         )
         async with self._conn() as conn:
             return [attempt_from_row(row) for row in await conn.fetch(numbered(sql), *params)]

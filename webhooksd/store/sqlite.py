@@ -21,12 +21,20 @@ import structlog
 
 from webhooksd.errors import Conflict, NotFound, StoreError
 from webhooksd.kazoo.timeutil import now_ms
-from webhooksd.records import Account, AttemptRecord, FailureCount, HookActivity, HookDoc
+from webhooksd.records import (
+    Account,
+    AttemptRecord,
+    AttemptSearch,
+    FailureCount,
+    HookActivity,
+    HookDoc,
+)
 from webhooksd.store import HOOK_BATCH, _schema
 from webhooksd.store._codec import (
     ACCOUNT_COLUMNS,
     ACTIVITY_SQL,
     ATTEMPT_COLUMNS,
+    ATTEMPT_INSERT_COLUMNS,
     HOOK_COLUMNS,
     AttemptQuery,
     account_from_row,
@@ -66,6 +74,10 @@ _MIRROR_UPSERT = (
 )
 
 log = structlog.get_logger(__name__)
+
+#: ``resp_status_code`` of an attempt's doc as text (as the search compares it), whether a
+#: record holds it as a string (ours, Kazoo's) or a number
+_STATUS_SQL = "CAST(json_extract(doc, '$.resp_status_code') AS TEXT)"
 
 _PREFIX = "sqlite:///"
 _BUSY_TIMEOUT_MS = 10_000
@@ -405,7 +417,7 @@ class SqliteStore:
             return
         async with self._write() as conn:
             await conn.executemany(
-                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 9)})",
+                f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
                 [attempt_params(attempt) for attempt in attempts],
             )
 
@@ -419,6 +431,7 @@ class SqliteStore:
         descending: bool = True,
         after: tuple[int, str] | None = None,
         limit: int = 50,
+        search: AttemptSearch | None = None,
     ) -> list[AttemptRecord]:
         sql, params = attempts_sql(
             AttemptQuery(
@@ -429,7 +442,9 @@ class SqliteStore:
                 descending=descending,
                 after=after,
                 limit=limit,
-            )
+                search=search,
+            ),
+            status_sql=_STATUS_SQL,
         )
         async with self._read() as conn:
             return [attempt_from_row(row) for row in await fetch_all(conn, sql, params)]

@@ -1,5 +1,6 @@
-// The request log of one hook or of the whole account: a period, a result filter, pages of
-// attempts, each with its details and (when it failed) a resend.
+// The request log of one hook or of the whole account: a search bar (search.js), pages of
+// attempts, each with its details, its event's timeline (timeline.js) and (when it failed) a
+// resend.
 import { accountPath, api } from "./api.js";
 import { resultText, showAttempt } from "./attempt.js";
 import { catalogue, eventName, getHook, listHooks } from "./catalogue.js";
@@ -9,17 +10,17 @@ import { reenable, sendTest } from "./hook-actions.js";
 import { attempt, clearError, showError, toast } from "./messages.js";
 import { go } from "./nav.js";
 import { openResend } from "./resend.js";
-import { DAY_MS, clock, fromGregorian, isoDay, parseDay, toGregorian } from "./time.js";
+import { searchForm, searchQuery } from "./search.js";
+import { clock, fromGregorian, isoDay } from "./time.js";
+import { showTimeline } from "./timeline.js";
 
 const PAGE_SIZE = 50;
-const MAX_RANGE_DAYS = 31; // the API refuses wider windows (Crossbar's maximum_range)
-const DEFAULT_DAYS = 6; // the last week, today included
 
 export async function logView(hookId) {
   const [hooks] = await Promise.all([listHooks(), catalogue()]);
   const names = new Map(hooks.map((x) => [x.id, x.name]));
   const hook = hookId ? await getHook(hookId) : null;
-  const period = periodForm();
+  const period = searchForm(hookId ? null : hooks);
   const log = attemptLog(hookId, hook, names, period);
   period.element.addEventListener("submit", (event) => { event.preventDefault(); log.load(true, false); });
   const reload = () => log.load(true, false);
@@ -62,37 +63,6 @@ function hookActions(hook, onAttempt, names, onDone) {
   return actions;
 }
 
-/** From, To and Result; the submit listener is the caller's. */
-function periodForm() {
-  const today = new Date();
-  const fromId = nextId("from");
-  const toId = nextId("to");
-  const resultId = nextId("result");
-  const from = h("input", { id: fromId, type: "date", value: isoDay(new Date(today.getTime() - DEFAULT_DAYS * DAY_MS)), required: true });
-  const to = h("input", { id: toId, type: "date", value: isoDay(today), required: true });
-  const only = h("select", { id: resultId },
-    h("option", { value: "" }, "All results"),
-    h("option", { value: "failure" }, "Failures only"),
-    h("option", { value: "success" }, "Successes only"));
-  const element = h("form", { class: "toolbar", "aria-label": "Period" },
-    h("div", { class: "field-inline" }, h("label", { for: fromId }, "From"), from),
-    h("div", { class: "field-inline" }, h("label", { for: toId }, "To"), to),
-    h("div", { class: "field-inline" }, h("label", { for: resultId }, "Result"), only),
-    h("button", { type: "submit" }, "Filter"));
-  return { element, from, to, only };
-}
-
-/** The period as Crossbar's created_from/created_to, or null (and why) when it is not one. */
-function periodQuery({ from, to }) {
-  const start = parseDay(from.value, false);
-  const end = parseDay(to.value, true);
-  const refuse = (message) => { showError(new Error(message), "Request log"); return null; };
-  if (!start || !end) return refuse("Choose both dates.");
-  if (end < start) return refuse("The end date is before the start date.");
-  if ((end - start) / DAY_MS > MAX_RANGE_DAYS) return refuse(`Choose at most ${MAX_RANGE_DAYS} days.`);
-  return { created_from: toGregorian(start.getTime()), created_to: toGregorian(end.getTime()) };
-}
-
 /** The table, its status line and paging buttons, and what loads rows into them. */
 function attemptLog(hookId, hook, names, period) {
   const tbody = h("tbody");
@@ -113,12 +83,11 @@ function attemptLog(hookId, hook, names, period) {
   }
 
   async function load(reset, everything) {
-    const query = periodQuery(period);
+    const query = searchQuery(period);
     if (!query) return;
     if (everything) query.paginate = "false";
     else query.page_size = PAGE_SIZE;
     if (!reset && nextKey) query.start_key = nextKey;
-    if (period.only.value) query.filter_result = period.only.value;
     const path = hookId ? `/webhooks/${hookId}/attempts` : "/webhooks/attempts";
     const reply = await attempt("Loading the request log", () => api("GET", accountPath(path), { query }));
     if (!reply) return;
@@ -166,6 +135,8 @@ function attemptRow(item, hookId, label, onResend) {
   const actions = h("td", { class: "actions" },
     h("button", { type: "button", class: "small", "aria-label": `Details of the attempt at ${clock(when)}`,
       onclick: () => showAttempt(item, label) }, "Details"),
+    item.event_id ? h("button", { type: "button", class: "small", "aria-label": `Timeline of the event of the attempt at ${clock(when)}`,
+      onclick: () => showTimeline(item.event_id) }, "Timeline") : null,
     failed && item.id ? h("button", {
       type: "button", class: "small", "aria-label": `Resend the attempt at ${clock(when)}`,
       onclick: () => onResend(item, label),
