@@ -35,6 +35,8 @@ import asyncpg
 from bench.run import percentile
 from webhooksd.kazoo.timeutil import now_ms
 from webhooksd.store import open_store
+from webhooksd.store._codec import AttemptQuery, attempts_sql
+from webhooksd.store._postgres_sql import numbered
 from webhooksd.store._schema import DAY_MS, pending
 from webhooksd.store.postgres import PostgresStore
 
@@ -93,12 +95,14 @@ async def fill(conn: asyncpg.Connection, first: int, last: int, args: Any, start
     for low in range(first, last + 1, CHUNK):
         high = min(last, low + CHUNK - 1)
         await conn.execute(_FILL, start_ms, step, args.accounts, low, high)
-        print(f"  rows {low:,}–{high:,} written", flush=True)
+        print(f"  rows {low:,} to {high:,} written", flush=True)
 
 
-async def listing(store: PostgresStore, accounts: list[str], end_ms: int, n: int) -> dict[str, Any]:
+async def listing(
+    store: PostgresStore, conn: asyncpg.Connection, accounts: list[str], end_ms: int, n: int
+) -> dict[str, Any]:
     """p50/p99 of the API's store call for the first page and the next one, and of
-    ``get_attempt`` for ids from those pages."""
+    ``get_attempt`` for ids from those pages; and one listing's plan, EXPLAINed on ``conn``."""
     rng = random.Random(7)
     first: list[float] = []
     second: list[float] = []
@@ -126,7 +130,25 @@ async def listing(store: PostgresStore, accounts: list[str], end_ms: int, n: int
         began = time.perf_counter()
         assert await store.get_attempt(attempt_id) is not None
         lookups.append(time.perf_counter() - began)
-    return {
+    sql, params = attempts_sql(
+        AttemptQuery(
+            account_id=accounts[0],
+            hook_id=None,
+            created_from_ms=end_ms - WINDOW_MS,
+            created_to_ms=end_ms,
+            descending=True,
+            after=None,
+            limit=PAGE,
+        )
+    )
+    explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {numbered(sql)}"
+    plan = json.loads(await conn.fetchval(explain, *params))[0]
+    times = {
+        "planning_ms": round(plan["Planning Time"], 2),
+        "execution_ms": round(plan["Execution Time"], 2),
+        "top_node": plan["Plan"]["Node Type"],
+    }
+    return {"one_listing_explained": times} | {
         name: {
             "p50_ms": round(percentile(v, 50) * 1000, 2),
             "p99_ms": round(percentile(v, 99) * 1000, 2),
@@ -178,7 +200,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
             try:
                 before = PostgresStore(pool)  # no migration: the table as it was before 6
-                results["before"] = await listing(before, accounts, end_ms, args.queries)
+                results["before"] = await listing(before, conn, accounts, end_ms, args.queries)
                 print("before:", results["before"], flush=True)
                 bound = start_ms + args.prune_days * DAY_MS
                 began = time.perf_counter()
@@ -209,10 +231,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     results["migration_s"] / (args.rows / 1e6), 1
                 )
                 print("migration:", results["migration_s"], "s", flush=True)
-                await conn.execute("ANALYZE attempts")
+                # what autovacuum does to freshly written partitions anyway (the BEFORE table
+                # had it too): hint bits and the visibility map set, statistics taken
+                began = time.perf_counter()
+                await conn.execute("VACUUM ANALYZE attempts")
+                results["vacuum_after_migration_s"] = round(time.perf_counter() - began, 1)
                 results["table_size_after"] = await conn.fetchval(size)
                 assert isinstance(store, PostgresStore)
-                results["after"] = await listing(store, accounts, end_ms, args.queries)
+                results["after"] = await listing(store, conn, accounts, end_ms, args.queries)
                 print("after:", results["after"], flush=True)
                 began = time.perf_counter()
                 removed = await store.prune_attempts(bound)
