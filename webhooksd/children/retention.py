@@ -31,16 +31,21 @@ class Retention:
     async def __call__(self, handle: ChildHandle) -> None:
         handle.ready()
         while True:
-            try:
-                await self.prepare()
-                await self.prune()
-            except StoreError as exc:
-                # the store is down: try again next time rather than crash (repeated crashes
-                # would make the supervisor stop the whole daemon)
-                log.warning("attempt retention skipped", error=repr(exc))
+            # each on its own: a partition that could not be made (a lock not granted in
+            # time) must not keep old ones from being dropped, nor the other way round
+            for step in (self.prepare, self.prune):
+                try:
+                    await step()
+                except StoreError as exc:
+                    # the store is down: try again next time rather than crash (repeated
+                    # crashes would make the supervisor stop the whole daemon)
+                    log.warning(
+                        "attempt retention step skipped", step=step.__name__, error=repr(exc)
+                    )
             await asyncio.sleep(INTERVAL_S)
 
     async def prepare(self) -> list[str]:
+        """Make the coming days' room for attempts (PostgreSQL partitions)."""
         return await self._store.prepare_attempts(now_ms(), self._days_ahead)
 
     async def prune(self) -> int:
