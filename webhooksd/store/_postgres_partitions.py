@@ -58,7 +58,9 @@ async def partitions(conn: Any) -> list[Partition]:
     """The range partitions, oldest first (the DEFAULT partition is not among them)."""
     found = []
     for name, bound in await conn.fetch(_PARTITIONS):
-        match = _BOUNDS.search(bound)
+        # no bound: being detached by another instance at this moment (its catalog rows
+        # change one by one); it is that instance's to drop
+        match = None if bound is None else _BOUNDS.search(bound)
         if match is not None:
             found.append(Partition(name, int(match[1]), int(match[2])))
     return sorted(found, key=lambda p: p.from_ms)
