@@ -225,7 +225,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
             print("migrating", flush=True)
             began = time.perf_counter()
-            async with open_store(url) as store:
+            store_url = url + (
+                f"?plan_cache_mode={args.plan_cache_mode}" if args.plan_cache_mode else ""
+            )
+            async with open_store(store_url) as store:
                 results["migration_s"] = round(time.perf_counter() - began, 1)
                 results["migration_s_per_million"] = round(
                     results["migration_s"] / (args.rows / 1e6), 1
@@ -261,6 +264,9 @@ def cli() -> None:
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--prune-days", type=int, default=30)
     parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument(
+        "--plan-cache-mode", default="", help="AFTER's plan_cache_mode (default: the server's)"
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     results = asyncio.run(main(args))
