@@ -130,6 +130,12 @@ async def listing(
         began = time.perf_counter()
         assert await store.get_attempt(attempt_id) is not None
         lookups.append(time.perf_counter() - began)
+    # an id of another shape (or none stored): no partition to look in first, so all are
+    missing: list[float] = []
+    for attempt_id in ids:
+        began = time.perf_counter()
+        assert await store.get_attempt("f" + attempt_id[1:]) is None
+        missing.append(time.perf_counter() - began)
     sql, params = attempts_sql(
         AttemptQuery(
             account_id=accounts[0],
@@ -153,7 +159,12 @@ async def listing(
             "p50_ms": round(percentile(v, 50) * 1000, 2),
             "p99_ms": round(percentile(v, 99) * 1000, 2),
         }
-        for name, v in (("first_page", first), ("next_page", second), ("get_attempt", lookups))
+        for name, v in (
+            ("first_page", first),
+            ("next_page", second),
+            ("get_attempt", lookups),
+            ("get_attempt_missing", missing),
+        )
     }
 
 
