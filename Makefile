@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # Debian's chromium, driven by Playwright through executable_path (no browser download)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-unit test-integration test-ui screenshots lint format bench bench-kazoo install clean
+.PHONY: run test test-unit test-integration test-ui screenshots lint format bench bench-kazoo bench-partitions install clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "webhooksd needs Python 3.11 or newer")'
@@ -54,6 +54,11 @@ format: install
 bench: install
 	$(PIP) install -e '.[test,dev,bench]'
 	$(PY) -m bench.run
+
+# 10M attempts in a private database on the PostgreSQL of WEBHOOKSD_BENCH_PG_URL (a few GB
+# of disk, about half an hour on 2 cores); the database is dropped afterwards
+bench-partitions: install
+	$(PY) -m bench.partitions --pg $${WEBHOOKSD_BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 
 bench-kazoo: install
 	$(PY) -m bench.kazoo_accounts --amqp $${WEBHOOKSD_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}

@@ -51,6 +51,7 @@ class Settings:
     log_successful_attempts: bool = True
     attempt_write_linger_ms: int = 5
     attempt_retention_days: int = 35
+    attempt_partition_days_ahead: int = 7
     attempt_failure_count: int = 6
     attempt_failure_expiry_ms: int = 60_000
     disable_disabler: bool = False
@@ -300,3 +301,9 @@ def _check_numbers(settings: Settings) -> None:
     ):
         if getattr(settings, name) < 0:
             raise ConfigError(name, f"must not be negative, not {getattr(settings, name)}")
+    # each day ahead is one PostgreSQL table; a year is far more than any outage needs
+    if not 1 <= settings.attempt_partition_days_ahead <= 366:
+        raise ConfigError(
+            "attempt_partition_days_ahead",
+            f"must be from 1 to 366, not {settings.attempt_partition_days_ahead}",
+        )

@@ -44,11 +44,14 @@ async def test_add_and_get_round_trip(store: Store) -> None:
 
 
 async def test_duplicate_attempt_rolls_back_batch(store: Store) -> None:
-    """A batch with a duplicate id is a Conflict and writes none of its rows."""
+    """A batch with a duplicate attempt is a Conflict and writes none of its rows. The
+    duplicate has the same created_ms, as any written twice does: PostgreSQL's partitioned
+    table can only hold ids unique per created_ms (its key must contain the partition key),
+    and the daemon's ids begin with their created_ms."""
     await store.add_attempts([attempt("a1", "h1", 1, attempt_id="dup")])
     fresh = attempt("a1", "h1", 2, attempt_id="fresh")
     with pytest.raises(Conflict):
-        await store.add_attempts([fresh, attempt("a1", "h1", 3, attempt_id="dup")])
+        await store.add_attempts([fresh, attempt("a1", "h1", 1, attempt_id="dup")])
     assert await store.get_attempt("fresh") is None
 
 

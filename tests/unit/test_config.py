@@ -104,6 +104,16 @@ def test_a_breaker_cooldown_as_long_as_the_failure_window_is_refused() -> None:
     assert settings.breaker_failures == 0
 
 
+def test_partition_days_ahead_is_bounded() -> None:
+    """Each day ahead is a PostgreSQL table: 1 to 366, from the environment like the rest."""
+    assert load(environ={}).attempt_partition_days_ahead == 7
+    env = {"WEBHOOKSD_ATTEMPT_PARTITION_DAYS_AHEAD": "30"}
+    assert load(environ=env).attempt_partition_days_ahead == 30
+    for bad in ("0", "367", "-1"):
+        with pytest.raises(ConfigError, match="attempt_partition_days_ahead"):
+            load(environ={"WEBHOOKSD_ATTEMPT_PARTITION_DAYS_AHEAD": bad})
+
+
 def test_event_loop_setting() -> None:
     """``event_loop``: auto takes uvloop (a dependency on Linux), asyncio the standard loop;
     anything else is refused naming the setting."""

@@ -11,7 +11,7 @@ and closed in reverse after every child has stopped. The children, in start orde
 ``alerts``           disabled and recovered hooks → the account's e-mail and alert URL
 ``store_probe``      a heartbeat write → /readyz's ``store`` check, the listeners' outage probe
 ``disabler``         failing hooks → disabled
-``retention``        old attempts → deleted
+``retention``        coming days' partitions made, old attempts → deleted
 ``gauges``           queue depths → /metrics
 ``api``              the Crossbar API, the UI, /metrics, /healthz, /readyz
 
@@ -212,7 +212,11 @@ async def build(settings: Settings) -> AsyncIterator[Daemon]:
             ChildSpec(name="disabler", main=disabler),
             ChildSpec(
                 name="retention",
-                main=Retention(store=store, retention_days=settings.attempt_retention_days),
+                main=Retention(
+                    store=store,
+                    retention_days=settings.attempt_retention_days,
+                    days_ahead=settings.attempt_partition_days_ahead,
+                ),
             ),
             ChildSpec(
                 name="gauges",

@@ -140,8 +140,14 @@ class Store(Protocol):
         """Stop counting the failures of one hook (or of every hook of the account).
         Returns how many attempts stopped counting."""
 
+    async def prepare_attempts(self, now_ms: int, days_ahead: int) -> list[str]:
+        """Make ready where the attempts of the UTC day of ``now_ms`` and of the
+        ``days_ahead`` days after it go (PostgreSQL: their partitions); return what was made.
+        Safe to run from several instances at once. SQLite has nothing to make."""
+
     async def prune_attempts(self, older_than_ms: int) -> int:
-        """Delete attempts created before ``older_than_ms``; return how many."""
+        """Delete attempts created before ``older_than_ms``; return how many (PostgreSQL
+        drops whole partitions older than it and deletes rows only in the one it falls in)."""
 
     async def ping(self) -> None:
         """A round trip to the database; raises :class:`StoreError` when it is unreachable."""

@@ -8,13 +8,27 @@ Here they are tables with the fields the daemon queries on pulled out into colum
 Each migration is a tuple of DDL statements; ``{json}`` is the dialect's JSON column type
 (``TEXT`` for SQLite, ``jsonb`` for PostgreSQL) and ``{collate}`` the collation clause of
 id columns (PostgreSQL sorts ids bytewise with ``COLLATE "C"``, as SQLite always does, so
-both stores order and page alike whatever the database's locale). A migration is never
-edited once released: a change is a new, higher-numbered migration.
+both stores order and page alike whatever the database's locale). A migration that only one
+dialect needs is an :class:`Only`: the other records its version and runs nothing, so both
+stores keep one numbering. A migration is never edited once released: a change is a new,
+higher-numbered migration.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+@dataclass(frozen=True, slots=True)
+class Only:
+    """Statements of a migration that one dialect runs and the other skips."""
+
+    dialect: Dialect
+    statements: tuple[str, ...]
+
 
 #: the unique index on realms; a write it refuses is :class:`webhooksd.errors.RealmTaken`
 REALM_INDEX: Final = "accounts_realm_unique"
@@ -24,8 +38,81 @@ REALM_SET: Final = "realm IS NOT NULL AND realm <> ''"
 #: copy is stored without it (Kazoo itself refuses a duplicate realm, so this is rare)
 REALM_DROPPED: Final = "realm already taken by another account; account stored without it"
 
+#: the PostgreSQL attempts table is partitioned by day of ``created_ms`` (Unix milliseconds,
+#: UTC days): partition ``attempts_pYYYYMMDD`` holds ``[day start, next day start)``, and
+#: ``attempts_default`` catches a row no partition covers yet, so an insert never fails
+PARTITION_PREFIX: Final = "attempts_p"
+DEFAULT_PARTITION: Final = "attempts_default"
+DAY_MS: Final = 86_400_000
+#: days after today the migration itself creates partitions for; the retention child then
+#: keeps ``attempt_partition_days_ahead`` days ready
+MIGRATION_DAYS_AHEAD: Final = 7
+
+#: PostgreSQL migration 6: the unpartitioned attempts table becomes a partitioned one, in the
+#: migration's transaction (all or nothing: a crash midway leaves the old table as it was).
+#: The new table is made LIKE the old, so it has every column the old one has at this point
+#: (whatever earlier migrations added), and every secondary index is re-made from the old
+#: table's own definitions. The primary key must contain the partition key: (id, created_ms).
+#: Rows are loaded before the indexes are built (one sort per index and partition instead of
+#: a B-tree insert per row). Partitions are made for each day that has rows (found by a skip
+#: scan of ``attempts_created``, one index probe per such day) and for today and the next
+#: ``MIGRATION_DAYS_AHEAD`` days.
+_PARTITION_ATTEMPTS = f"""
+DO $migrate$
+DECLARE
+    schema_name text;
+    index_defs text[];
+    index_def text;
+    day bigint;
+    today bigint := floor(extract(epoch FROM clock_timestamp()) * 1000 / {DAY_MS})::bigint;
+BEGIN
+    -- already partitioned (a store whose version rows were lost): nothing to do
+    IF (SELECT relkind FROM pg_class WHERE oid = 'attempts'::regclass) = 'p' THEN
+        RETURN;
+    END IF;
+    SELECT n.nspname INTO STRICT schema_name FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = 'attempts'::regclass;
+    -- the old table's secondary indexes, as statements that name the table "attempts"
+    SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '{{}}')
+        INTO index_defs FROM pg_index i
+        WHERE i.indrelid = 'attempts'::regclass AND NOT i.indisprimary;
+    ALTER TABLE attempts RENAME TO attempts_unpartitioned;
+    EXECUTE format(
+        'CREATE TABLE %I.attempts (LIKE %I.attempts_unpartitioned INCLUDING DEFAULTS'
+        ' INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)'
+        ' PARTITION BY RANGE (created_ms)', schema_name, schema_name);
+    EXECUTE format('CREATE TABLE %I.{DEFAULT_PARTITION} PARTITION OF %I.attempts DEFAULT',
+        schema_name, schema_name);
+    FOR day IN
+        WITH RECURSIVE days(d) AS (
+            SELECT floor(min(created_ms)::numeric / {DAY_MS})::bigint FROM attempts_unpartitioned
+            UNION ALL
+            SELECT (SELECT floor(min(created_ms)::numeric / {DAY_MS})::bigint
+                    FROM attempts_unpartitioned WHERE created_ms >= (days.d + 1) * {DAY_MS})
+            FROM days WHERE days.d IS NOT NULL
+        )
+        SELECT d FROM days WHERE d IS NOT NULL
+        UNION
+        SELECT generate_series(today, today + {MIGRATION_DAYS_AHEAD})
+    LOOP
+        EXECUTE format(
+            'CREATE TABLE %I.%I PARTITION OF %I.attempts FOR VALUES FROM (%s) TO (%s)',
+            schema_name, '{PARTITION_PREFIX}' || to_char(
+                to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD'),
+            schema_name, day * {DAY_MS}, (day + 1) * {DAY_MS});
+    END LOOP;
+    INSERT INTO attempts SELECT * FROM attempts_unpartitioned;
+    DROP TABLE attempts_unpartitioned;
+    ALTER TABLE attempts ADD PRIMARY KEY (id, created_ms);
+    FOREACH index_def IN ARRAY index_defs LOOP
+        EXECUTE index_def;
+    END LOOP;
+END
+$migrate$"""
+
 #: (version, statements), applied in ascending order; each version exactly once
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...] | Only], ...]] = (
     (
         1,
         (
@@ -144,6 +231,8 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "CREATE INDEX attempts_account_event ON attempts (account_id, event_id, created_ms)",
         ),
     ),
+    # attempts in daily partitions, so retention drops whole days (SQLite deletes rows)
+    (6, Only("postgresql", (_PARTITION_ATTEMPTS,))),
 )
 
 #: created before the migrations run, so it cannot itself be a migration
@@ -153,13 +242,24 @@ SCHEMA_VERSION_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
 )"""
 
 
-def pending(current: int, *, json_type: str, collate: str) -> list[tuple[int, list[str]]]:
-    """The migrations after ``current``, in order, rendered for one dialect."""
-    return [
-        (version, [s.format(json=json_type, collate=collate) for s in statements])
-        for version, statements in MIGRATIONS
-        if version > current
-    ]
+def pending(
+    current: int, *, dialect: Dialect, json_type: str, collate: str
+) -> list[tuple[int, list[str]]]:
+    """The migrations after ``current``, in order, rendered for one dialect (a migration for
+    the other dialect only comes with no statements: its version is still recorded)."""
+    rendered: list[tuple[int, list[str]]] = []
+    for version, migration in MIGRATIONS:
+        if version <= current:
+            continue
+        if isinstance(migration, Only):
+            # dialect-only statements are written for that dialect: no placeholders
+            mine = migration.dialect == dialect
+            rendered.append((version, list(migration.statements) if mine else []))
+        else:
+            rendered.append(
+                (version, [s.format(json=json_type, collate=collate) for s in migration])
+            )
+    return rendered
 
 
 def latest() -> int:

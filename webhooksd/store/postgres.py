@@ -9,6 +9,7 @@ races between instances are settled by the database (conditional UPDATEs on ``re
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -27,7 +28,7 @@ from webhooksd.records import (
     HookActivity,
     HookDoc,
 )
-from webhooksd.store import HOOK_BATCH, _schema
+from webhooksd.store import HOOK_BATCH, _postgres_partitions, _schema
 from webhooksd.store._codec import (
     ACCOUNT_COLUMNS,
     ACTIVITY_SQL,
@@ -70,6 +71,9 @@ _MIRROR_UPSERT = (
     " RETURNING realm"
 )
 
+#: an id made by ``new_time_ordered_id``: 12 hex digits of created_ms, then 20 more
+_TIME_ORDERED = re.compile(r"([0-9a-f]{12})[0-9a-f]{20}")
+
 log = structlog.get_logger(__name__)
 
 #: ``resp_status_code`` of an attempt's doc as text (as the search compares it), whether a
@@ -111,7 +115,7 @@ class PostgresStore:
             await conn.execute(_schema.SCHEMA_VERSION_TABLE)
             current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
             for version, statements in _schema.pending(
-                current, json_type="jsonb", collate=' COLLATE "C"'
+                current, dialect="postgresql", json_type="jsonb", collate=' COLLATE "C"'
             ):
                 for statement in statements:
                     await conn.execute(statement)
@@ -378,9 +382,17 @@ class PostgresStore:
             return [attempt_from_row(row) for row in await conn.fetch(numbered(sql), *params)]
 
     async def get_attempt(self, attempt_id: str) -> AttemptRecord | None:
+        # ids the daemon makes begin with their created_ms: looking there first reads one
+        # partition's primary key; any other id (an imported one) is looked for in them all
+        hinted = _TIME_ORDERED.fullmatch(attempt_id)
         async with self._conn() as conn:
-            sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1"
-            row = await conn.fetchrow(sql, attempt_id)
+            row = None
+            if hinted is not None:
+                sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1 AND created_ms = $2"
+                row = await conn.fetchrow(sql, attempt_id, int(hinted[1], 16))
+            if row is None:
+                sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1"
+                row = await conn.fetchrow(sql, attempt_id)
         return None if row is None else attempt_from_row(row)
 
     async def count_failures(
@@ -427,10 +439,27 @@ class PostgresStore:
         async with self._tx() as conn:
             await conn.execute(sql, instance, now_ms())
 
+    async def prepare_attempts(self, now_ms: int, days_ahead: int) -> list[str]:
+        async with self._tx() as conn:
+            made = await _postgres_partitions.prepare(conn, now_ms, days_ahead)
+        if made:
+            log.info("attempt partitions created", partitions=made)
+        return made
+
     async def prune_attempts(self, older_than_ms: int) -> int:
+        # whole days go as whole partitions, one short transaction each (the table lock a
+        # drop takes is held for no longer than that); only the day the bound falls in, and
+        # the DEFAULT partition, lose rows one by one
+        async with self._conn() as conn:
+            old = await _postgres_partitions.droppable(conn, older_than_ms)
+        removed = 0
+        for partition in old:
+            async with self._tx() as conn:
+                removed += await _postgres_partitions.drop(conn, partition)
+            log.info("attempt partition dropped", partition=partition.name)
         async with self._conn() as conn:
             sql = "DELETE FROM attempts WHERE created_ms < $1"
-            return affected(await conn.execute(sql, older_than_ms))
+            return removed + affected(await conn.execute(sql, older_than_ms))
 
     # -- hook-module metadata --------------------------------------------------------------
     async def list_module_meta(self) -> dict[str, dict[str, Any]]:

@@ -151,7 +151,9 @@ class SqliteStore:
             await conn.execute(_schema.SCHEMA_VERSION_TABLE)
             row = await one(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version")
             current = row[0] if row else 0
-            for version, statements in _schema.pending(current, json_type="TEXT", collate=""):
+            for version, statements in _schema.pending(
+                current, dialect="sqlite", json_type="TEXT", collate=""
+            ):
                 for statement in statements:
                     await conn.execute(statement)
                 await conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, now_ms()))
@@ -502,6 +504,10 @@ class SqliteStore:
             await conn.execute("ROLLBACK TO probe_room")
             await conn.execute("RELEASE probe_room")
             await conn.execute(_HEARTBEAT_SQL, (instance, now_ms()))
+
+    async def prepare_attempts(self, now_ms: int, days_ahead: int) -> list[str]:
+        # one table: retention deletes rows, which SQLite does in place at this scale
+        return []
 
     async def prune_attempts(self, older_than_ms: int) -> int:
         async with self._write() as conn:
