@@ -159,7 +159,10 @@ async def test_configure_test_troubleshoot_disable_reenable_delete(
     receiver.status = 500
     for n in range(6):
         await ui_daemon.publish_channel_create(ui_daemon.account_id, f"failing-{n}")
-    await receiver.wait_for(7, timeout=15)
+    # not all six need reach the receiver: when the publishes come slowly (a loaded machine),
+    # five failures in a row open the endpoint's breaker and the sixth is deferred, which
+    # counts toward the disable all the same; one failure received is enough for the log
+    await receiver.wait_for(2, timeout=15)
 
     async def disabled() -> bool:
         return not (await only_hook(ui_daemon))["enabled"]
@@ -174,7 +177,8 @@ async def test_configure_test_troubleshoot_disable_reenable_delete(
 
     # its log shows the failures with their status code
     await listed.get_by_role("link", name="Request log of New calls").click()
-    await expect(page.locator("table.log tbody tr.failed").first).to_contain_text("HTTP 500")
+    failed = page.locator("table.log tbody tr.failed")
+    await expect(failed.filter(has_text="HTTP 500").first).to_be_visible()
     await expect(
         page.get_by_text("Disabled by the server: too many failed attempts")
     ).to_be_visible()
