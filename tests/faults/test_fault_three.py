@@ -180,8 +180,9 @@ async def test_one_of_three_killed_mid_stream(
     nrig: NodeRig, receivers: StartReceiver, nkazoo: Kazoo
 ) -> None:
     """3,000 events, three instances; one is SIGKILLed when a third were accepted: the other
-    two deliver the rest and its unacked events; every duplicate was first accepted before
-    the kill and again after it, and there are at most its prefetch of them."""
+    two deliver the rest and its unacked events; every duplicate is one event sent twice
+    under one webhook-id, the second time after the kill, and there are at most its prefetch
+    of them (what RabbitMQ lets one consumer hold unacked)."""
     receiver, daemons, api = await _three(nrig, receivers, nkazoo, "crash")
     victim, survivors = daemons[1], [daemons[0], daemons[2]]
     base = await nrig.settled(daemons)
