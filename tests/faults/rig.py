@@ -208,6 +208,24 @@ def tally(hits: Collection[Hit], expected: Collection[str], path: str | None = N
     )
 
 
+def repeats(hits: Collection[Hit], calls: Collection[str]) -> dict[str, list[Hit]]:
+    """Each of ``calls`` accepted more than once, with its accepted requests in order."""
+    wanted = set(calls)
+    seen: dict[str, list[Hit]] = defaultdict(list)
+    for hit in hits:
+        if hit.accepted and hit.call_id in wanted:
+            seen[hit.call_id].append(hit)
+    return {call: found for call, found in seen.items() if len(found) > 1}
+
+
+def duplicates(hits: Collection[Hit], calls: Collection[str]) -> list[str]:
+    """One line per event accepted more than once, with its first webhook-id."""
+    return [
+        f"{call} x{len(found)} webhook-id={found[0].webhook_id}"
+        for call, found in repeats(hits, calls).items()
+    ]
+
+
 def report(result: Tally, scenario: str) -> None:
     """Print the count line and assert nothing was lost and webhook-ids are stable."""
     print(result.line(scenario))
@@ -353,6 +371,8 @@ class Kazoo:
     def __init__(self, channel: aio_pika.abc.AbstractChannel) -> None:
         self.channel = channel
         self.republished = 0
+        #: channel_create events published by :meth:`call` (probes included)
+        self.calls = 0
 
     async def publish(
         self,
@@ -385,6 +405,7 @@ class Kazoo:
 
     async def call(self, account: str, call_id: str, *, persistent: bool = False) -> None:
         await self.publish("callevt", *channel_create(account, call_id), persistent=persistent)
+        self.calls += 1
 
     async def stream(
         self, account: str, calls: Collection[str], *, rate: float = 0.0, persistent: bool = False

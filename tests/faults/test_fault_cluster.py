@@ -26,11 +26,11 @@ from tests.faults.cluster import Cluster, Node, sbin
 from tests.faults.conftest import Rig
 from tests.faults.rig import (
     PROBE,
-    Hit,
     Kazoo,
     Receiver,
     StartReceiver,
     bin_path,
+    duplicates,
     make_live,
     metric_total,
     report,
@@ -169,20 +169,6 @@ def _fail_a_fifth(_path: str, call: str, before: int) -> int:
     return 503
 
 
-def _duplicates(hits: list[Hit], calls: list[str]) -> list[str]:
-    """Each event accepted more than once, with its first webhook-id."""
-    wanted = set(calls)
-    seen: dict[str, list[Hit]] = {}
-    for hit in hits:
-        if hit.accepted and hit.call_id in wanted:
-            seen.setdefault(hit.call_id, []).append(hit)
-    return [
-        f"{call} x{len(found)} webhook-id={found[0].webhook_id}"
-        for call, found in seen.items()
-        if len(found) > 1
-    ]
-
-
 async def _two_daemons(crig: ClusterRig, receiver: Receiver, kazoo: Kazoo, path: str) -> Any:
     first = await crig.start(node=crig.cluster.nodes[1], **SETTINGS)
     api = await crig.api(first)
@@ -231,7 +217,7 @@ async def test_leader_of_the_shared_queue_stopped_mid_stream(
         f" delivered while it was down: {delivered_while_down};"
         f" republished by Kazoo: {ckazoo.republished}"
     )
-    for line in _duplicates(receiver.hits, calls):
+    for line in duplicates(receiver.hits, calls):
         print("duplicate:", line)
     report(result, "cluster_leader_stopped")
     assert first.running and second.running
@@ -278,7 +264,7 @@ async def test_node_stopped_while_retries_wait_in_delay_buckets(
     await receiver.wait_accepted(calls, timeout=120)
     await asyncio.sleep(1.0)  # time for late duplicates to arrive and be counted, if any
     result = tally(receiver.hits, calls)
-    for line in _duplicates(receiver.hits, calls):
+    for line in duplicates(receiver.hits, calls):
         print("duplicate:", line)
     report(result, "cluster_node_stopped_retries_waiting")
     assert failed <= receiver.accepted_calls()
