@@ -19,6 +19,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -228,6 +229,32 @@ async def login(http: aiohttp.ClientSession, api: str, key: str) -> tuple[str, s
     return resp["auth_token"], resp["data"]["account_id"]
 
 
+@asynccontextmanager
+async def profiled(pid: int) -> AsyncIterator[None]:
+    """With ``BENCH_PROFILE=<file>``: py-spy samples the daemon (every thread, native frames
+    left out) while it runs at full speed, into ``<file>`` as collapsed stacks (see
+    ``bench/profile.py`` for the table). py-spy reads the process from outside: it adds no
+    CPU to the daemon's own account."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        yield
+        return
+    spy = subprocess.Popen(
+        [
+            *(str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw"),
+            *("--rate", "250", "--output", out, "--nonblocking"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.sleep(1.0)  # attached before the first event
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.to_thread(spy.wait, 30)
+
+
 async def run_daemon(
     http: aiohttp.ClientSession,
     receiver: Receiver,
@@ -260,7 +287,8 @@ async def run_daemon(
                 },
             )
             await asyncio.sleep(0.5)
-            full, runs = await measure_full(receiver, account, count, proc.pid)
+            async with profiled(proc.pid):
+                full, runs = await measure_full(receiver, account, count, proc.pid)
             out: dict[str, Any] = {"full": full, "full_runs": runs}
             for rate in rates:
                 out[f"rate_{int(rate)}"] = await measure(
@@ -284,11 +312,13 @@ async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]
     receiver_args = [sys.executable, "-m", "bench.receiver", "--port", str(port)]
     async with aiohttp.ClientSession() as http, process(receiver_args):
         receiver = Receiver(http, port)
-        if "e2e" not in skip:
+        if "relay" not in skip and "e2e" not in skip:
             results["relay"] = await run_relay(receiver, port, count, rates)
             print("relay", results["relay"], flush=True)
+        if "daemon" not in skip and "e2e" not in skip:
             results["daemon"] = await run_daemon(http, receiver, port, count, rates)
             print("daemon", results["daemon"], flush=True)
+        if "relay" in results and "daemon" in results:
             relay_rate = results["relay"]["full"]["events_per_s"]
             daemon_rate = results["daemon"]["full"]["events_per_s"]
             results["throughput_ratio"] = round(daemon_rate / relay_rate, 3)
@@ -308,13 +338,23 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rates", default="250,500,1000,2000")
-    parser.add_argument("--skip", default="", help="comma-separated: e2e,scale,api")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: e2e (relay and daemon),relay,daemon,scale,api"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="where latest.json and bench.png go (an A/B run need not replace the committed ones)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
     data = asyncio.run(main(args.events, rates, set(filter(None, args.skip.split(",")))))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-    from bench import plot
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if "relay" in data and "daemon" in data and not args.no_plot:
+        from bench import plot
 
-    plot.render(data, RESULTS / "bench.png")
-    print(f"wrote {RESULTS / 'latest.json'} and {RESULTS / 'bench.png'}")
+        plot.render(data, args.out / "bench.png")
+    print(f"wrote {args.out / 'latest.json'}", flush=True)

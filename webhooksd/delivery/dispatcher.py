@@ -244,15 +244,18 @@ class Dispatcher:
         (and room in the hook's backlog) is due again, a 410 switches the hook off, and a
         success is recorded only if ``log_successful_attempts``; without (the API's test and
         replay) the attempt is sent once whatever the breaker says and always recorded."""
-        with structlog.contextvars.bound_contextvars(
+        # Bound without being unbound: _deliver runs each attempt as its own task (gather),
+        # whose context is a copy that ends with it. bound_contextvars' reset on the way out
+        # was a measurable share of the attempt's own cost.
+        structlog.contextvars.bind_contextvars(
             account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
-        ):
-            outcome, request, recorded = await self._outcome(hook, job, retries=retries)
-            if outcome is None:
-                return self._defer(hook, job, recorded)
-            if retries and outcome.kind == "gone":
-                await self._gone(hook)
-            return self._settle(hook, job, outcome, request, recorded, retries=retries)
+        )
+        outcome, request, recorded = await self._outcome(hook, job, retries=retries)
+        if outcome is None:
+            return self._defer(hook, job, recorded)
+        if retries and outcome.kind == "gone":
+            await self._gone(hook)
+        return self._settle(hook, job, outcome, request, recorded, retries=retries)
 
     def _settle(
         self,
