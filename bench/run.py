@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -96,9 +97,18 @@ class Receiver:
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process has used so far."""
+    """CPU seconds (user + system, every thread) a process and the processes it started
+    (``--workers``: the parent and every worker) have used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        with contextlib.suppress(OSError):  # it exited meanwhile
+            own += cpu_s(int(child))
+    return own
 
 
 async def measure(
@@ -255,22 +265,59 @@ async def profiled(pid: int) -> AsyncIterator[None]:
         await asyncio.to_thread(spy.wait, 30)
 
 
+def free_ports(count: int) -> int:
+    """A port p with p + 1 … p + count - 1 free too (worker i listens on p + i)."""
+    while True:
+        port = free_port()
+        socks = []
+        try:
+            for offset in range(1, count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+
+
+async def wait_hooks(http: aiohttp.ClientSession, api: str, timeout: float = 30) -> None:
+    """Until the worker behind ``api`` has the hook loaded (``--workers``: each has its own
+    table, told by the config notice)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with http.get(api + "/metrics") as resp:
+            if "webhooksd_hooks_loaded 1.0" in await resp.text():
+                return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("hook not loaded")
+
+
 async def run_daemon(
     http: aiohttp.ClientSession,
     receiver: Receiver,
     receiver_port: int,
     count: int,
     rates: list[float],
+    workers: int = 1,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="webhooksd-bench-"))
-    api_port, tag, key = free_port(), uuid.uuid4().hex[:8], secrets.token_hex(32)
+    api_port, tag, key = free_ports(workers), uuid.uuid4().hex[:8], secrets.token_hex(32)
     # BENCH_STORE_URL: an empty PostgreSQL database, to compare the stores (default: SQLite)
     env = daemon_env(workdir, api_port, tag, store_url=os.environ.get("BENCH_STORE_URL"))
     bootstrap(env, key)
     api = f"http://127.0.0.1:{api_port}"
+    apis = [f"http://127.0.0.1:{api_port + i}" for i in range(workers)]
+
+    async def ready() -> None:
+        for each in apis:
+            await wait_ready(http, each)
+
     try:
         async with process(
-            [str(BIN / "webhooksd"), "run"], env, ready=lambda: wait_ready(http, api)
+            [str(BIN / "webhooksd"), "run", "--workers", str(workers)], env, ready=ready
         ) as proc:
             token, account = await login(http, api, key)
             await api_call(
@@ -286,6 +333,8 @@ async def run_daemon(
                     "uri": f"http://127.0.0.1:{receiver_port}/hook",
                 },
             )
+            for each in apis:
+                await wait_hooks(http, each)
             await asyncio.sleep(0.5)
             async with profiled(proc.pid):
                 full, runs = await measure_full(receiver, account, count, proc.pid)
@@ -301,7 +350,9 @@ async def run_daemon(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]:
+async def main(
+    count: int, rates: list[float], skip: set[str], workers: list[int]
+) -> dict[str, Any]:
     from bench import scale  # imported late: it imports the package under test
 
     results: dict[str, Any] = {
@@ -318,6 +369,12 @@ async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]
         if "daemon" not in skip and "e2e" not in skip:
             results["daemon"] = await run_daemon(http, receiver, port, count, rates)
             print("daemon", results["daemon"], flush=True)
+        for n in workers:
+            if n > 1 and "daemon" not in skip and "e2e" not in skip:
+                # full speed only: what more processes are for
+                key = f"daemon_workers_{n}"
+                results[key] = await run_daemon(http, receiver, port, count, [], workers=n)
+                print(key, results[key], flush=True)
         if "relay" in results and "daemon" in results:
             relay_rate = results["relay"]["full"]["events_per_s"]
             daemon_rate = results["daemon"]["full"]["events_per_s"]
@@ -325,6 +382,10 @@ async def main(count: int, rates: list[float], skip: set[str]) -> dict[str, Any]
             relay_cpu = results["relay"]["full"]["cpu_ms_per_event"]
             daemon_cpu = results["daemon"]["full"]["cpu_ms_per_event"]
             results["cpu_per_event_ratio"] = round(daemon_cpu / relay_cpu, 3)
+            for n in workers:
+                if f"daemon_workers_{n}" in results:
+                    many = results[f"daemon_workers_{n}"]["full"]["events_per_s"]
+                    results[f"throughput_ratio_workers_{n}"] = round(many / relay_rate, 3)
     if "scale" not in skip:
         results["scale"] = await scale.run()
         print("scale", results["scale"], flush=True)
@@ -347,10 +408,15 @@ if __name__ == "__main__":
         default=RESULTS,
         help="where latest.json and bench.png go (an A/B run need not replace the committed ones)",
     )
+    parser.add_argument(
+        "--workers", default="1,2", help="worker counts of the daemon (1 is always run)"
+    )
     parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
-    data = asyncio.run(main(args.events, rates, set(filter(None, args.skip.split(",")))))
+    skip = set(filter(None, args.skip.split(",")))
+    workers = [int(n) for n in args.workers.split(",") if n]
+    data = asyncio.run(main(args.events, rates, skip, workers))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     if "relay" in data and "daemon" in data and not args.no_plot:
