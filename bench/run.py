@@ -152,6 +152,24 @@ async def measure_full(
     return ranked[len(ranked) // 2], runs
 
 
+#: fixed rates measured three times, the median by p99 reported (``runs_rate_<n>`` keeps
+#: them all): the figure a shared machine moves most
+REPEATED_RATES = frozenset({1000.0})
+
+
+async def measure_rates(
+    out: dict[str, Any], receiver: Receiver, account: str, rates: list[float], pid: int
+) -> None:
+    """Ten seconds at each fixed rate, into ``out["rate_<n>"]``."""
+    for rate in rates:
+        times = 3 if rate in REPEATED_RATES else 1
+        runs = [await measure(receiver, account, int(rate * 10), rate, pid) for _ in range(times)]
+        ranked = sorted(runs, key=lambda r: r["p99_ms"])
+        out[f"rate_{int(rate)}"] = ranked[len(ranked) // 2]
+        if times > 1:
+            out[f"runs_rate_{int(rate)}"] = runs
+
+
 async def run_relay(
     receiver: Receiver, port: int, count: int, rates: list[float]
 ) -> dict[str, Any]:
@@ -170,10 +188,7 @@ async def run_relay(
     async with process(args) as proc:
         full, runs = await measure_full(receiver, "relay", count, proc.pid)
         out: dict[str, Any] = {"full": full, "full_runs": runs}
-        for rate in rates:
-            out[f"rate_{int(rate)}"] = await measure(
-                receiver, "relay", int(rate * 10), rate, proc.pid
-            )
+        await measure_rates(out, receiver, "relay", rates, proc.pid)
     await delete_queue(queue)
     return out
 
@@ -283,14 +298,18 @@ def free_ports(count: int) -> int:
                 sock.close()
 
 
-async def wait_hooks(http: aiohttp.ClientSession, api: str, timeout: float = 30) -> None:
+async def wait_hooks(
+    http: aiohttp.ClientSession, api: str, expected: int, timeout: float = 30
+) -> None:
     """Until the worker behind ``api`` has the hook loaded (``--workers``: each has its own
     table, told by the config notice)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         async with http.get(api + "/metrics") as resp:
-            if "webhooksd_hooks_loaded 1.0" in await resp.text():
-                return
+            text = await resp.text()
+        loaded = [line for line in text.splitlines() if line.startswith("webhooksd_hooks_loaded ")]
+        if loaded and float(loaded[0].split()[1]) >= expected:
+            return
         await asyncio.sleep(0.1)
     raise TimeoutError("hook not loaded")
 
@@ -302,11 +321,19 @@ async def run_daemon(
     count: int,
     rates: list[float],
     workers: int = 1,
+    extra_hooks: int = 0,
+    full_speed: bool = True,
 ) -> dict[str, Any]:
+    """The daemon's figures; ``extra_hooks``: that many hooks of 10,000 other accounts loaded
+    beside the benchmark's one (latency with a big table)."""
     workdir = Path(tempfile.mkdtemp(prefix="webhooksd-bench-"))
     api_port, tag, key = free_ports(workers), uuid.uuid4().hex[:8], secrets.token_hex(32)
     # BENCH_STORE_URL: an empty PostgreSQL database, to compare the stores (default: SQLite)
     env = daemon_env(workdir, api_port, tag, store_url=os.environ.get("BENCH_STORE_URL"))
+    if extra_hooks:
+        from bench import scale
+
+        await scale.seed_store(env["WEBHOOKSD_STORE_URL"], scale.accounts(), extra_hooks)
     bootstrap(env, key)
     api = f"http://127.0.0.1:{api_port}"
     apis = [f"http://127.0.0.1:{api_port + i}" for i in range(workers)]
@@ -334,15 +361,14 @@ async def run_daemon(
                 },
             )
             for each in apis:
-                await wait_hooks(http, each)
+                await wait_hooks(http, each, 1 + extra_hooks)
             await asyncio.sleep(0.5)
-            async with profiled(proc.pid):
-                full, runs = await measure_full(receiver, account, count, proc.pid)
-            out: dict[str, Any] = {"full": full, "full_runs": runs}
-            for rate in rates:
-                out[f"rate_{int(rate)}"] = await measure(
-                    receiver, account, int(rate * 10), rate, proc.pid
-                )
+            out: dict[str, Any] = {}
+            if full_speed:
+                async with profiled(proc.pid):
+                    full, runs = await measure_full(receiver, account, count, proc.pid)
+                out = {"full": full, "full_runs": runs}
+            await measure_rates(out, receiver, account, rates, proc.pid)
         return out
     finally:
         await delete_queue(f"webhooks_shared_listener.bench.{tag}")
@@ -369,6 +395,12 @@ async def main(
         if "daemon" not in skip and "e2e" not in skip:
             results["daemon"] = await run_daemon(http, receiver, port, count, rates)
             print("daemon", results["daemon"], flush=True)
+        if "daemon" not in skip and "e2e" not in skip and "100k" not in skip:
+            # p99 at 1,000 events/s with 100,000 other hooks in the table
+            results["daemon_100k_hooks"] = await run_daemon(
+                http, receiver, port, count, [1000.0], extra_hooks=100_000, full_speed=False
+            )
+            print("daemon_100k_hooks", results["daemon_100k_hooks"], flush=True)
         for n in workers:
             if n > 1 and "daemon" not in skip and "e2e" not in skip:
                 # full speed only: what more processes are for
@@ -400,7 +432,9 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rates", default="250,500,1000,2000")
     parser.add_argument(
-        "--skip", default="", help="comma-separated: e2e (relay and daemon),relay,daemon,scale,api"
+        "--skip",
+        default="",
+        help="comma-separated: e2e (relay and daemon),relay,daemon,100k,scale,api",
     )
     parser.add_argument(
         "--out",
