@@ -258,8 +258,9 @@ async def login(http: aiohttp.ClientSession, api: str, key: str) -> tuple[str, s
 async def profiled(pid: int) -> AsyncIterator[None]:
     """With ``BENCH_PROFILE=<file>``: py-spy samples the daemon (every thread, native frames
     left out) while it runs at full speed, into ``<file>`` as collapsed stacks (see
-    ``bench/profile.py`` for the table). py-spy reads the process from outside: it adds no
-    CPU to the daemon's own account."""
+    ``bench/profile.py`` for the table). py-spy reads the process from outside, pausing it
+    for each sample (``--nonblocking`` reads torn stacks: whole functions were misplaced);
+    the figures of a profiled run are not the benchmark's."""
     out = os.environ.get("BENCH_PROFILE")
     if not out:
         yield
@@ -267,7 +268,7 @@ async def profiled(pid: int) -> AsyncIterator[None]:
     spy = subprocess.Popen(
         [
             *(str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw"),
-            *("--rate", "250", "--output", out, "--nonblocking"),
+            *("--rate", "250", "--output", out),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
