@@ -345,7 +345,10 @@ async def run_daemon(
 
     try:
         async with process(
-            [str(BIN / "webhooksd"), "run", "--workers", str(workers)], env, ready=ready
+            # no flag for one worker: the same command runs code from before `workers` (A/B)
+            [str(BIN / "webhooksd"), "run", *(["--workers", str(workers)] if workers > 1 else [])],
+            env,
+            ready=ready,
         ) as proc:
             token, account = await login(http, api, key)
             await api_call(
