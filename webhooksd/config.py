@@ -21,6 +21,8 @@ from webhooksd.errors import ConfigError
 
 ENV_PREFIX = "WEBHOOKSD_"
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "webhooksd.toml"
+#: processes of one service (``workers``): more than a host has cores only adds switching
+MAX_WORKERS = 64
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 #: what a cluster id may be: it is sent in every v1 payload and form field as it is
@@ -84,6 +86,7 @@ class Settings:
     restart_period_s: int = 10
     drain_timeout_s: int = 20
     event_loop: str = "auto"
+    workers: int = 1
     log_level: str = "info"
     log_format: str = "auto"
     otlp_endpoint: str = ""
@@ -233,12 +236,20 @@ def _check(settings: Settings) -> None:
     _check_tracing(settings)
     if settings.queue_type not in ("classic", "quorum"):
         raise ConfigError("queue_type", f"{settings.queue_type!r} is not classic/quorum")
+    _check_workers(settings)
     if settings.event_loop not in ("auto", "uvloop", "asyncio"):
         raise ConfigError("event_loop", f"{settings.event_loop!r} is not auto/uvloop/asyncio")
     if settings.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level", f"{settings.log_level!r} is not debug/info/warning/error")
     if settings.log_format not in ("json", "console", "auto"):
         raise ConfigError("log_format", f"{settings.log_format!r} is not json/console/auto")
+
+
+def _check_workers(settings: Settings) -> None:
+    if not 1 <= settings.workers <= MAX_WORKERS:
+        raise ConfigError("workers", f"{settings.workers} is not 1 to {MAX_WORKERS}")
+    if settings.workers > 1 and settings.api_port + settings.workers - 1 > 65535:
+        raise ConfigError("workers", "worker i listens on api_listen's port + i: past 65535")
 
 
 def _check_smtp(settings: Settings) -> None:

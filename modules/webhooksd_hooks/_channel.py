@@ -77,18 +77,20 @@ async def handle_event(event: Event, ctx: HookContext) -> None:
     """Kazoo ``handle_event/2``: account, hooks, loopback filter, payload once, fire."""
     body = event.body
     hook_event = HOOK_EVENTS.get(event.name)
-    bound = log.bind(event_id=event.event_id, call_id=body.get("Call-ID"))
+    # the ids every line here carries, bound only when a line is logged: a bound logger per
+    # event cost more than the lines it is for
+    ids = {"event_id": event.event_id, "call_id": body.get("Call-ID")}
     if hook_event is None:
-        bound.warning("not a channel event; ignored", event_name=event.name)
+        log.warning("not a channel event; ignored", event_name=event.name, **ids)
         return
     account_id = lookup_account_id(body)
     if account_id is None:
         # Kazoo falls back to a number lookup (kz_hooks_util); there is no number database here
-        bound.debug("no Account-ID in the custom channel vars; event dropped", hook=hook_event)
+        log.debug("no Account-ID in the custom channel vars; event dropped", hook=hook_event, **ids)
         return
     hooks = [h for h in ctx.find_hooks(hook_event, account_id) if is_fireable_hook(body, h)]
     if not hooks:
-        bound.debug("no hooks for event", hook=hook_event, account_id=account_id)
+        log.debug("no hooks for event", hook=hook_event, account_id=account_id, **ids)
         return
     account = ctx.account(account_id)
     reseller_id = account.reseller_id if account is not None else None

@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    run.add_argument(
+        "--workers", type=int, help="daemon processes sharing the queue (default: `workers`)"
+    )
     run.set_defaults(command=_run)
 
     boot = sub.add_parser("bootstrap", help="create the master account if there is none")
@@ -176,6 +179,12 @@ def _print_json(obj: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers is not None:
+        settings = settings.replace(workers=args.workers)  # checked as the setting is
+    if settings.workers > 1:
+        from webhooksd.runtime.workers import serve_workers
+
+        return await serve_workers(settings, args.config)
     from webhooksd.runtime.daemon import serve
 
     return await serve(settings)

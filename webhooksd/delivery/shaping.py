@@ -18,7 +18,7 @@ import structlog
 
 from webhooksd.bounded import BoundedCache
 from webhooksd.delivery.attempts import REDACTED
-from webhooksd.delivery.hookauth import HookAuth
+from webhooksd.delivery.hookauth import NO_AUTH, HookAuth
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest, build_request
 from webhooksd.records import Hook
@@ -96,9 +96,16 @@ class Preparer:
                 kind="final", client_error=f"invalid_hook: {compiled}", reason=INVALID_REASON
             )
             return Prepared(request=request, recorded=request, failure=failure)
-        shaped = compiled.shape(payload)
-        auth = await self._auth.resolve(hook.id, compiled.auth)
-        headers = {**compiled.render_headers(shaped, auth.variables), **auth.headers}
+        # Most hooks have no transforms: each step below is skipped when it would change
+        # nothing (no copy of the payload, no auth call, no second set of headers), which
+        # was a tenth of an attempt's own cost.
+        shaped = compiled.shape(payload) if compiled.fields or compiled.renames else payload
+        auth = (
+            NO_AUTH if compiled.auth is None else await self._auth.resolve(hook.id, compiled.auth)
+        )
+        headers = compiled.render_headers(shaped, auth.variables) if compiled.headers else {}
+        if auth.headers:
+            headers.update(auth.headers)
         request = build_request(
             hook,
             shaped,
@@ -108,6 +115,8 @@ class Preparer:
             extra_headers=headers,
         )
         secret = compiled.secret_headers | {name.lower() for name in auth.headers}
+        if not secret:
+            return Prepared(request=request, recorded=request, failure=auth.failure)
         recorded = replace(
             request,
             headers={k: REDACTED if k.lower() in secret else v for k, v in request.headers.items()},

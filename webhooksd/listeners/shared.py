@@ -122,6 +122,10 @@ class SharedListener(QueueListener):
         if not modules:
             log.debug("no module for event", category=event.category, name=event.name)
             return
+        if len(modules) == 1:
+            # the common case needs no task and no gather: the same exception, the same wait
+            await modules[0].handle_event(event, self._ctx)
+            return
         results = await asyncio.gather(
             *(m.handle_event(event, self._ctx) for m in modules), return_exceptions=True
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import secrets
 import signal
 from collections.abc import AsyncIterator
@@ -57,6 +58,7 @@ from webhooksd.listeners.shared import SharedListener
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.runtime.sdnotify import Notifier
 from webhooksd.runtime.supervisor import ChildSpec, Restart, Supervisor
+from webhooksd.runtime.workers import WORKER_ENV, watch_parent
 from webhooksd.store import SYSTEM, Store, open_store
 from webhooksd.tracing import open_tracer
 
@@ -298,6 +300,11 @@ def queue_conflict(exc: QueueConflict, settings: Settings) -> ConfigError:
 
 async def serve(settings: Settings) -> int:
     """Run the daemon until SIGTERM/SIGINT (exit 0) or until the supervisor gives up (1)."""
+    worker = os.environ.get(WORKER_ENV, "")
+    if worker.isdigit():
+        # one of `workers` processes: every line it logs says which. Bound first, so that
+        # the signal handlers' context (taken when they are added) has it too.
+        structlog.contextvars.bind_contextvars(worker=int(worker))
     notifier = Notifier()
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -312,10 +319,17 @@ async def serve(settings: Settings) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    guard: asyncio.Task[None] | None = None
+    if worker.isdigit():
+        # it stops with its parent (a parent killed outright cannot pass SIGTERM on)
+        guard = asyncio.create_task(watch_parent(os.getppid(), on_signal))
     try:
         async with build(settings) as daemon:
             return await _run(daemon, stopping, notifier)
     finally:
+        if guard is not None:
+            guard.cancel()
+            await asyncio.gather(guard, return_exceptions=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
