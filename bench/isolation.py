@@ -205,7 +205,7 @@ async def _hooks(d: Daemon, api: Api, account: str, uri: str, count: int) -> Non
 async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="webhooksd-isolation-"))
     tag = uuid.uuid4().hex[:8]
-    fired: dict[str, float] = {}
+    noted = Dispatches()
     try:
         async with (
             serving(Receiver(sleep_s=30.0)) as slow,
@@ -224,7 +224,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
             await _hooks(d, api, slow_account, slow.url + "/slow", args.slow_hooks)
             for account in others:
                 await _hooks(d, api, account, fast.url + "/fast", 1)
-            _note_dispatch(d, fired)
+            _note_dispatch(d, slow_account, noted)
 
             sent: dict[str, float] = {}
 
@@ -255,7 +255,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     latencies = [(fast.arrived[c] - t) * 1000 for c, t in sent.items() if c in fast.arrived]
-    to_fire = [(fired[c] - t) * 1000 for c, t in sent.items() if c in fired]
+    to_fire = [(noted.fired[c] - t) * 1000 for c, t in sent.items() if c in noted.fired]
     return {
         "bus": args.bus,
         "slow_tenant": with_slow,
@@ -267,24 +267,63 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(max(latencies, default=0.0), 1),
         "publish_to_dispatch_p99_ms": round(percentile(to_fire, 0.99), 1),
+        "slow_event_dispatch_p99_ms": round(percentile(noted.slow_ms, 0.99), 1),
+        "slow_events_in_dispatch_peak": noted.slow_peak,
         "loop_lag_p99_ms": round(percentile(lag.lags_ms, 0.99), 1),
         "loop_lag_max_ms": round(max(lag.lags_ms, default=0.0), 1),
         "retry_jobs_queued": int(queued),
+        "others_worst_ms_per_5s": _worst_per_window(sent, fast.arrived, 5.0),
         "slow_requests": slow.requests,
     }
 
 
-def _note_dispatch(d: Daemon, fired: dict[str, float]) -> None:
-    """Note when the dispatcher got each event (wrapping the instance's ``fire`` path)."""
+@dataclass
+class Dispatches:
+    """When the dispatcher got each other tenant's event, and how long the slow tenant's
+    events (first attempts, not retries) kept it (and their prefetch slot) busy."""
+
+    fired: dict[str, float] = field(default_factory=dict)
+    slow_ms: list[float] = field(default_factory=list)
+    slow_in_flight: int = 0
+    slow_peak: int = 0
+
+
+def _note_dispatch(d: Daemon, slow_account: str, noted: Dispatches) -> None:
+    """Wrap the instance's ``_deliver`` (the path of ``fire`` and ``retry``) to note them."""
     dispatcher: Any = d.dispatcher
     deliver = dispatcher._deliver
 
     async def noting(jobs: Any, *, retries: bool) -> Any:
-        if jobs:
-            fired.setdefault(str(jobs[0][1].payload.get("call_id", "")), time.monotonic())
-        return await deliver(jobs, retries=retries)
+        first = jobs[0][1] if jobs else None
+        if first is None or first.attempt > 1 or first.deferred:
+            return await deliver(jobs, retries=retries)
+        if first.account_id != slow_account:
+            noted.fired.setdefault(str(first.payload.get("call_id", "")), time.monotonic())
+            return await deliver(jobs, retries=retries)
+        started = time.monotonic()
+        noted.slow_in_flight += 1
+        noted.slow_peak = max(noted.slow_peak, noted.slow_in_flight)
+        try:
+            return await deliver(jobs, retries=retries)
+        finally:
+            noted.slow_in_flight -= 1
+            noted.slow_ms.append((time.monotonic() - started) * 1000)
 
     dispatcher._deliver = noting
+
+
+def _worst_per_window(
+    sent: dict[str, float], arrived: dict[str, float], window: float
+) -> list[int]:
+    """The others' worst latency (ms) per window of the run: when a tail happened tells
+    what caused it (the breaker's cool-down, the retries coming back)."""
+    start = min(sent.values(), default=0.0)
+    worst: dict[int, float] = {}
+    for call, at in sent.items():
+        if call in arrived:
+            slot = int((at - start) // window)
+            worst[slot] = max(worst.get(slot, 0.0), (arrived[call] - at) * 1000)
+    return [round(worst[k]) for k in sorted(worst)]
 
 
 def main() -> None:

@@ -529,7 +529,7 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
     receiver.status = 503
     opener = _hook(receiver, id="0" * 32, retries=0)
     await rig.dispatcher.fire(EVENT, PAYLOAD, [opener])  # one failure opens the breaker
-    hooks = [_hook(receiver, id=str(n) * 32, retries=1) for n in range(1, 6)]
+    hooks = [_hook(receiver, id=str(n) * 32, retries=2) for n in range(1, 6)]
     for hook in hooks:
         rig.table.put(hook)
     await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
@@ -540,7 +540,13 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
     assert {j.attempt for j in jobs} == {2}
     assert messages.empty()
     receiver.status = 200
-    await rig.dispatcher.retry(bundle)  # the breaker's cool-down is over: each is sent
+    # the breaker's cool-down is over: one attempt is its probe (and closes it); the others,
+    # failed unsent while the probe was in flight (half-open), come back as one message
+    await rig.dispatcher.retry(bundle)
+    assert len(await receiver.wait_for(2)) == 2
+    again = await asyncio.wait_for(messages.get(), 5)
+    assert len(decode_jobs(again)) == 4 and {j.attempt for j in decode_jobs(again)} == {3}
+    await rig.dispatcher.retry(again)  # closed: each is sent
     got = await receiver.wait_for(6)
     assert {r.headers["X-Hook-ID"] for r in got[1:]} == {h.id for h in hooks}
 

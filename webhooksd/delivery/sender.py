@@ -7,8 +7,11 @@ may wait in memory for one of those slots is bounded too: :meth:`Sender.try_send
 (the dispatcher hands such an attempt to the durable retry queue rather than hold the event).
 After ``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
 ``breaker_cooldown_ms``: :meth:`Sender.circuit_open` then answers for it without a request,
-with the last error it gave (the first attempt after the cool-down is the probe that closes
-or reopens the breaker).
+with the last error it gave. The first attempt after the cool-down is the probe that closes
+or reopens the breaker, and while it is in flight the breaker still answers for the others
+(half-open): letting every attempt through at the end of each cool-down gave a dead
+endpoint a full round of requests, and its tenant a burst of deferrals that the other
+tenants' events waited behind (issue 13).
 """
 
 from __future__ import annotations
@@ -39,7 +42,15 @@ class _Endpoint:
     """One endpoint's slots (a semaphore whose waiters are counted and may give up) and its
     breaker."""
 
-    __slots__ = ("concurrency", "failures", "in_flight", "last_error", "open_until", "waiters")
+    __slots__ = (
+        "concurrency",
+        "failures",
+        "in_flight",
+        "last_error",
+        "open_until",
+        "probing",
+        "waiters",
+    )
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
@@ -48,6 +59,8 @@ class _Endpoint:
         self.failures = 0
         self.open_until = 0.0
         self.last_error = ""
+        #: the half-open breaker's probe is in flight
+        self.probing = False
 
     async def acquire(self, wait_s: float | None, max_waiters: int) -> bool:
         """Take a slot; wait at most ``wait_s`` (None: as long as it takes) behind at most
@@ -152,7 +165,7 @@ class Sender:
         """The failure an attempt to a failing endpoint comes to without being sent (its
         breaker is open), naming the endpoint's last error; None when it may be sent."""
         endpoint = self._known(request)
-        if endpoint is None or endpoint.open_until <= time.monotonic():
+        if endpoint is None or not _refusing(endpoint):
             return None
         return Outcome(
             kind="retryable",
@@ -188,15 +201,22 @@ class Sender:
         endpoint = self._endpoint(key)
         if not await endpoint.acquire(start_within_s, self._settings.endpoint_queue):
             return None
-        if start_within_s is not None and endpoint.open_until > time.monotonic():
-            # the breaker opened while this attempt waited: it must not take the slot the
-            # failing requests just freed (a slow endpoint would get a second round of them)
-            endpoint.release()
-            return self.circuit_open(request)
+        probe = False
+        if start_within_s is not None:
+            if _refusing(endpoint):
+                # the breaker opened (or its probe left) while this attempt waited: it must
+                # not take the slot the failing requests just freed (a slow endpoint would
+                # get a second round of them)
+                endpoint.release()
+                return self.circuit_open(request)
+            # past the cool-down of a breaker that opened: this attempt is its one probe
+            probe = endpoint.probing = 0 < self._settings.breaker_failures <= endpoint.failures
         try:
             outcome = await self._send(request)
         finally:
             endpoint.release()
+            if probe:
+                endpoint.probing = False
         if outcome.kind == "retryable":
             endpoint.failures += 1
             endpoint.last_error = outcome.client_error or f"http {outcome.status}"
@@ -268,6 +288,11 @@ class Sender:
             if is_blocked_error(exc):
                 return _blocked(str(exc), started)
             return _malformed(f"malformed_url: {exc}", started)
+
+
+def _refusing(endpoint: _Endpoint) -> bool:
+    """The endpoint's breaker is open, or half-open with its probe in flight."""
+    return endpoint.probing or endpoint.open_until > time.monotonic()
 
 
 def _malformed(client_error: str, started: float) -> Outcome:
