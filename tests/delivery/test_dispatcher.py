@@ -588,3 +588,34 @@ async def test_an_open_breakers_failures_are_recorded_at_most_once_a_second(
     queued = rig.metrics.registry.get_sample_value("webhooksd_retries_queued_total")
     assert queued == 20
     assert jobs.empty()
+
+
+async def test_an_open_breakers_many_failures_leave_the_loop_free_between_chunks(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """An event whose 200 hooks share an endpoint with an open breaker settles their failures
+    a chunk at a time, letting the event loop run other work (another tenant's event)
+    between: a task watching the failure count sees it part-way. Before: all 200 in one
+    synchronous stretch, the count jumping from 0 to 200 (issue 13)."""
+    rig = await rig_factory(consume=False, breaker_failures=1)
+    receiver.status = 503
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="0" * 32, retries=0)])
+    hooks = [_hook(receiver, id=f"{n:032d}", retries=1) for n in range(1, 201)]
+    for hook in hooks:
+        rig.table.put(hook)
+
+    def failed() -> float:
+        value = rig.metrics.registry.get_sample_value(
+            "webhooksd_deliveries_total", {"result": "failure", "status_class": "none"}
+        )
+        return value or 0.0
+
+    before = failed()
+    seen: list[float] = []
+    firing = asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, hooks))
+    while not firing.done():
+        seen.append(failed() - before)
+        await asyncio.sleep(0)
+    await firing
+    assert failed() - before == 200
+    assert any(0 < count < 200 for count in seen), seen
