@@ -293,18 +293,18 @@ def _note_dispatch(d: Daemon, slow_account: str, noted: Dispatches) -> None:
     dispatcher: Any = d.dispatcher
     deliver = dispatcher._deliver
 
-    async def noting(jobs: Any, *, retries: bool) -> Any:
+    async def noting(jobs: Any, **kw: Any) -> Any:
         first = jobs[0][1] if jobs else None
         if first is None or first.attempt > 1 or first.deferred:
-            return await deliver(jobs, retries=retries)
+            return await deliver(jobs, **kw)
         if first.account_id != slow_account:
             noted.fired.setdefault(str(first.payload.get("call_id", "")), time.monotonic())
-            return await deliver(jobs, retries=retries)
+            return await deliver(jobs, **kw)
         started = time.monotonic()
         noted.slow_in_flight += 1
         noted.slow_peak = max(noted.slow_peak, noted.slow_in_flight)
         try:
-            return await deliver(jobs, retries=retries)
+            return await deliver(jobs, **kw)
         finally:
             noted.slow_in_flight -= 1
             noted.slow_ms.append((time.monotonic() - started) * 1000)

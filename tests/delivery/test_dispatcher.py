@@ -619,3 +619,55 @@ async def test_an_open_breakers_many_failures_leave_the_loop_free_between_chunks
     await firing
     assert failed() - before == 200
     assert any(0 < count < 200 for count in seen), seen
+
+
+async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """With account_inflight=2 and two of account A's events held by a receiver that does
+    not answer, A's next event is handed to the retry queue untried (the same attempt, no
+    retry used) and returns at once, while account B's event is delivered meanwhile. Before:
+    A's third event took another of the endpoint's slots and held its prefetch slot too, so
+    a tenant with slow endpoints could fill the prefetch every tenant shares (issue 13)."""
+    rig = await rig_factory(consume=False, account_inflight=2)
+    other = "b" * 32
+    rig.table.put_account(Account(id=other, name="b"))
+    messages: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await messages.put(delivery.message.body)
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
+    release = asyncio.Event()
+    held: list[bytes] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(await reader.readuntil(b"\r\n\r\n"))
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    slow = Hook(
+        id="1" * 32, account_id=ACCOUNT, name="s", uri=f"http://127.0.0.1:{port}/slow",
+        hook="channel_create", retries=1,
+    )  # fmt: skip
+    fast = Hook(
+        id="2" * 32, account_id=other, name="f", uri=receiver.url + "/fast", hook="channel_create"
+    )
+    rig.table.put(slow)
+    try:
+        first = [asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, [slow])) for _ in "ab"]
+        await eventually(lambda: len(held) == 2, what="two of A's requests held")
+        await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [slow]), 5)
+        (job,) = decode_jobs(await asyncio.wait_for(messages.get(), 5))
+        assert (job.hook_id, job.attempt, job.deferred) == (slow.id, 1, 1)
+        await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [fast]), 5)
+        assert [r.path for r in receiver.requests] == ["/fast"]
+        assert len(held) == 2  # A's third event sent nothing
+    finally:
+        release.set()
+        server.close()
+        await asyncio.gather(*first, return_exceptions=True)
+        await server.wait_closed()
