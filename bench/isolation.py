@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import shutil
@@ -225,6 +226,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
             for account in others:
                 await _hooks(d, api, account, fast.url + "/fast", 1)
             _note_dispatch(d, slow_account, noted)
+            gc.freeze()  # as the daemon does once started (webhooksd.runtime.daemon)
 
             sent: dict[str, float] = {}
 

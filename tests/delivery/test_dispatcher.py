@@ -671,3 +671,25 @@ async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried
         server.close()
         await asyncio.gather(*first, return_exceptions=True)
         await server.wait_closed()
+
+
+async def test_an_out_of_reach_failure_count_still_samples_an_open_breakers_records(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """With attempt_failure_count set out of reach (how an operator keeps failing hooks on),
+    ten events in a row to a hook whose breaker is open record one failure, not ten: the
+    sampling interval has a floor. Before: it shrank to microseconds, a row per failure
+    (4,000 a second for the issue's slow tenant, more than the store could write)."""
+    rig = await rig_factory(
+        consume=False, breaker_failures=1, attempt_failure_count=1_000_000, retry_base_delay_ms=10
+    )
+    receiver.status = 503
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="0" * 32, retries=0)])
+    hook = _hook(receiver, id="1" * 32, retries=3)
+    rig.table.put(hook)
+    for _ in range(10):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    attempts = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    opened = [a for a in attempts if a.hook_id == hook.id]
+    assert len(receiver.requests) == 1
+    assert len(opened) == 1, len(opened)

@@ -69,6 +69,9 @@ REPEAT_LOG_INTERVAL_S = 30.0
 #: free between: 200 hooks' worth in one go kept it from everyone else's events for tens
 #: of milliseconds on every one of a slow tenant's events and retries (issue 13)
 SETTLE_CHUNK = 20
+#: the shortest interval between two recorded failures of one hook that an open breaker or a
+#: full backlog gave (4 a second: up to 240 in the default 60 s failure window)
+SAMPLE_FLOOR_S = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,11 +123,18 @@ class Dispatcher:
         #: an open breaker's failures are recorded at most once per hook per interval: a row
         #: for each of them (4,000 a second for 200 hooks at 20 events/s) was more than the
         #: store could write beside everyone else's; the interval leaves a failing hook four
-        #: times the failures auto-disable needs within its window
+        #: times the failures auto-disable needs within its window, and is no shorter than
+        #: SAMPLE_FLOOR_S: an attempt_failure_count set out of reach (the way to keep failing
+        #: hooks enabled) made it microseconds, a row per failure again (issue 13). The
+        #: failures of a busy endpoint's attempts that find the hook's backlog full are
+        #: recorded the same way.
         self._sampled = LogOnce(
             min(
                 1.0,
-                settings.attempt_failure_expiry_ms / 1000 / settings.attempt_failure_count / 4,
+                max(
+                    SAMPLE_FLOOR_S,
+                    settings.attempt_failure_expiry_ms / 1000 / settings.attempt_failure_count / 4,
+                ),
             )
         )
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
@@ -253,19 +263,24 @@ class Dispatcher:
         records are stored and the retries confirmed queued (so the caller may ack)."""
         settled: list[Attempted | None] = [None] * len(jobs)
         to_send: list[int] = []
+        quick = 0
         for n, (hook, job) in enumerate(jobs):
             unsent = _unsent(hook)
+            opened = self._sender.circuit_open(unsent) if retries else None
+            # an open breaker's failure, an attempt deferred from a busy endpoint or from an
+            # account at its limit need no request, no task and no I/O: settled at once, so
+            # that a slow endpoint's many hooks cost the event loop little
             if hook.account_id in defer:
                 settled[n] = self._defer(hook, job, unsent, endpoint_busy=False)
-                continue
-            opened = self._sender.circuit_open(unsent) if retries else None
-            if opened is None:
+            elif opened is not None:
+                settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
+            elif retries and self._sender.busy(unsent):
+                settled[n] = self._defer(hook, job, unsent)
+            else:
                 to_send.append(n)
                 continue
-            # an open breaker's failure needs no request, no task and no I/O: settled at
-            # once, so that a dead endpoint's many hooks cost the event loop little
-            settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
-            if n % SETTLE_CHUNK == SETTLE_CHUNK - 1:
+            quick += 1
+            if quick % SETTLE_CHUNK == 0:
                 await asyncio.sleep(0)
         sent = await asyncio.gather(*(self._attempt(*jobs[n], retries=retries) for n in to_send))
         for n, result in zip(to_send, sent, strict=True):
@@ -429,6 +444,8 @@ class Dispatcher:
                 reason=CLIENT_ERROR,
             )
             self._count(busy)
+            if self._sampled.due(hook.id) is None:
+                return Attempted(record=None)
             record = attempt_record(
                 hook=hook,
                 request=recorded,
