@@ -4,6 +4,7 @@ guard and per-endpoint concurrency."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator
@@ -229,6 +230,31 @@ async def test_an_open_breaker_answers_with_the_last_error(
         assert opened.client_error == "circuit open: http 503"
         await sender.send(_get(f"{server[0]}/status/200"))
         assert sender.circuit_open(failing) is None
+
+
+async def test_an_endpoint_whose_slots_free_none_for_the_wait_is_busy(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """Once every slot has been held for endpoint_wait_ms with none freed, busy() is true
+    with the waiting room empty, and try_send gives up rather than wait: a slow
+    receiver's attempts are not prepared and parked only to give up later. Before: each
+    waited (up to 100 per endpoint, each event), and busy() said no."""
+    settings = _settings(endpoint_concurrency=1, endpoint_wait_ms=50, request_timeout_ms=3000)
+    async with Sender.open(settings) as sender:
+        request = _get(f"{server[0]}/slow")
+        hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
+        await asyncio.sleep(0)
+        assert not sender.busy(request)  # just taken: an attempt may still wait for it
+        await eventually(lambda: sender.busy(request), what="stalled endpoint busy")
+        # an attempt allowed to wait as long gives up at once (the dispatcher's is the same)
+        assert await sender.try_send(request, start_within_s=0.05) is None
+        assert not hung.done()  # it gave up while the slot was still held
+        hung.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hung
+        freed = await sender.try_send(request, start_within_s=0.05)
+        assert freed is not None and freed.ok
+    assert server[1]["peak"] == 1
 
 
 async def test_a_half_open_breaker_lets_one_probe_through(

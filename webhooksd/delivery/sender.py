@@ -49,6 +49,7 @@ class _Endpoint:
         "last_error",
         "open_until",
         "probing",
+        "progressed",
         "waiters",
     )
 
@@ -61,14 +62,20 @@ class _Endpoint:
         self.last_error = ""
         #: the half-open breaker's probe is in flight
         self.probing = False
+        #: when a slot was last freed, or the slots last became all taken (monotonic)
+        self.progressed = time.monotonic()
 
     async def acquire(self, wait_s: float | None, max_waiters: int) -> bool:
         """Take a slot; wait at most ``wait_s`` (None: as long as it takes) behind at most
         ``max_waiters`` others. False when no slot was taken."""
         if self.in_flight < self.concurrency and not self.waiters:
             self.in_flight += 1
+            if self.in_flight == self.concurrency:
+                self.progressed = time.monotonic()
             return True
-        if wait_s is not None and (wait_s <= 0 or len(self.waiters) >= max_waiters):
+        if wait_s is not None and (
+            wait_s <= 0 or len(self.waiters) >= max_waiters or self.stalled(wait_s)
+        ):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
@@ -86,8 +93,17 @@ class _Endpoint:
         self._forget(waiter)
         return False
 
-    def full(self, max_waiters: int) -> bool:
-        return self.in_flight >= self.concurrency and len(self.waiters) >= max_waiters
+    def full(self, max_waiters: int, wait_s: float) -> bool:
+        return self.in_flight >= self.concurrency and (
+            len(self.waiters) >= max_waiters or self.stalled(wait_s)
+        )
+
+    def stalled(self, wait_s: float) -> bool:
+        """Every slot taken and none freed for ``wait_s``: an attempt that waits would very
+        likely wait all of it for nothing (a receiver holding each request for seconds). It
+        does not start: preparing and parking 100 waiters per event, each to give up after
+        ``endpoint_wait_ms``, was most of what a slow tenant cost the others (issue 13)."""
+        return self.in_flight >= self.concurrency and time.monotonic() - self.progressed >= wait_s
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         waiter.cancel()
@@ -95,6 +111,7 @@ class _Endpoint:
             self.waiters.remove(waiter)
 
     def release(self) -> None:
+        self.progressed = time.monotonic()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -174,10 +191,13 @@ class Sender:
         )
 
     def busy(self, request: OutboundRequest) -> bool:
-        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already:
-        :meth:`try_send` would not start (so the request need not even be built)."""
+        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already,
+        or none was freed for ``endpoint_wait_ms``: :meth:`try_send` would not start (so the
+        request need not even be built)."""
         endpoint = self._known(request)
-        return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
+        return endpoint is not None and endpoint.full(
+            self._settings.endpoint_queue, self._settings.endpoint_wait_ms / 1000
+        )
 
     async def send(self, request: OutboundRequest) -> Outcome:
         """Send, waiting for a slot on the endpoint as long as it takes (test and replay
