@@ -31,7 +31,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +150,9 @@ class Api:
 
 
 @asynccontextmanager
-async def daemon(bus: str, workdir: Path, tag: str) -> AsyncIterator[tuple[Daemon, Api]]:
+async def daemon(
+    bus: str, workdir: Path, tag: str, consumed: dict[str, float]
+) -> AsyncIterator[tuple[Daemon, Api]]:
     settings = load(environ={}).replace(
         store_url=f"sqlite:///{workdir}/bench.sqlite3",
         amqp_url="memory://" if bus == "memory" else AMQP_URL,
@@ -166,6 +168,7 @@ async def daemon(bus: str, workdir: Path, tag: str) -> AsyncIterator[tuple[Daemo
     key = secrets.token_hex(32)
     async with build(settings) as d:
         await bootstrap_master(d.store, api_key=key)
+        _note_consumed(d, consumed)
         task = asyncio.create_task(d.supervisor.run())
         try:
             await asyncio.wait_for(d.supervisor.all_started.wait(), 30)
@@ -181,6 +184,34 @@ async def daemon(bus: str, workdir: Path, tag: str) -> AsyncIterator[tuple[Daemo
                 await task
     if bus == "amqp":
         await _delete_queues(tag)
+
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+@asynccontextmanager
+async def publisher(bus: str, d: Daemon) -> AsyncIterator[Publish]:
+    """How Kazoo's events are published: on RabbitMQ from a connection of their own, as Kazoo
+    does (not queued behind the daemon's own publishes); on memory:// into the daemon's bus."""
+    if bus == "memory":
+
+        async def into_bus(routing_key: str, body: bytes) -> None:
+            await d.bus.publish("callevt", routing_key, body)
+
+        yield into_bus
+        return
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("callevt", ensure=False)
+
+        async def to_broker(routing_key: str, body: bytes) -> None:
+            message = aio_pika.Message(body, content_type="application/json")
+            await exchange.publish(message, routing_key)
+
+        yield to_broker
 
 
 async def _delete_queues(tag: str) -> None:
@@ -207,11 +238,13 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
     workdir = Path(tempfile.mkdtemp(prefix="webhooksd-isolation-"))
     tag = uuid.uuid4().hex[:8]
     noted = Dispatches()
+    consumed: dict[str, float] = {}
     try:
         async with (
+            contextlib.AsyncExitStack() as stack,
             serving(Receiver(sleep_s=30.0)) as slow,
             serving(Receiver()) as fast,
-            daemon(args.bus, workdir, tag) as (d, api),
+            daemon(args.bus, workdir, tag, consumed) as (d, api),
         ):
             slow_account = (await api.call("PUT", f"/v2/accounts/{api.master}", {"name": "slow"}))[
                 "data"
@@ -230,6 +263,8 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
 
             sent: dict[str, float] = {}
 
+            kazoo = await stack.enter_async_context(publisher(args.bus, d))
+
             async def stream(account: str, prefix: str, rate: float, timed: bool) -> None:
                 started, n = time.monotonic(), 0
                 while time.monotonic() - started < args.duration:
@@ -237,7 +272,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
                     routing_key, body = channel_create(account, call)
                     if timed:
                         sent[call] = time.monotonic()
-                    await d.bus.publish("callevt", routing_key, body)
+                    await kazoo(routing_key, body)
                     n += 1
                     await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
 
@@ -268,6 +303,11 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(max(latencies, default=0.0), 1),
+        "publish_to_consumer_p99_ms": round(
+            percentile([(consumed[c] - t) * 1000 for c, t in sent.items() if c in consumed], 0.99),
+            1,
+        ),
+        "handlers_in_flight_peak": {k: v for k, v in consumed.items() if k.startswith("peak:")},
         "publish_to_dispatch_p99_ms": round(percentile(to_fire, 0.99), 1),
         "slow_event_dispatch_p99_ms": round(percentile(noted.slow_ms, 0.99), 1),
         "slow_events_in_dispatch_peak": noted.slow_peak,
@@ -288,6 +328,30 @@ class Dispatches:
     slow_ms: list[float] = field(default_factory=list)
     slow_in_flight: int = 0
     slow_peak: int = 0
+
+
+def _note_consumed(d: Daemon, consumed: dict[str, float]) -> None:
+    """Note when each event reached a consumer's handler (wrapping the bus's ``consume``
+    before the listeners start): the broker's and the connection's share of the time."""
+    bus: Any = d.bus
+    consume = bus.consume
+
+    in_flight: dict[str, int] = {}
+
+    async def noting(queue: str, handler: Any, **kw: Any) -> Any:
+        async def noted(delivery: Any) -> None:
+            consumed.setdefault(delivery.message.routing_key.rsplit(".", 1)[-1], time.monotonic())
+            in_flight[queue] = in_flight.get(queue, 0) + 1
+            peak = f"peak:{queue.split('.')[0]}"
+            consumed[peak] = max(consumed.get(peak, 0), in_flight[queue])
+            try:
+                await handler(delivery)
+            finally:
+                in_flight[queue] -= 1
+
+        return await consume(queue, noted, **kw)
+
+    bus.consume = noting
 
 
 def _note_dispatch(d: Daemon, slow_account: str, noted: Dispatches) -> None:
