@@ -518,7 +518,11 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
 ) -> None:
     """The failures an open breaker gives one event's hooks are queued as one message (one
     publish, not one per hook); the bundle comes back as each hook's next attempt."""
-    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=200)
+    # the attempts a probe holds back wait for it to have answered: a short timeout keeps
+    # that short here
+    rig = await rig_factory(
+        consume=False, breaker_failures=1, breaker_cooldown_ms=200, request_timeout_ms=500
+    )
     messages: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def take(delivery: Delivery) -> None:

@@ -235,11 +235,11 @@ async def test_an_open_breaker_answers_with_the_last_error(
 async def test_an_endpoint_whose_slots_free_none_for_the_wait_is_busy(
     server: tuple[str, dict[str, int]],
 ) -> None:
-    """Once every slot has been held for endpoint_wait_ms with none freed, busy() is true
-    with the waiting room empty, and try_send gives up rather than wait: a slow
+    """Once every slot has been held for half the request timeout with none freed, busy() is
+    true with the waiting room empty, and try_send gives up rather than wait: a slow
     receiver's attempts are not prepared and parked only to give up later. Before: each
     waited (up to 100 per endpoint, each event), and busy() said no."""
-    settings = _settings(endpoint_concurrency=1, endpoint_wait_ms=50, request_timeout_ms=3000)
+    settings = _settings(endpoint_concurrency=1, endpoint_wait_ms=50, request_timeout_ms=4000)
     async with Sender.open(settings) as sender:
         request = _get(f"{server[0]}/slow")
         hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
@@ -284,6 +284,8 @@ async def test_a_half_open_breaker_lets_one_probe_through(
             *(sender.try_send(_get(f"{base}/slow"), start_within_s=1.0) for _ in range(4))
         )
         assert [o.client_error if o else None for o in others] == ["circuit open: http 503"] * 4
+        # they are retried once the probe has answered, not again while it waits
+        assert sender.failing_for_s(_get(f"{base}/slow")) > 1.0
         failed = await probe
         assert failed is not None and failed.client_error == "timeout"
         assert sender.failing_for_s(_get(f"{base}/slow")) > 0  # reopened

@@ -48,20 +48,24 @@ class _Endpoint:
         "in_flight",
         "last_error",
         "open_until",
+        "probe_until",
         "probing",
         "progressed",
+        "stall_s",
         "waiters",
     )
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, stall_s: float) -> None:
         self.concurrency = concurrency
+        self.stall_s = stall_s
         self.in_flight = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.failures = 0
         self.open_until = 0.0
         self.last_error = ""
-        #: the half-open breaker's probe is in flight
+        #: the half-open breaker's probe is in flight, and when it will have answered
         self.probing = False
+        self.probe_until = 0.0
         #: when a slot was last freed, or the slots last became all taken (monotonic)
         self.progressed = time.monotonic()
 
@@ -74,7 +78,7 @@ class _Endpoint:
                 self.progressed = time.monotonic()
             return True
         if wait_s is not None and (
-            wait_s <= 0 or len(self.waiters) >= max_waiters or self.stalled(wait_s)
+            wait_s <= 0 or len(self.waiters) >= max_waiters or self.stalled()
         ):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -93,17 +97,23 @@ class _Endpoint:
         self._forget(waiter)
         return False
 
-    def full(self, max_waiters: int, wait_s: float) -> bool:
+    def full(self, max_waiters: int) -> bool:
         return self.in_flight >= self.concurrency and (
-            len(self.waiters) >= max_waiters or self.stalled(wait_s)
+            len(self.waiters) >= max_waiters or self.stalled()
         )
 
-    def stalled(self, wait_s: float) -> bool:
-        """Every slot taken and none freed for ``wait_s``: an attempt that waits would very
-        likely wait all of it for nothing (a receiver holding each request for seconds). It
-        does not start: preparing and parking 100 waiters per event, each to give up after
-        ``endpoint_wait_ms``, was most of what a slow tenant cost the others (issue 13)."""
-        return self.in_flight >= self.concurrency and time.monotonic() - self.progressed >= wait_s
+    def stalled(self) -> bool:
+        """Every slot taken and none freed for ``stall_s``: an attempt that waits would very
+        likely wait for nothing (a receiver holding each request for seconds). It does not
+        start: preparing and parking 100 waiters per event, each to give up after
+        ``endpoint_wait_ms``, was much of what a slow tenant cost the others (issue 13).
+        ``stall_s`` is half the request timeout, not ``endpoint_wait_ms``: with the shorter
+        bound an event loop stalled for a moment by other work made a fast endpoint's slots
+        look stuck, and its events were deferred for seconds."""
+        return (
+            self.in_flight >= self.concurrency
+            and time.monotonic() - self.progressed >= self.stall_s
+        )
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         waiter.cancel()
@@ -159,7 +169,11 @@ class Sender:
 
     def _endpoint(self, key: str) -> _Endpoint:
         return self._endpoints.setdefault(
-            key, lambda: _Endpoint(self._settings.endpoint_concurrency)
+            key,
+            lambda: _Endpoint(
+                self._settings.endpoint_concurrency,
+                max(self._settings.endpoint_wait_ms, self._settings.request_timeout_ms / 2) / 1000,
+            ),
         )
 
     def _known(self, request: OutboundRequest) -> _Endpoint | None:
@@ -176,7 +190,12 @@ class Sender:
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
         endpoint = self._known(request)
-        return 0.0 if endpoint is None else max(0.0, endpoint.open_until - time.monotonic())
+        if endpoint is None:
+            return 0.0
+        # while the probe is in flight, until it has answered: the attempts it holds back
+        # are then retried after it, not again and again while it waits (issue 13)
+        until = max(endpoint.open_until, endpoint.probe_until if endpoint.probing else 0.0)
+        return max(0.0, until - time.monotonic())
 
     def circuit_open(self, request: OutboundRequest) -> Outcome | None:
         """The failure an attempt to a failing endpoint comes to without being sent (its
@@ -192,12 +211,10 @@ class Sender:
 
     def busy(self, request: OutboundRequest) -> bool:
         """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already,
-        or none was freed for ``endpoint_wait_ms``: :meth:`try_send` would not start (so the
-        request need not even be built)."""
+        or none was freed for half the request timeout: :meth:`try_send` would not start (so
+        the request need not even be built)."""
         endpoint = self._known(request)
-        return endpoint is not None and endpoint.full(
-            self._settings.endpoint_queue, self._settings.endpoint_wait_ms / 1000
-        )
+        return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
 
     async def send(self, request: OutboundRequest) -> Outcome:
         """Send, waiting for a slot on the endpoint as long as it takes (test and replay
@@ -231,6 +248,8 @@ class Sender:
                 return self.circuit_open(request)
             # past the cool-down of a breaker that opened: this attempt is its one probe
             probe = endpoint.probing = 0 < self._settings.breaker_failures <= endpoint.failures
+            if probe:
+                endpoint.probe_until = time.monotonic() + self._settings.request_timeout_ms / 1000
         try:
             outcome = await self._send(request)
         finally:
