@@ -44,6 +44,7 @@ class Settings:
     endpoint_concurrency: int = 10
     endpoint_wait_ms: int = 200
     endpoint_queue: int = 100
+    account_inflight: int = 20
     max_pending_retries: int = 1000
     breaker_failures: int = 5
     breaker_cooldown_ms: int = 30_000
@@ -305,6 +306,7 @@ def _check_numbers(settings: Settings) -> None:
             raise ConfigError(name, f"must be positive, not {getattr(settings, name)}")
     for name in (
         "api_account_cache_ms",
+        "account_inflight",
         "attempt_write_linger_ms",
         "breaker_failures",
         "endpoint_wait_ms",

@@ -6,6 +6,7 @@ import asyncio
 import random
 import shutil
 import socket
+from typing import Any
 
 import aio_pika
 import pytest
@@ -13,7 +14,8 @@ from aio_pika.exceptions import ChannelPreconditionFailed
 
 from tests.waiting import eventually
 from webhooksd.bus import DEAD_LETTER, KAZOO_EXCHANGES, QueueSpec
-from webhooksd.bus.amqp import AmqpBus
+from webhooksd.bus._delay import PREFIX, bucket_ms, bucket_name
+from webhooksd.bus.amqp import REDECLARE_S, AmqpBus
 from webhooksd.errors import BusError
 
 from .conftest import AMQP_URL
@@ -141,3 +143,66 @@ async def test_a_cancelled_queue_depth_probe_never_hangs_the_caller(amqp_scratch
         await bus.declare_queue(QueueSpec(name=queue, auto_delete=True))
         await bus.publish("", queue, b"still works")
         assert await eventually(lambda: bus.queue_depth(queue)) == 1
+
+
+class _DeclareCount:
+    """Counts the delay-bucket declares on the bus's publishing channel (and makes them)."""
+
+    def __init__(self, bus: AmqpBus) -> None:
+        self.names: list[str] = []
+        channel = bus._publisher
+        declare = channel.declare_queue
+
+        async def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name.startswith(PREFIX):
+                self.names.append(name)
+            return await declare(name, *args, **kwargs)
+
+        channel.declare_queue = counting  # type: ignore[method-assign,assignment]
+
+
+async def test_a_delay_bucket_is_declared_once_not_per_publish(amqp_scratch: Scratch) -> None:
+    """Fifty delayed publishes to one bucket declare it once, and all of them arrive. Before:
+    a declare (an RPC the publishing channel serializes) per publish, which under a slow
+    tenant's deferrals held every other event's retries back (issue 13)."""
+    async with AmqpBus.open(AMQP_URL, connection_name=amqp_scratch.prefix) as bus:
+        queue = amqp_scratch.queue("target")
+        await bus.declare_queue(QueueSpec(name=queue, durable=True))
+        amqp_scratch.queues.append(bucket_name(queue, bucket_ms(50)))
+        declares = _DeclareCount(bus)
+        for n in range(50):
+            await bus.publish_delayed(queue, str(n).encode(), 50, message_id=f"m{n}")
+        collector = Collector()
+        await bus.consume(queue, collector, prefetch=100)
+        await collector.wait_for(50)
+        assert sorted(collector.bodies(), key=int) == [str(n).encode() for n in range(50)]
+        assert declares.names == [bucket_name(queue, bucket_ms(50))]
+
+
+async def test_a_delay_bucket_is_declared_again_in_time_and_when_gone(
+    amqp_scratch: Scratch,
+) -> None:
+    """A bucket is declared again once its last declare is old (which restarts its idle
+    expiry before it can delete the bucket), and when it was deleted behind the bus's back
+    (the publish is then unroutable): the message still arrives, once."""
+    async with AmqpBus.open(AMQP_URL, connection_name=amqp_scratch.prefix) as bus:
+        queue = amqp_scratch.queue("target")
+        await bus.declare_queue(QueueSpec(name=queue, durable=True))
+        bucket = bucket_name(queue, bucket_ms(50))
+        amqp_scratch.queues.append(bucket)
+        declares = _DeclareCount(bus)
+        await bus.publish_delayed(queue, b"first", 50)
+        bus._buckets[bucket] -= REDECLARE_S  # as if declared that long ago
+        await bus.publish_delayed(queue, b"aged", 50)
+        assert declares.names == [bucket, bucket]
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            collector = Collector()
+            await bus.consume(queue, collector, prefetch=10)
+            await collector.wait_for(2)
+            await channel.queue_delete(bucket, if_unused=False, if_empty=False)
+        await bus.publish_delayed(queue, b"after delete", 50)
+        assert declares.names == [bucket, bucket, bucket]
+        await collector.wait_for(3)
+        assert collector.bodies() == [b"first", b"aged", b"after delete"]

@@ -532,7 +532,11 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
 ) -> None:
     """The failures an open breaker gives one event's hooks are queued as one message (one
     publish, not one per hook); the bundle comes back as each hook's next attempt."""
-    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=200)
+    # the attempts a probe holds back wait for it to have answered: a short timeout keeps
+    # that short here
+    rig = await rig_factory(
+        consume=False, breaker_failures=1, breaker_cooldown_ms=200, request_timeout_ms=500
+    )
     messages: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def take(delivery: Delivery) -> None:
@@ -543,7 +547,7 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
     receiver.status = 503
     opener = _hook(receiver, id="0" * 32, retries=0)
     await rig.dispatcher.fire(EVENT, PAYLOAD, [opener])  # one failure opens the breaker
-    hooks = [_hook(receiver, id=str(n) * 32, retries=1) for n in range(1, 6)]
+    hooks = [_hook(receiver, id=str(n) * 32, retries=2) for n in range(1, 6)]
     for hook in hooks:
         rig.table.put(hook)
     await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
@@ -554,7 +558,13 @@ async def test_an_open_breakers_failures_of_one_event_are_one_message(
     assert {j.attempt for j in jobs} == {2}
     assert messages.empty()
     receiver.status = 200
-    await rig.dispatcher.retry(bundle)  # the breaker's cool-down is over: each is sent
+    # the breaker's cool-down is over: one attempt is its probe (and closes it); the others,
+    # failed unsent while the probe was in flight (half-open), come back as one message
+    await rig.dispatcher.retry(bundle)
+    assert len(await receiver.wait_for(2)) == 2
+    again = await asyncio.wait_for(messages.get(), 5)
+    assert len(decode_jobs(again)) == 4 and {j.attempt for j in decode_jobs(again)} == {3}
+    await rig.dispatcher.retry(again)  # closed: each is sent
     got = await receiver.wait_for(6)
     assert {r.headers["X-Hook-ID"] for r in got[1:]} == {h.id for h in hooks}
 
@@ -715,3 +725,108 @@ def test_v2_signature_matches_kazoos_documented_example() -> None:
     assert canonical_json({"b": {"d": 1, "c": [True, None]}, "a": "é/"}) == (
         '{"a":"é/","b":{"c":[true,null],"d":1}}'.encode()
     )
+
+
+async def test_an_open_breakers_many_failures_leave_the_loop_free_between_chunks(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """An event whose 200 hooks share an endpoint with an open breaker settles their failures
+    a chunk at a time, letting the event loop run other work (another tenant's event)
+    between: a task watching the failure count sees it part-way. Before: all 200 in one
+    synchronous stretch, the count jumping from 0 to 200 (issue 13)."""
+    rig = await rig_factory(consume=False, breaker_failures=1)
+    receiver.status = 503
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="0" * 32, retries=0)])
+    hooks = [_hook(receiver, id=f"{n:032d}", retries=1) for n in range(1, 201)]
+    for hook in hooks:
+        rig.table.put(hook)
+
+    def failed() -> float:
+        value = rig.metrics.registry.get_sample_value(
+            "webhooksd_deliveries_total", {"result": "failure", "status_class": "none"}
+        )
+        return value or 0.0
+
+    before = failed()
+    seen: list[float] = []
+    firing = asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, hooks))
+    while not firing.done():
+        seen.append(failed() - before)
+        await asyncio.sleep(0)
+    await firing
+    assert failed() - before == 200
+    assert any(0 < count < 200 for count in seen), seen
+
+
+async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """With account_inflight=2 and two of account A's events held by a receiver that does
+    not answer, A's next event is handed to the retry queue untried (the same attempt, no
+    retry used) and returns at once, while account B's event is delivered meanwhile. Before:
+    A's third event took another of the endpoint's slots and held its prefetch slot too, so
+    a tenant with slow endpoints could fill the prefetch every tenant shares (issue 13)."""
+    rig = await rig_factory(consume=False, account_inflight=2)
+    other = "b" * 32
+    rig.table.put_account(Account(id=other, name="b"))
+    messages: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await messages.put(delivery.message.body)
+        await delivery.ack()
+
+    await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
+    release = asyncio.Event()
+    held: list[bytes] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(await reader.readuntil(b"\r\n\r\n"))
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    slow = Hook(
+        id="1" * 32, account_id=ACCOUNT, name="s", uri=f"http://127.0.0.1:{port}/slow",
+        hook="channel_create", retries=1,
+    )  # fmt: skip
+    fast = Hook(
+        id="2" * 32, account_id=other, name="f", uri=receiver.url + "/fast", hook="channel_create"
+    )
+    rig.table.put(slow)
+    try:
+        first = [asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, [slow])) for _ in "ab"]
+        await eventually(lambda: len(held) == 2, what="two of A's requests held")
+        await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [slow]), 5)
+        (job,) = decode_jobs(await asyncio.wait_for(messages.get(), 5))
+        assert (job.hook_id, job.attempt, job.deferred) == (slow.id, 1, 1)
+        await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [fast]), 5)
+        assert [r.path for r in receiver.requests] == ["/fast"]
+        assert len(held) == 2  # A's third event sent nothing
+    finally:
+        release.set()
+        server.close()
+        await asyncio.gather(*first, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def test_an_out_of_reach_failure_count_still_samples_an_open_breakers_records(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """With attempt_failure_count set out of reach (how an operator keeps failing hooks on),
+    ten events in a row to a hook whose breaker is open record one failure, not ten: the
+    sampling interval has a floor. Before: it shrank to microseconds, a row per failure
+    (4,000 a second for the issue's slow tenant, more than the store could write)."""
+    rig = await rig_factory(
+        consume=False, breaker_failures=1, attempt_failure_count=1_000_000, retry_base_delay_ms=10
+    )
+    receiver.status = 503
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="0" * 32, retries=0)])
+    hook = _hook(receiver, id="1" * 32, retries=3)
+    rig.table.put(hook)
+    for _ in range(10):
+        await rig.dispatcher.fire(EVENT, PAYLOAD, [hook])
+    attempts = await rig.store.list_attempts(ACCOUNT, created_from_ms=0, created_to_ms=2**62)
+    opened = [a for a in attempts if a.hook_id == hook.id]
+    assert len(receiver.requests) == 1
+    assert len(opened) == 1, len(opened)

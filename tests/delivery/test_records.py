@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +19,13 @@ from webhooksd.delivery.attempts import (
 )
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import build_request
-from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
+from webhooksd.delivery.retryjob import (
+    MAX_BUNDLE,
+    MAX_BUNDLE_BYTES,
+    RetryJob,
+    decode_jobs,
+    encode_jobs,
+)
 from webhooksd.errors import MalformedMessage
 from webhooksd.records import Hook
 
@@ -153,6 +160,29 @@ def test_a_bundle_of_jobs_round_trips() -> None:
         RetryJob.decode(encode_jobs(jobs))  # a bundle is not one job
     with pytest.raises(ValueError):
         encode_jobs([JOB] * (MAX_BUNDLE + 1))
+
+
+def test_a_bundle_travels_compressed_and_an_older_plain_one_still_decodes() -> None:
+    """A slow tenant's bundle (100 jobs, one event's payload) is a fraction of its JSON on
+    the wire: before, 100 KB a message, thousands of jobs a second, loaded the broker and the
+    connection every other tenant's events come through (issue 13). A plain bundle queued by
+    an older version decodes as before."""
+    jobs = [replace(JOB, hook_id=f"{n:032x}") for n in range(MAX_BUNDLE)]
+    plain = orjson.dumps({"v": 1, "jobs": [orjson.loads(job.encode()) for job in jobs]})
+    wire = encode_jobs(jobs)
+    assert len(wire) < len(plain) / 10
+    assert decode_jobs(wire) == jobs
+    assert decode_jobs(plain) == jobs
+
+
+def test_a_bundle_that_inflates_past_its_bound_or_is_cut_is_malformed() -> None:
+    """A compressed bundle is inflated only up to its bound; a cut or corrupt one is
+    MalformedMessage (dead-lettered), never an unbounded allocation."""
+    bomb = zlib.compress(b"{" + b" " * (MAX_BUNDLE_BYTES + 1) + b"}", 9)
+    wire = encode_jobs([JOB, replace(JOB, hook_id="i")])
+    for raw in (bomb, wire[: len(wire) // 2], b"\x78garbage"):
+        with pytest.raises(MalformedMessage):
+            decode_jobs(raw)
 
 
 @pytest.mark.parametrize(

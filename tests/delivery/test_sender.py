@@ -4,6 +4,7 @@ guard and per-endpoint concurrency."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from tests.waiting import eventually
 from webhooksd.config import Settings, load
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.delivery.sender import Sender
@@ -228,6 +230,73 @@ async def test_an_open_breaker_answers_with_the_last_error(
         assert opened.client_error == "circuit open: http 503"
         await sender.send(_get(f"{server[0]}/status/200"))
         assert sender.circuit_open(failing) is None
+
+
+async def test_an_endpoint_whose_slots_free_none_for_the_wait_is_busy(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """Once every slot has been held for half the request timeout with none freed, busy() is
+    true with the waiting room empty, and try_send gives up rather than wait: a slow
+    receiver's attempts are not prepared and parked only to give up later. Before: each
+    waited (up to 100 per endpoint, each event), and busy() said no."""
+    settings = _settings(endpoint_concurrency=1, endpoint_wait_ms=50, request_timeout_ms=4000)
+    async with Sender.open(settings) as sender:
+        request = _get(f"{server[0]}/slow")
+        hung = asyncio.create_task(sender.send(_get(f"{server[0]}/hang")))
+        await asyncio.sleep(0)
+        assert not sender.busy(request)  # just taken: an attempt may still wait for it
+        await eventually(lambda: sender.busy(request), what="stalled endpoint busy")
+        # an attempt allowed to wait as long gives up at once (the dispatcher's is the same)
+        assert await sender.try_send(request, start_within_s=0.05) is None
+        assert not hung.done()  # it gave up while the slot was still held
+        hung.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hung
+        freed = await sender.try_send(request, start_within_s=0.05)
+        assert freed is not None and freed.ok
+    assert server[1]["peak"] == 1
+
+
+async def test_a_half_open_breaker_lets_one_probe_through(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """After the cool-down one attempt is the probe; while it is in flight every other
+    attempt still gets the breaker's failure, unsent, rather than a slot on the endpoint
+    (which would give a dead endpoint a full round of requests each cool-down). A failed
+    probe reopens the breaker, a successful one closes it. Before: every attempt after the
+    cool-down was sent."""
+    settings = _settings(
+        # the probe hangs for the whole request timeout: long enough that the others are
+        # tried while it is surely in flight, however loaded the machine
+        endpoint_concurrency=5,
+        breaker_failures=1,
+        breaker_cooldown_ms=200,
+        request_timeout_ms=2000,
+    )
+    async with Sender.open(settings) as sender:
+        base = server[0]
+        await sender.send(_get(f"{base}/status/503"))
+        assert sender.circuit_open(_get(f"{base}/slow")) is not None
+        await eventually(lambda: sender.circuit_open(_get(f"{base}/slow")) is None, what="cool")
+        probe = asyncio.create_task(sender.try_send(_get(f"{base}/hang"), start_within_s=1.0))
+        await eventually(lambda: sender.circuit_open(_get(f"{base}/slow")), what="probing")
+        others = await asyncio.gather(
+            *(sender.try_send(_get(f"{base}/slow"), start_within_s=1.0) for _ in range(4))
+        )
+        assert [o.client_error if o else None for o in others] == ["circuit open: http 503"] * 4
+        # they are retried once the probe has answered, not again while it waits
+        assert sender.failing_for_s(_get(f"{base}/slow")) > 1.0
+        failed = await probe
+        assert failed is not None and failed.client_error == "timeout"
+        assert sender.failing_for_s(_get(f"{base}/slow")) > 0  # reopened
+        await eventually(lambda: sender.circuit_open(_get(f"{base}/slow")) is None, what="cool")
+        closed = await sender.try_send(_get(f"{base}/status/200"), start_within_s=1.0)
+        assert closed is not None and closed.ok
+        after = await asyncio.gather(
+            *(sender.try_send(_get(f"{base}/slow"), start_within_s=1.0) for _ in range(4))
+        )
+        assert all(o is not None and o.ok for o in after)
+    assert server[1]["peak"] >= 2  # closed: the attempts ran side by side again
 
 
 async def test_breaker_opens_after_repeated_failures(server: tuple[str, dict[str, int]]) -> None:

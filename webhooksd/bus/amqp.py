@@ -14,6 +14,7 @@ logged and dropped, and the broker redelivers the message.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,6 +44,7 @@ from webhooksd.bus import (
 )
 from webhooksd.bus._amqp_consumer import AmqpConsumer, await_reopen, close_quietly
 from webhooksd.bus._delay import (
+    EXPIRES_MARGIN_MS,
     QUORUM_DEAD_LETTERING,
     bucket_arguments,
     bucket_ms,
@@ -60,6 +62,14 @@ PUBLISH_TIMEOUT_S = 30.0
 
 #: how long a ``queue_depth`` probe may take
 PROBE_TIMEOUT_S = 5.0
+
+#: a delay bucket is declared again (which also restarts its idle expiry) when its last
+#: declare is older than this: a message published before then is due at most
+#: ``bucket + REDECLARE_S`` after that declare, well within the bucket's ``x-expires`` of
+#: ``2 * bucket + EXPIRES_MARGIN_MS``. Declaring on every publish was one RPC per retry
+#: message, serialized on the publishing channel: under a slow tenant's thousands of
+#: deferrals a second every event's retries queued behind them (issue 13)
+REDECLARE_S = EXPIRES_MARGIN_MS / 2 / 1000
 
 
 class AmqpBus:
@@ -82,6 +92,9 @@ class AmqpBus:
         self._tasks: set[asyncio.Task[None]] = set()
         #: queue-depth probes in flight: never cancelled mid-RPC (see ``queue_depth``)
         self._probes: set[asyncio.Task[int | None]] = set()
+        #: delay buckets declared, with when (monotonic); at most one per (target queue,
+        #: bucket), about 155 per target (see :mod:`webhooksd.bus._delay`)
+        self._buckets: dict[str, float] = {}
 
     @classmethod
     @asynccontextmanager
@@ -359,8 +372,22 @@ class AmqpBus:
             )
             return
         name = bucket_name(queue, bucket)
+        declared = self._buckets.get(name)
+        if declared is None or time.monotonic() - declared >= REDECLARE_S:
+            await self._declare_bucket(name, queue, bucket)
         try:
-            # redeclared on every use: that also resets the bucket's idle expiry
+            await self._publish_persistent(name, body, headers, message_id)
+        except BusError as exc:
+            if not isinstance(exc.__cause__, PublishError) or declared is None:
+                raise
+            # unroutable, so not queued: the bucket was deleted since we declared it (by an
+            # operator, or a broker that lost it); declare it again and publish once more
+            await self._declare_bucket(name, queue, bucket)
+            await self._publish_persistent(name, body, headers, message_id)
+
+    async def _declare_bucket(self, name: str, queue: str, bucket: int) -> None:
+        self._buckets.pop(name, None)
+        try:
             await self._usable(self._publisher)
             await self._publisher.declare_queue(
                 name,
@@ -374,6 +401,11 @@ class AmqpBus:
         except Exception as exc:
             await await_reopen(self._publisher)
             raise BusError(f"declaring delay bucket {name!r} failed: {exc!r}") from exc
+        self._buckets[name] = time.monotonic()
+
+    async def _publish_persistent(
+        self, name: str, body: bytes, headers: Mapping[str, Any] | None, message_id: str | None
+    ) -> None:
         await self.publish(
             "", name, body, headers=headers, message_id=message_id, persistent=True,
             mandatory=True,

@@ -15,8 +15,11 @@ no retry, and the event is acked. An attempt to an endpoint whose breaker is ope
 attempt ("circuit open: <its last error>"), retried and counted toward auto-disable as Kazoo
 would count the failure it saves us from (recorded at most once per hook per second: enough
 for auto-disable, and a store that can keep up). A hook has at most ``max_pending_retries`` jobs in
-the retry queue; a failure beyond that is final. Conditions that repeat per attempt are
-logged once per key and interval (:class:`~webhooksd.logonce.LogOnce`).
+the retry queue; a failure beyond that is final. An account with ``account_inflight`` events
+being delivered has its further events deferred the same way, untried: the prefetch is
+shared by every tenant, and a tenant whose endpoints are slow must not hold it. Conditions
+that repeat per attempt are logged once per key and interval
+(:class:`~webhooksd.logonce.LogOnce`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,13 @@ BACKLOG_FULL = "retry backlog full"
 #: a condition repeated per attempt (an open breaker, a busy endpoint, a full backlog) is
 #: logged at most once per key in this many seconds, with how many it stands for
 REPEAT_LOG_INTERVAL_S = 30.0
+#: the failures an open breaker gives are settled this many at a time, the event loop
+#: free between: 200 hooks' worth in one go kept it from everyone else's events for tens
+#: of milliseconds on every one of a slow tenant's events and retries (issue 13)
+SETTLE_CHUNK = 20
+#: the shortest interval between two recorded failures of one hook that an open breaker or a
+#: full backlog gave (4 a second: up to 240 in the default 60 s failure window)
+SAMPLE_FLOOR_S = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,14 +122,25 @@ class Dispatcher:
         self._deliveries: dict[tuple[str, str], Counter] = {}
         self._backlog = Backlog(settings.max_pending_retries)
         self._repeated = LogOnce(REPEAT_LOG_INTERVAL_S)
+        #: events being delivered per account (none at 0): an account at
+        #: ``account_inflight`` has its further events deferred untried, so that a tenant
+        #: whose endpoints are slow cannot hold the prefetch every tenant shares (issue 13)
+        self._in_flight: dict[str, int] = {}
         #: an open breaker's failures are recorded at most once per hook per interval: a row
         #: for each of them (4,000 a second for 200 hooks at 20 events/s) was more than the
         #: store could write beside everyone else's; the interval leaves a failing hook four
-        #: times the failures auto-disable needs within its window
+        #: times the failures auto-disable needs within its window, and is no shorter than
+        #: SAMPLE_FLOOR_S: an attempt_failure_count set out of reach (the way to keep failing
+        #: hooks enabled) made it microseconds, a row per failure again (issue 13). The
+        #: failures of a busy endpoint's attempts that find the hook's backlog full are
+        #: recorded the same way.
         self._sampled = LogOnce(
             min(
                 1.0,
-                settings.attempt_failure_expiry_ms / 1000 / settings.attempt_failure_count / 4,
+                max(
+                    SAMPLE_FLOOR_S,
+                    settings.attempt_failure_expiry_ms / 1000 / settings.attempt_failure_count / 4,
+                ),
             )
         )
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
@@ -161,8 +182,35 @@ class Dispatcher:
             )
             for m in matches
         ]
-        if jobs:
-            await self._deliver(jobs, retries=True)
+        if not jobs:
+            return
+        accounts = {hook.account_id for hook, _ in jobs}
+        saturated = self._saturated(accounts)
+        for account in accounts:
+            self._in_flight[account] = self._in_flight.get(account, 0) + 1
+        try:
+            await self._deliver(jobs, retries=True, defer=saturated)
+        finally:
+            for account in accounts:
+                left = self._in_flight.pop(account) - 1
+                if left:
+                    self._in_flight[account] = left
+
+    def _saturated(self, accounts: set[str]) -> frozenset[str]:
+        """Those of ``accounts`` with ``account_inflight`` events being delivered already."""
+        limit = self._settings.account_inflight
+        if not limit:
+            return frozenset()
+        saturated = frozenset(a for a in accounts if self._in_flight.get(a, 0) >= limit)
+        for account in saturated:
+            if (repeats := self._repeated.due(("account", account))) is not None:
+                log.info(
+                    "account at its in-flight limit; events deferred",
+                    account_id=account,
+                    limit=limit,
+                    repeats=repeats,
+                )
+        return saturated
 
     # -- the retry worker side -----------------------------------------------------------
     async def retry(self, message: bytes) -> None:
@@ -235,22 +283,36 @@ class Dispatcher:
         return done.record
 
     async def _deliver(
-        self, jobs: Sequence[tuple[Hook, RetryJob]], *, retries: bool
+        self,
+        jobs: Sequence[tuple[Hook, RetryJob]],
+        *,
+        retries: bool,
+        defer: frozenset[str] = frozenset(),
     ) -> list[Attempted]:
-        """Send each job at once, record the attempts in one write, queue what is due again.
-        Returns when the records are stored and the retries confirmed queued (so the caller
-        may ack)."""
+        """Send each job at once (those of the accounts in ``defer`` go to the retry queue
+        untried), record the attempts in one write, queue what is due again. Returns when the
+        records are stored and the retries confirmed queued (so the caller may ack)."""
         settled: list[Attempted | None] = [None] * len(jobs)
         to_send: list[int] = []
+        quick = 0
         for n, (hook, job) in enumerate(jobs):
             unsent = _unsent(hook)
             opened = self._sender.circuit_open(unsent) if retries else None
-            if opened is None:
-                to_send.append(n)
-            else:
-                # an open breaker's failure needs no request, no task and no I/O: settled at
-                # once, so that a dead endpoint's many hooks cost the event loop little
+            # an open breaker's failure, an attempt deferred from a busy endpoint or from an
+            # account at its limit need no request, no task and no I/O: settled at once, so
+            # that a slow endpoint's many hooks cost the event loop little
+            if hook.account_id in defer:
+                settled[n] = self._defer(hook, job, unsent, endpoint_busy=False)
+            elif opened is not None:
                 settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
+            elif retries and self._sender.busy(unsent):
+                settled[n] = self._defer(hook, job, unsent)
+            else:
+                to_send.append(n)
+                continue
+            quick += 1
+            if quick % SETTLE_CHUNK == 0:
+                await asyncio.sleep(0)
         sent = await asyncio.gather(*(self._attempt(*jobs[n], retries=retries) for n in to_send))
         for n, result in zip(to_send, sent, strict=True):
             settled[n] = result
@@ -404,10 +466,13 @@ class Dispatcher:
         )
         return outcome, request, recorded
 
-    def _defer(self, hook: Hook, job: RetryJob, recorded: OutboundRequest) -> Attempted:
-        """No slot on the endpoint came free in time: the same attempt, from the retry queue,
-        later each time (it uses none of the hook's retries); a failure when the hook's
-        backlog is full."""
+    def _defer(
+        self, hook: Hook, job: RetryJob, recorded: OutboundRequest, *, endpoint_busy: bool = True
+    ) -> Attempted:
+        """No slot on the endpoint came free in time (or, not ``endpoint_busy``, the hook's
+        account is at its in-flight limit): the same attempt, from the retry queue, later
+        each time (it uses none of the hook's retries); a failure when the hook's backlog is
+        full."""
         deferred = job.deferred + 1
         delay_ms = backoff_ms(
             deferred,
@@ -423,6 +488,8 @@ class Dispatcher:
                 reason=CLIENT_ERROR,
             )
             self._count(busy)
+            if self._sampled.due(hook.id) is None:
+                return Attempted(record=None)
             record = attempt_record(
                 hook=hook,
                 request=recorded,
@@ -434,7 +501,8 @@ class Dispatcher:
                 hook_event=job.hook_event or None,
             )
             return Attempted(record=record)
-        if (repeats := self._repeated.due(("busy", recorded.endpoint))) is not None:
+        repeats = self._repeated.due(("busy", recorded.endpoint)) if endpoint_busy else None
+        if repeats is not None:
             log.info(
                 "endpoint busy; attempts deferred",
                 endpoint=recorded.endpoint,

@@ -8,11 +8,16 @@ The wire format is version 1: a JSON object of the fields below plus ``"v": 1``.
 together with one delay (the failures an open breaker or a busy endpoint gave one event's
 hooks) travel as one message, ``{"v": 1, "jobs": [<job>, …]}`` (:func:`encode_jobs`,
 :func:`decode_jobs`): one publish instead of one per hook, which is what let a dead endpoint
-with many hooks hold up the broker connection every other tenant's retries share.
+with many hooks hold up the broker connection every other tenant's retries share. A bundle
+is sent zlib-compressed (its first byte is then 0x78, never JSON's ``{``): its jobs mostly
+carry the same event's payload, so 100 KB becomes about 1.5 KB, and a slow tenant's
+deferrals, thousands a second, no longer load the broker and the connection that every
+other tenant's events come through (issue 13). Uncompressed bundles are still read.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +31,10 @@ VERSION = 1
 MAX_BUNDLE = 100
 #: a ``traceparent`` is 55 characters; anything longer is not one
 MAX_TRACE = 64
+#: a compressed bundle inflates to this many bytes at most (else it is malformed)
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+#: zlib's level: the fastest; a bundle's repeated payloads compress ~65x even so
+ZLIB_LEVEL = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,18 +122,31 @@ def encode_jobs(jobs: Sequence[RetryJob]) -> bytes:
         raise ValueError(f"a bundle holds 1 to {MAX_BUNDLE} jobs, not {len(jobs)}")
     if len(jobs) == 1:
         return jobs[0].encode()
-    return orjson.dumps({"v": VERSION, "jobs": [job._fields() for job in jobs]})
+    bundle = orjson.dumps({"v": VERSION, "jobs": [job._fields() for job in jobs]})
+    return zlib.compress(bundle, ZLIB_LEVEL)
 
 
 def decode_jobs(raw: bytes) -> list[RetryJob]:
-    """The jobs of a message: a single job or a bundle (MalformedMessage if any is bad)."""
-    data = _loads(raw)
+    """The jobs of a message: a single job or a bundle, compressed or not (MalformedMessage
+    if any is bad)."""
+    data = _loads(_inflate(raw) if raw[:1] == b"\x78" else raw)
     if "jobs" not in data:
         return [RetryJob._from(data)]
     jobs = data["jobs"]
     if data.get("v") != VERSION or not isinstance(jobs, list) or not 0 < len(jobs) <= MAX_BUNDLE:
         raise MalformedMessage("retry bundle has an unknown shape")
     return [RetryJob._from(job) for job in jobs]
+
+
+def _inflate(raw: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(raw, MAX_BUNDLE_BYTES)
+    except zlib.error as exc:
+        raise MalformedMessage(f"retry bundle does not inflate: {exc}") from exc
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise MalformedMessage("retry bundle is truncated or inflates past its bound")
+    return data
 
 
 def _loads(raw: bytes) -> dict[str, Any]:

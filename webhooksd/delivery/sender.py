@@ -7,8 +7,11 @@ may wait in memory for one of those slots is bounded too: :meth:`Sender.try_send
 (the dispatcher hands such an attempt to the durable retry queue rather than hold the event).
 After ``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
 ``breaker_cooldown_ms``: :meth:`Sender.circuit_open` then answers for it without a request,
-with the last error it gave (the first attempt after the cool-down is the probe that closes
-or reopens the breaker).
+with the last error it gave. The first attempt after the cool-down is the probe that closes
+or reopens the breaker, and while it is in flight the breaker still answers for the others
+(half-open): letting every attempt through at the end of each cool-down gave a dead
+endpoint a full round of requests, and its tenant a burst of deferrals that the other
+tenants' events waited behind (issue 13).
 """
 
 from __future__ import annotations
@@ -39,23 +42,44 @@ class _Endpoint:
     """One endpoint's slots (a semaphore whose waiters are counted and may give up) and its
     breaker."""
 
-    __slots__ = ("concurrency", "failures", "in_flight", "last_error", "open_until", "waiters")
+    __slots__ = (
+        "concurrency",
+        "failures",
+        "in_flight",
+        "last_error",
+        "open_until",
+        "probe_until",
+        "probing",
+        "progressed",
+        "stall_s",
+        "waiters",
+    )
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, stall_s: float) -> None:
         self.concurrency = concurrency
+        self.stall_s = stall_s
         self.in_flight = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.failures = 0
         self.open_until = 0.0
         self.last_error = ""
+        #: the half-open breaker's probe is in flight, and when it will have answered
+        self.probing = False
+        self.probe_until = 0.0
+        #: when a slot was last freed, or the slots last became all taken (monotonic)
+        self.progressed = time.monotonic()
 
     async def acquire(self, wait_s: float | None, max_waiters: int) -> bool:
         """Take a slot; wait at most ``wait_s`` (None: as long as it takes) behind at most
         ``max_waiters`` others. False when no slot was taken."""
         if self.in_flight < self.concurrency and not self.waiters:
             self.in_flight += 1
+            if self.in_flight == self.concurrency:
+                self.progressed = time.monotonic()
             return True
-        if wait_s is not None and (wait_s <= 0 or len(self.waiters) >= max_waiters):
+        if wait_s is not None and (
+            wait_s <= 0 or len(self.waiters) >= max_waiters or self.stalled()
+        ):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
@@ -74,7 +98,22 @@ class _Endpoint:
         return False
 
     def full(self, max_waiters: int) -> bool:
-        return self.in_flight >= self.concurrency and len(self.waiters) >= max_waiters
+        return self.in_flight >= self.concurrency and (
+            len(self.waiters) >= max_waiters or self.stalled()
+        )
+
+    def stalled(self) -> bool:
+        """Every slot taken and none freed for ``stall_s``: an attempt that waits would very
+        likely wait for nothing (a receiver holding each request for seconds). It does not
+        start: preparing and parking 100 waiters per event, each to give up after
+        ``endpoint_wait_ms``, was much of what a slow tenant cost the others (issue 13).
+        ``stall_s`` is half the request timeout, not ``endpoint_wait_ms``: with the shorter
+        bound an event loop stalled for a moment by other work made a fast endpoint's slots
+        look stuck, and its events were deferred for seconds."""
+        return (
+            self.in_flight >= self.concurrency
+            and time.monotonic() - self.progressed >= self.stall_s
+        )
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         waiter.cancel()
@@ -82,6 +121,7 @@ class _Endpoint:
             self.waiters.remove(waiter)
 
     def release(self) -> None:
+        self.progressed = time.monotonic()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -129,7 +169,11 @@ class Sender:
 
     def _endpoint(self, key: str) -> _Endpoint:
         return self._endpoints.setdefault(
-            key, lambda: _Endpoint(self._settings.endpoint_concurrency)
+            key,
+            lambda: _Endpoint(
+                self._settings.endpoint_concurrency,
+                max(self._settings.endpoint_wait_ms, self._settings.request_timeout_ms / 2) / 1000,
+            ),
         )
 
     def _known(self, request: OutboundRequest) -> _Endpoint | None:
@@ -146,13 +190,18 @@ class Sender:
     def failing_for_s(self, request: OutboundRequest) -> float:
         """Seconds until the endpoint's breaker lets a probe through (0 when closed)."""
         endpoint = self._known(request)
-        return 0.0 if endpoint is None else max(0.0, endpoint.open_until - time.monotonic())
+        if endpoint is None:
+            return 0.0
+        # while the probe is in flight, until it has answered: the attempts it holds back
+        # are then retried after it, not again and again while it waits (issue 13)
+        until = max(endpoint.open_until, endpoint.probe_until if endpoint.probing else 0.0)
+        return max(0.0, until - time.monotonic())
 
     def circuit_open(self, request: OutboundRequest) -> Outcome | None:
         """The failure an attempt to a failing endpoint comes to without being sent (its
         breaker is open), naming the endpoint's last error; None when it may be sent."""
         endpoint = self._known(request)
-        if endpoint is None or endpoint.open_until <= time.monotonic():
+        if endpoint is None or not _refusing(endpoint):
             return None
         return Outcome(
             kind="retryable",
@@ -161,8 +210,9 @@ class Sender:
         )
 
     def busy(self, request: OutboundRequest) -> bool:
-        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already:
-        :meth:`try_send` would not start (so the request need not even be built)."""
+        """Every slot of the endpoint is taken and ``endpoint_queue`` attempts wait already,
+        or none was freed for half the request timeout: :meth:`try_send` would not start (so
+        the request need not even be built)."""
         endpoint = self._known(request)
         return endpoint is not None and endpoint.full(self._settings.endpoint_queue)
 
@@ -188,15 +238,24 @@ class Sender:
         endpoint = self._endpoint(key)
         if not await endpoint.acquire(start_within_s, self._settings.endpoint_queue):
             return None
-        if start_within_s is not None and endpoint.open_until > time.monotonic():
-            # the breaker opened while this attempt waited: it must not take the slot the
-            # failing requests just freed (a slow endpoint would get a second round of them)
-            endpoint.release()
-            return self.circuit_open(request)
+        probe = False
+        if start_within_s is not None:
+            if _refusing(endpoint):
+                # the breaker opened (or its probe left) while this attempt waited: it must
+                # not take the slot the failing requests just freed (a slow endpoint would
+                # get a second round of them)
+                endpoint.release()
+                return self.circuit_open(request)
+            # past the cool-down of a breaker that opened: this attempt is its one probe
+            probe = endpoint.probing = 0 < self._settings.breaker_failures <= endpoint.failures
+            if probe:
+                endpoint.probe_until = time.monotonic() + self._settings.request_timeout_ms / 1000
         try:
             outcome = await self._send(request)
         finally:
             endpoint.release()
+            if probe:
+                endpoint.probing = False
         if outcome.kind == "retryable":
             endpoint.failures += 1
             endpoint.last_error = outcome.client_error or f"http {outcome.status}"
@@ -268,6 +327,11 @@ class Sender:
             if is_blocked_error(exc):
                 return _blocked(str(exc), started)
             return _malformed(f"malformed_url: {exc}", started)
+
+
+def _refusing(endpoint: _Endpoint) -> bool:
+    """The endpoint's breaker is open, or half-open with its probe in flight."""
+    return endpoint.probing or endpoint.open_until > time.monotonic()
 
 
 def _malformed(client_error: str, started: float) -> Outcome:
