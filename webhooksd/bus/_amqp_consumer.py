@@ -36,6 +36,10 @@ class Owner(Protocol):
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a task the bus owns."""
 
+    def spawn_close(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a consumer channel's close as a task the bus waits for (never cancels) before
+        it closes the connection."""
+
     async def consumer_gone(self, queue: AbstractRobustQueue) -> None:
         """A consumer of ``queue`` was cancelled."""
 
@@ -161,7 +165,8 @@ class AmqpConsumer:
             if not delivery.settled:
                 log.warning("handler returned without settling", queue=self._queue.name)
             if self._cancelled and not self._running:
-                self._bus.spawn(self._close_channel())
+                # the acks above are written; the close must not be cut off (see spawn_close)
+                self._bus.spawn_close(self._close_channel())
 
     async def cancel(self) -> None:
         """basic.cancel now; close the channel (returning unacked messages) when idle."""

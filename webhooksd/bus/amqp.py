@@ -90,6 +90,8 @@ class AmqpBus:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._consumers: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: consumer channels closing after their last handler: waited for, never cancelled
+        self._closing: set[asyncio.Task[None]] = set()
         #: queue-depth probes in flight: never cancelled mid-RPC (see ``queue_depth``)
         self._probes: set[asyncio.Task[int | None]] = set()
         #: delay buckets declared, with when (monotonic); at most one per (target queue,
@@ -131,10 +133,18 @@ class AmqpBus:
         if self._probes:
             # each is bounded by its own timeouts; let them end rather than cut them off
             await asyncio.wait(list(self._probes), timeout=3 * PROBE_TIMEOUT_S)
+        # handlers still running here outlived the listeners' drain: cut off, their messages
+        # are redelivered
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A consumer channel's close, started once its drained handlers had acked, used to be
+        # cancelled here with the handlers: aiormq then sent a second channel.close, which the
+        # broker answered by closing the whole connection (CHANNEL_ERROR - expected
+        # 'channel.open'). Each close is bounded (close_quietly), so it is waited for.
+        while self._closing:
+            await asyncio.wait(list(self._closing))
 
     @property
     def connected(self) -> bool:
@@ -153,10 +163,16 @@ class AmqpBus:
             await await_reopen(channel)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a handler (or a channel close) as a task the bus owns."""
+        """Run a handler as a task the bus owns."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def spawn_close(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a consumer channel's close as a task the bus waits for when it stops."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def declare_exchange(
         self, name: str, kind: ExchangeKind, *, durable: bool = False
