@@ -14,6 +14,7 @@ from hypothesis import settings
 from multidict import CIMultiDict
 
 from tests.couch import CouchServer
+from tests.loopback import serving
 
 # Property tests draw new examples on every run, so one could turn a clean CI run red by chance
 # (one did: a float tie). CI runs the same fixed examples each time; a developer's run keeps
@@ -86,13 +87,6 @@ async def _receiver() -> AsyncIterator[Receiver]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port: int = runner.addresses[0][1]  # the port the OS chose for port 0
-    state.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()

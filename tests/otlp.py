@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from tests.loopback import serving
+
 PROTOBUF = "application/x-protobuf"
 
 
@@ -110,15 +112,9 @@ async def collector() -> AsyncIterator[Collector]:
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/traces"
-    try:
+    async with serving(app) as url:
+        state.url = f"{url}/v1/traces"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager

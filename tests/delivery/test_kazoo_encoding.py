@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import webhooksd
+from tests.loopback import serving
 from webhooksd.config import load
 from webhooksd.delivery.encoding import erlang_float, jiffy_float, json_body, querystring
 from webhooksd.delivery.request import build_request
@@ -341,15 +342,9 @@ async def _wire() -> AsyncIterator[Wire]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serving(app) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 async def _deliver(

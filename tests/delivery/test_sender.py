@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from tests.loopback import serving
 from tests.waiting import eventually
 from webhooksd.config import Settings, load
 from webhooksd.delivery.request import OutboundRequest
@@ -54,13 +55,8 @@ async def _server() -> AsyncIterator[tuple[str, dict[str, int]]]:
     app.router.add_get("/hang", hang)
     app.router.add_get("/big", big)
     app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port: int = runner.addresses[0][1]  # the port the OS chose for port 0
-    yield f"http://127.0.0.1:{port}", state
-    await runner.cleanup()
+    async with serving(app, shutdown_timeout=0.1) as url:
+        yield url, state
 
 
 def _get(url: str) -> OutboundRequest:

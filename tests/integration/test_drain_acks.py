@@ -27,6 +27,7 @@ from aiohttp import web
 from tests.conftest import AMQP_URL
 from tests.integration.conftest import _delete_queues, running, settings_for
 from tests.integration.kazoo_events import channel_create
+from tests.loopback import serving
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,15 +58,12 @@ async def _held() -> AsyncIterator[Held]:
     state = Held()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", state.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        await runner.cleanup()
+    async with serving(app, shutdown_timeout=0.5) as url:
+        state.url = f"{url}/hook"
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 async def _left_in(queue: str) -> tuple[list[str], int]:

@@ -25,6 +25,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import AMQP_URL
+from tests.loopback import serving
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -71,16 +72,12 @@ async def _held() -> AsyncIterator[HeldReceiver]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        state.url = f"{url}/hook"
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 class Notify:

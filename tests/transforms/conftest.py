@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.loopback import serving
+
 
 @dataclass
 class TokenServer:
@@ -57,13 +59,6 @@ async def fixture_token_server() -> AsyncIterator[TokenServer]:
 
     app = web.Application()
     app.router.add_route("*", "/token", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port: int = runner.addresses[0][1]  # the port the OS chose for port 0
-    state.url = f"http://127.0.0.1:{port}/token"
-    try:
+    async with serving(app) as url:
+        state.url = f"{url}/token"
         yield state
-    finally:
-        await runner.cleanup()
