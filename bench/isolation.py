@@ -43,6 +43,7 @@ from aiohttp import web
 
 from webhooksd.accounts import bootstrap_master
 from webhooksd.config import load
+from webhooksd.delivery.retryjob import decode_jobs
 from webhooksd.runtime import logs
 from webhooksd.runtime.daemon import Daemon, build
 
@@ -105,12 +106,16 @@ class LoopLag:
     """How late a 10 ms ticker wakes up: time the loop spent on other work."""
 
     lags_ms: list[float] = field(default_factory=list)
+    #: when each tick woke (monotonic), beside its lag: the lag per window of the run
+    at: list[float] = field(default_factory=list)
 
     async def run(self) -> None:
         while True:
             due = time.monotonic() + TICK_S
             await asyncio.sleep(TICK_S)
-            self.lags_ms.append(max(0.0, (time.monotonic() - due) * 1000))
+            now = time.monotonic()
+            self.at.append(now)
+            self.lags_ms.append(max(0.0, (now - due) * 1000))
 
 
 def channel_create(account_id: str, call_id: str) -> tuple[str, bytes]:
@@ -259,6 +264,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
             for account in others:
                 await _hooks(d, api, account, fast.url + "/fast", 1)
             _note_dispatch(d, slow_account, noted)
+            retries = _note_retries(d)
             gc.freeze()  # as the daemon does once started (webhooksd.runtime.daemon)
 
             sent: dict[str, float] = {}
@@ -291,6 +297,7 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
             queued = registry.get_sample_value("webhooksd_retries_queued_total") or 0.0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    start = min(sent.values(), default=0.0)
     latencies = [(fast.arrived[c] - t) * 1000 for c, t in sent.items() if c in fast.arrived]
     to_fire = [(noted.fired[c] - t) * 1000 for c, t in sent.items() if c in noted.fired]
     return {
@@ -315,6 +322,11 @@ async def scenario(args: argparse.Namespace, *, with_slow: bool) -> dict[str, An
         "loop_lag_max_ms": round(max(lag.lags_ms, default=0.0), 1),
         "retry_jobs_queued": int(queued),
         "others_worst_ms_per_5s": _worst_per_window(sent, fast.arrived, 5.0),
+        "loop_lag_max_ms_per_5s": _per_window(start, lag.at, lag.lags_ms, max),
+        "retry_jobs_due_per_5s": _per_window(start, retries.due_at, retries.due_jobs, sum),
+        "retry_jobs_handled_per_5s": _per_window(
+            start, retries.handled_at, retries.handled_jobs, sum
+        ),
         "slow_requests": slow.requests,
     }
 
@@ -376,6 +388,54 @@ def _note_dispatch(d: Daemon, slow_account: str, noted: Dispatches) -> None:
             noted.slow_ms.append((time.monotonic() - started) * 1000)
 
     dispatcher._deliver = noting
+
+
+@dataclass
+class Retries:
+    """When the retry jobs queued fall due (as scheduled) and when they were handled, with
+    how many jobs each message held: whether a window's tail is retries coming back at once."""
+
+    due_at: list[float] = field(default_factory=list)
+    due_jobs: list[float] = field(default_factory=list)
+    handled_at: list[float] = field(default_factory=list)
+    handled_jobs: list[float] = field(default_factory=list)
+
+
+def _note_retries(d: Daemon) -> Retries:
+    """Wrap the instance's ``_schedule`` and ``retry`` to note the retry queue's traffic."""
+    noted = Retries()
+    dispatcher: Any = d.dispatcher
+    schedule, retry = dispatcher._schedule, dispatcher.retry
+
+    async def scheduling(jobs: Any, delay_ms: int) -> None:
+        await schedule(jobs, delay_ms)
+        noted.due_at.append(time.monotonic() + delay_ms / 1000)
+        noted.due_jobs.append(len(jobs))
+
+    async def retrying(message: bytes) -> None:
+        noted.handled_at.append(time.monotonic())
+        noted.handled_jobs.append(len(decode_jobs(message)))
+        await retry(message)
+
+    dispatcher._schedule, dispatcher.retry = scheduling, retrying
+    return noted
+
+
+def _per_window(
+    start: float,
+    at: Sequence[float],
+    values: Sequence[float],
+    combine: Callable[[list[float]], float],
+    window: float = 5.0,
+) -> list[int]:
+    """``values`` (noted at the times ``at``) combined per window of the run from ``start``
+    (windows before it left out, one past its end kept: retries due after the run)."""
+    slots: dict[int, list[float]] = {}
+    for when, value in zip(at, values, strict=True):
+        if when >= start:
+            slots.setdefault(int((when - start) // window), []).append(value)
+    last = max(slots, default=-1)
+    return [round(combine(slots.get(k, [0.0]))) for k in range(last + 1)]
 
 
 def _worst_per_window(

@@ -830,3 +830,135 @@ async def test_an_out_of_reach_failure_count_still_samples_an_open_breakers_reco
     opened = [a for a in attempts if a.hook_id == hook.id]
     assert len(receiver.requests) == 1
     assert len(opened) == 1, len(opened)
+
+
+def _event(n: int) -> Event:
+    return Event.from_body(
+        "callevt",
+        f"call.CHANNEL_CREATE.{n}",
+        {"Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE", "Call-ID": str(n)},
+    )
+
+
+async def _open_breaker_delays(rig: Rig, receiver: Receiver, events: int, hooks: int) -> list[int]:
+    """The delays of the retry messages that ``events`` events to ``hooks`` hooks give once
+    one failure has opened the endpoint's breaker."""
+    delays: list[int] = []
+    publish_delayed = rig.bus.publish_delayed
+
+    async def noting(queue: str, body: bytes, delay_ms: int, **kw: Any) -> None:
+        delays.append(delay_ms)
+        await publish_delayed(queue, body, delay_ms, **kw)
+
+    rig.bus.publish_delayed = noting  # type: ignore[method-assign]
+    receiver.status = 503
+    await rig.dispatcher.fire(EVENT, PAYLOAD, [_hook(receiver, id="0" * 32, retries=0)])
+    assert delays == [] and len(receiver.requests) == 1  # the breaker is open
+    many = [_hook(receiver, id=f"{n:032d}", retries=3) for n in range(1, hooks + 1)]
+    for hook in many:
+        rig.table.put(hook)
+    for n in range(events):
+        await rig.dispatcher.fire(_event(n), PAYLOAD, many)
+    assert len(receiver.requests) == 1
+    return delays
+
+
+async def test_an_open_breakers_failures_fall_due_over_a_whole_cool_down(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """200 events' failures of one hook whose breaker is open fall due no sooner than its
+    probe and spread over the whole cool-down after it, each at its own time. Before: spread
+    over half of it, so the retries of a cool-down's events came back twice as densely."""
+    cooldown_ms = 30_000
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=cooldown_ms)
+    started = time.monotonic()
+    delays = await _open_breaker_delays(rig, receiver, events=200, hooks=1)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert len(delays) == 200
+    assert min(delays) >= cooldown_ms - elapsed_ms - 1  # not before the probe may go
+    assert max(delays) <= 2 * cooldown_ms
+    assert max(delays) - min(delays) >= 0.8 * cooldown_ms, (min(delays), max(delays))
+    seconds = {d // 1000 for d in delays}
+    assert len(seconds) >= 25, sorted(seconds)  # no second of the 30 holds many of them
+
+
+async def test_an_open_breakers_bundles_do_not_all_fall_due_together(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """An event whose 200 hooks fail on an open breaker gives two bundles; 40 such events'
+    bundles fall due spread over the cool-down. Before: each bundle went at the longest
+    delay of its 100 jobs, the very end of the spread, so every bundle of a cool-down came
+    back within the same second (issue 13's last 5-second window)."""
+    cooldown_ms = 30_000
+    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=cooldown_ms)
+    delays = await _open_breaker_delays(rig, receiver, events=40, hooks=200)
+    assert len(delays) == 80
+    assert max(delays) - min(delays) >= 0.5 * cooldown_ms, (min(delays), max(delays))
+    seconds = {d // 1000 for d in delays}
+    assert len(seconds) >= 15, sorted(seconds)
+
+
+async def test_auth_pre_requests_to_a_slow_token_endpoint_are_bounded_like_deliveries(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Ten hooks whose token endpoint holds every request: it never has more than
+    endpoint_concurrency (2) of them at once, and while it holds two, a second event to the
+    ten hooks is done at once, each delivery handed to the retry queue untried (attempt 1,
+    one deferral): its pre-request could not start within endpoint_wait_ms, or another
+    delivery's refresh of the hook's token did not end within it. Before: each waited for a
+    slot on the token endpoint as long as it took, holding its event (issue 13)."""
+    rig = await rig_factory(
+        consume=False, endpoint_concurrency=2, endpoint_queue=3, endpoint_wait_ms=50
+    )
+    jobs = await _queued_jobs(rig)
+    release = asyncio.Event()
+    held = 0
+    peak = 0
+
+    async def slow_token(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal held, peak
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            writer.close()
+            return
+        held += 1
+        peak = max(peak, held)
+        await release.wait()
+        body = b'{"access_token": "t", "expires_in": 3600}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        held -= 1
+        writer.close()
+
+    server = await asyncio.start_server(slow_token, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    auth = {"type": "token", "url": f"http://127.0.0.1:{port}/token", "params": {"a": "b"}}
+    hooks = [
+        replace(_hook(receiver, id=f"{n:032d}", retries=1), doc={"auth": auth})
+        for n in range(1, 11)
+    ]
+    for hook in hooks:
+        rig.table.put(hook)
+    firing = asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, hooks))
+    try:
+        await eventually(lambda: held == 2, what="two pre-requests held")
+        await asyncio.wait_for(rig.dispatcher.fire(_event(1), PAYLOAD, hooks), 5)
+        deferred = [await asyncio.wait_for(jobs.get(), 5) for _ in range(10)]
+        assert sorted(j.hook_id for j in deferred) == sorted(h.id for h in hooks)
+        assert {(j.attempt, j.deferred) for j in deferred} == {(1, 1)}
+        assert held == 2 and peak == 2 and not firing.done()
+        assert receiver.requests == []
+    finally:
+        release.set()
+        await asyncio.wait_for(asyncio.gather(firing, return_exceptions=True), 10)
+        server.close()
+        await server.wait_closed()
+    # the first event: the two with a token delivered, the other eight deferred
+    assert len(await receiver.wait_for(2)) == 2
+    later = [await asyncio.wait_for(jobs.get(), 5) for _ in range(8)]
+    assert {(j.attempt, j.deferred) for j in later} == {(1, 1)}
+    assert peak == 2

@@ -9,6 +9,14 @@ and only one refresh per hook runs at a time: concurrent deliveries wait for it.
 pre-request goes through ``fetch`` — the daemon passes ``Sender.send``, so it has the same
 SSRF guard, timeouts and endpoint breaker as a delivery. A failed pre-request is a failed
 attempt (retried when the token endpoint's failure is retryable). Nothing secret is logged.
+
+An event's delivery passes a bounded ``fetch`` of its own to :meth:`HookAuth.resolve` (the
+dispatcher's: the token endpoint's breaker checked, a slot on it waited for at most
+``endpoint_wait_ms``): a pre-request that cannot start soon, or a refresh of the hook's
+token by another delivery that does not end within ``wait_s``, makes the result ``busy``,
+and the delivery is deferred like one to a busy endpoint. Before, every delivery waited for
+the token endpoint's slots as long as it took: a slow token endpoint held the events of all
+its hooks, and their waiters, without bound (issue 13).
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from webhooksd.transforms.template import as_text
 
 log = structlog.get_logger(__name__)
 
-Fetch = Callable[[OutboundRequest], Awaitable[Outcome]]
+#: sends a pre-request; None when it did not start (no slot on the token endpoint in time)
+Fetch = Callable[[OutboundRequest], Awaitable[Outcome | None]]
 Clock = Callable[[], float]
 
 AUTH_FAILED = "auth pre-request failed"
@@ -50,9 +59,12 @@ class AuthResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)
     failure: Outcome | None = None
+    #: the pre-request did not start soon (a bounded ``fetch``): defer the delivery, untried
+    busy: bool = False
 
 
 NO_AUTH = AuthResult()
+BUSY = AuthResult(busy=True)
 
 
 def basic_header(username: str, password: str) -> str:
@@ -172,15 +184,24 @@ class HookAuth:
         # one extra concurrent refresh of that hook, never a wrong token
         self._locks: BoundedCache[str, asyncio.Lock] = BoundedCache(max_grants)
 
-    async def resolve(self, hook_id: str, spec: AuthSpec | None) -> AuthResult:
-        """What a delivery of ``hook_id`` must carry for ``spec``."""
+    async def resolve(
+        self,
+        hook_id: str,
+        spec: AuthSpec | None,
+        *,
+        fetch: Fetch | None = None,
+        wait_s: float | None = None,
+    ) -> AuthResult:
+        """What a delivery of ``hook_id`` must carry for ``spec``; a pre-request goes through
+        ``fetch`` if given (else the one HookAuth was made with), and a refresh by another
+        delivery is waited for at most ``wait_s`` (None: as long as it takes)."""
         if spec is None:
             return NO_AUTH
         if isinstance(spec, BasicAuth):
             return AuthResult(headers={"Authorization": basic_header(spec.username, spec.password)})
         if isinstance(spec, BearerAuth):
             return AuthResult(headers={"Authorization": bearer_header(spec.token)})
-        return await self._token(hook_id, spec)
+        return await self._token(hook_id, spec, fetch or self._fetch, wait_s)
 
     def forget(self, hook_id: str) -> None:
         """Drop a cached token (the next delivery fetches a new one)."""
@@ -192,22 +213,34 @@ class HookAuth:
             return None
         return grant.result
 
-    async def _token(self, hook_id: str, spec: TokenAuth) -> AuthResult:
+    async def _token(
+        self, hook_id: str, spec: TokenAuth, fetch: Fetch, wait_s: float | None
+    ) -> AuthResult:
         cached = self._fresh(hook_id, spec)
         if cached is not None:
             return cached
         lock = self._locks.setdefault(hook_id, asyncio.Lock)
-        async with lock:
+        try:
+            async with asyncio.timeout(wait_s):
+                await lock.acquire()
+        except TimeoutError:
+            return BUSY  # another delivery's refresh is slow: this one waits in the queue
+        try:
             cached = self._fresh(hook_id, spec)  # a concurrent delivery refreshed it
             if cached is not None:
                 return cached
-            result, lifetime = grant_from(await self._fetch(token_request(spec)), spec)
+            answer = await fetch(token_request(spec))
+            if answer is None:
+                return BUSY
+            result, lifetime = grant_from(answer, spec)
             if lifetime is None:
                 log.info("auth pre-request failed", hook_id=hook_id, error=_error(result))
                 return result
             self._keep(hook_id, spec, result, lifetime)
             log.debug("auth token fetched", hook_id=hook_id, lifetime_s=lifetime)
             return result
+        finally:
+            lock.release()
 
     def _keep(self, hook_id: str, spec: TokenAuth, result: AuthResult, lifetime: float) -> None:
         early = min(EARLY_REFRESH_S, lifetime / 10)

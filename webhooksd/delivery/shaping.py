@@ -18,7 +18,7 @@ import structlog
 
 from webhooksd.bounded import BoundedCache
 from webhooksd.delivery.attempts import REDACTED
-from webhooksd.delivery.hookauth import NO_AUTH, HookAuth
+from webhooksd.delivery.hookauth import NO_AUTH, Fetch, HookAuth
 from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest, build_request
 from webhooksd.records import Hook
@@ -39,6 +39,8 @@ class Prepared:
     request: OutboundRequest
     recorded: OutboundRequest
     failure: Outcome | None = None
+    #: the auth pre-request did not start soon (see :class:`HookAuth`): nothing to send yet
+    busy: bool = False
 
 
 def _source(hook: Hook) -> dict[str, Any]:
@@ -87,8 +89,18 @@ class Preparer:
         return False
 
     async def prepare(
-        self, hook: Hook, payload: Mapping[str, Any], *, msg_id: str, timestamp: int
+        self,
+        hook: Hook,
+        payload: Mapping[str, Any],
+        *,
+        msg_id: str,
+        timestamp: int,
+        auth_fetch: Fetch | None = None,
+        auth_wait_s: float | None = None,
     ) -> Prepared:
+        """The request for one delivery; an auth pre-request goes through ``auth_fetch``
+        (HookAuth's own when None) and waits for another delivery's refresh at most
+        ``auth_wait_s``."""
         compiled = self.transforms(hook)
         if isinstance(compiled, TransformError):
             request = build_request(hook, payload, msg_id=msg_id, timestamp=timestamp)
@@ -101,7 +113,11 @@ class Preparer:
         # was a tenth of an attempt's own cost.
         shaped = compiled.shape(payload) if compiled.fields or compiled.renames else payload
         auth = (
-            NO_AUTH if compiled.auth is None else await self._auth.resolve(hook.id, compiled.auth)
+            NO_AUTH
+            if compiled.auth is None
+            else await self._auth.resolve(
+                hook.id, compiled.auth, fetch=auth_fetch, wait_s=auth_wait_s
+            )
         )
         headers = compiled.render_headers(shaped, auth.variables) if compiled.headers else {}
         if auth.headers:
@@ -116,9 +132,9 @@ class Preparer:
         )
         secret = compiled.secret_headers | {name.lower() for name in auth.headers}
         if not secret:
-            return Prepared(request=request, recorded=request, failure=auth.failure)
+            return Prepared(request=request, recorded=request, failure=auth.failure, busy=auth.busy)
         recorded = replace(
             request,
             headers={k: REDACTED if k.lower() in secret else v for k, v in request.headers.items()},
         )
-        return Prepared(request=request, recorded=recorded, failure=auth.failure)
+        return Prepared(request=request, recorded=recorded, failure=auth.failure, busy=auth.busy)
