@@ -176,7 +176,8 @@ async def _receivers() -> AsyncIterator[StartReceiver]:
 
 @pytest.fixture(name="kazoo")
 async def _kazoo() -> AsyncIterator[Kazoo]:
-    """Kazoo's publisher on a robust connection with publisher confirms."""
+    """Kazoo's publisher on a robust connection with publisher confirms (a mandatory publish
+    that no queue takes raises, so that :meth:`Kazoo.publish` repeats it)."""
     connection = await aio_pika.connect_robust(AMQP_URL)
     async with connection:
-        yield Kazoo(await connection.channel())
+        yield Kazoo(await connection.channel(on_return_raises=True))

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 import aio_pika
 import aiohttp
 import orjson
+from aio_pika.exceptions import PublishError
 from aiohttp import web
 
 from tests.integration.kazoo_events import channel_create
@@ -371,6 +372,8 @@ class Kazoo:
     def __init__(self, channel: aio_pika.abc.AbstractChannel) -> None:
         self.channel = channel
         self.republished = 0
+        #: mandatory publishes the broker handed back: routed to no queue
+        self.returned = 0
         #: channel_create events published by :meth:`call` (probes included)
         self.calls = 0
 
@@ -381,6 +384,7 @@ class Kazoo:
         body: dict[str, Any] | bytes,
         *,
         persistent: bool = False,
+        mandatory: bool = False,
         timeout: float = 60.0,
         **props: Any,
     ) -> None:
@@ -394,25 +398,40 @@ class Kazoo:
             try:
                 ex = await self.channel.get_exchange(exchange, ensure=False)
                 await ex.publish(
-                    aio_pika.Message(raw, delivery_mode=mode, **props), routing_key=routing_key
+                    aio_pika.Message(raw, delivery_mode=mode, **props),
+                    routing_key=routing_key,
+                    mandatory=mandatory,
                 )
                 return
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() >= deadline:
                     raise
                 self.republished += 1
+                self.returned += isinstance(exc, PublishError)
                 await asyncio.sleep(0.2)
 
-    async def call(self, account: str, call_id: str, *, persistent: bool = False) -> None:
-        await self.publish("callevt", *channel_create(account, call_id), persistent=persistent)
+    async def call(
+        self, account: str, call_id: str, *, persistent: bool = False, mandatory: bool = False
+    ) -> None:
+        await self.publish(
+            "callevt", *channel_create(account, call_id), persistent=persistent, mandatory=mandatory
+        )
         self.calls += 1
 
     async def stream(
-        self, account: str, calls: Collection[str], *, rate: float = 0.0, persistent: bool = False
+        self,
+        account: str,
+        calls: Collection[str],
+        *,
+        rate: float = 0.0,
+        persistent: bool = False,
+        mandatory: bool = False,
     ) -> None:
-        """Publish a channel_create per call id, at most ``rate`` per second (0: at once)."""
+        """Publish a channel_create per call id, at most ``rate`` per second (0: at once).
+        ``mandatory``: one that no queue took is published again (the channel must have been
+        opened with ``on_return_raises``)."""
         for call in calls:
-            await self.call(account, call, persistent=persistent)
+            await self.call(account, call, persistent=persistent, mandatory=mandatory)
             if rate:
                 await asyncio.sleep(1 / rate)
 
