@@ -188,6 +188,19 @@ class Api:
     master_key: str
     readiness: dict[str, bool]
 
+    def deps(self, **overrides: Any) -> ApiDeps:
+        """What a second API instance on the same store and bus is built from: its own
+        metrics and caches; ``overrides`` replace fields."""
+        fields: dict[str, Any] = {
+            "settings": self.settings,
+            "store": self.store,
+            "bus": self.bus,
+            "metrics": Metrics(),
+            "tester": self.tester,
+            "readiness": dict,
+        }
+        return ApiDeps(**{**fields, **overrides})
+
     async def token(self, api_key: str | None = None) -> str:
         resp = await self.client.put(
             "/v2/api_auth", json={"data": {"api_key": api_key or self.master_key}}

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.waiting import eventually
 from webhooksd.accounts.cache import AccountCache
-from webhooksd.api import ApiDeps, create_app
+from webhooksd.api import create_app
 from webhooksd.api.deps import ACCOUNTS
 from webhooksd.hooks.table import HookTable
 from webhooksd.listeners.config import ConfigListener
@@ -56,14 +56,7 @@ async def test_sub_account_auth_data(api: Api) -> None:
 
 async def test_tokens_shared_between_instances(api: Api, token: str) -> None:
     """A second app on the same store accepts the first one's tokens (shared secret)."""
-    deps = ApiDeps(
-        settings=api.settings,
-        store=api.store,
-        bus=api.bus,
-        metrics=Metrics(),
-        tester=api.tester,
-        readiness=dict,
-    )
+    deps = api.deps()
     async with TestClient(TestServer(create_app(deps))) as other:
         resp = await other.get(
             f"/v2/accounts/{api.master.id}/webhooks", headers={"X-Auth-Token": token}
@@ -209,14 +202,7 @@ async def test_disabled_account_stops_at_once(api: Api, token: str) -> None:
         "PATCH", f"/v2/accounts/{tenant.id}", token=own, data={"enabled": False}
     )
     assert status == 403, "an account may not switch itself off"
-    deps = ApiDeps(
-        settings=api.settings,
-        store=api.store,
-        bus=api.bus,
-        metrics=Metrics(),
-        tester=api.tester,
-        readiness=dict,
-    )
+    deps = api.deps()
     async with TestClient(TestServer(create_app(deps))) as other:
         resp = await other.get(hooks, headers={"X-Auth-Token": own})
         assert resp.status == 200  # cached there now
@@ -277,15 +263,7 @@ async def test_disable_reaches_a_second_instance_on_the_bus(api: Api, token: str
     table = HookTable()
     table.put_account(tenant)
     table.put(Hook(id="h" * 32, account_id=tenant.id, name="n", uri="http://x/", hook="all"))
-    deps = ApiDeps(
-        settings=api.settings,
-        store=api.store,
-        bus=api.bus,
-        metrics=Metrics(),
-        tester=api.tester,
-        readiness=dict,
-        accounts=AccountCache(api.store, ttl_s=3600),
-    )
+    deps = api.deps(accounts=AccountCache(api.store, ttl_s=3600))
     app = create_app(deps)
     listener = ConfigListener(
         bus=api.bus,

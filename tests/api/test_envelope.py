@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from webhooksd.api import ApiDeps, create_app
+from webhooksd.api import create_app
 from webhooksd.api.envelope import node_hash
-from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 
@@ -217,14 +216,7 @@ async def test_trailing_slash_ignored(api: Api, token: str) -> None:
 @pytest.fixture(name="limited")
 async def fixture_limited(api: Api) -> AsyncIterator[TestClient[Any, Any]]:
     """A second app on the same store with a 1 request/s budget per token."""
-    deps = ApiDeps(
-        settings=api.settings.replace(rate_limit_per_s=1),
-        store=api.store,
-        bus=api.bus,
-        metrics=Metrics(),
-        tester=api.tester,
-        readiness=dict,
-    )
+    deps = api.deps(settings=api.settings.replace(rate_limit_per_s=1))
     async with TestClient(TestServer(create_app(deps))) as client:
         yield client
 

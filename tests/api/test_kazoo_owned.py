@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from webhooksd.api import ApiDeps, create_app
+from webhooksd.api import create_app
 from webhooksd.config import Settings
-from webhooksd.runtime.metrics import Metrics
 
 from .conftest import Api
 
@@ -72,15 +71,7 @@ async def test_readyz_shows_advisory_checks(api: Api) -> None:
     "degraded" but still 200; a readiness check of the same name decides the status."""
     readiness = {"store": True, "kazoo_accounts": True}
     advisories = {"kazoo_accounts": True}
-    deps = ApiDeps(
-        settings=api.settings,
-        store=api.store,
-        bus=api.bus,
-        metrics=Metrics(),
-        tester=api.tester,
-        readiness=lambda: readiness,
-        advisories=lambda: advisories,
-    )
+    deps = api.deps(readiness=lambda: readiness, advisories=lambda: advisories)
     async with TestClient(TestServer(create_app(deps))) as client:
 
         async def readyz() -> tuple[int, dict[str, object]]:
