@@ -53,6 +53,9 @@ RATE = 100
 FAIL_EVERY = 5
 #: retries waiting in delay buckets when their node is stopped, at least
 MIN_WAITING = 10
+#: the first retry's delay in the bucket test: the retries must still be waiting when the
+#: test has seen them and stops their bucket's leader
+BUCKET_WAIT_MS = 10_000
 SETTINGS: dict[str, Any] = {
     "queue_type": "quorum",
     # long enough for the retries to be waiting in their bucket while its leader stops
@@ -169,12 +172,15 @@ def _fail_a_fifth(_path: str, call: str, before: int) -> int:
     return 503
 
 
-async def _two_daemons(crig: ClusterRig, receiver: Receiver, kazoo: Kazoo, path: str) -> Any:
-    first = await crig.start(node=crig.cluster.nodes[1], **SETTINGS)
+async def _two_daemons(
+    crig: ClusterRig, receiver: Receiver, kazoo: Kazoo, path: str, **settings: Any
+) -> Any:
+    settings = {**SETTINGS, **settings}
+    first = await crig.start(node=crig.cluster.nodes[1], **settings)
     api = await crig.api(first)
     await api.create_hook(path, receiver.url + "/" + path, retries=4)
     await make_live(kazoo, api.account, [receiver])
-    second = await crig.start(node=crig.cluster.nodes[2], **SETTINGS)
+    second = await crig.start(node=crig.cluster.nodes[2], **settings)
     return first, second, api
 
 
@@ -238,15 +244,25 @@ async def test_node_stopped_while_retries_wait_in_delay_buckets(
     the node leading the fullest bucket is stopped, then started: every retry arrives."""
     await _declare_on(cluster.nodes[0], crig)
     receiver = await receivers(_fail_a_fifth)
-    first, second, api = await _two_daemons(crig, receiver, ckazoo, "buckets")
+    first, second, api = await _two_daemons(
+        crig, receiver, ckazoo, "buckets", retry_base_delay_ms=BUCKET_WAIT_MS
+    )
     daemons = (first, second)
     calls = [f"buckets-{n}" for n in range(EVENTS)]
     await ckazoo.stream(api.account, calls)
     failed = {c for c in calls if int(c.rsplit("-", 1)[1]) % FAIL_EVERY == 0}
     buckets: dict[str, int] = {}
+    # a retry waits in its bucket for BUCKET_WAIT_MS only, so a poll must be much quicker than
+    # that: one rabbitmqctl call a poll (a whole Erlang VM started) took longer than the wait
+    # on a loaded machine, and the test failed without ever seeing a retry waiting
+    types: dict[str, str] = {}
 
     async def waiting() -> bool:
-        depths = await _depths(cluster, crig.vhost, cluster.nodes[0])
+        if not any(name.startswith(PREFIX) for name in types):
+            # buckets are declared as retries first need them; once one is, the passive
+            # declares alone are quick enough to poll with
+            types.update(await _types(cluster, crig.vhost))
+        depths = await _depths(cluster, crig.vhost, cluster.nodes[0], types)
         buckets.clear()
         buckets.update({k: n for k, (_t, n) in depths.items() if k.startswith(PREFIX) and n})
         return sum(buckets.values()) >= MIN_WAITING
@@ -314,9 +330,27 @@ async def test_switch_from_classic_to_quorum_keeps_every_message(
     assert daemon.running
 
 
-async def _depths(cluster: Cluster, vhost: str, node: Node) -> dict[str, tuple[str, int]]:
-    """Every shared queue of ``vhost``: its type (rabbitmqctl) and its messages (a passive declare:
-    rabbitmqctl's count of a quorum queue lags by seconds)."""
+async def _depths(
+    cluster: Cluster, vhost: str, node: Node, types: dict[str, str] | None = None
+) -> dict[str, tuple[str, int]]:
+    """Every shared queue of ``vhost`` (or those of ``types``): its type and its messages (a
+    passive declare: rabbitmqctl's count of a quorum queue lags by seconds)."""
+    if types is None:
+        types = await _types(cluster, vhost)
+    found: dict[str, tuple[str, int]] = {}
+    connection = await aio_pika.connect(url(node, vhost))
+    async with connection:
+        for name, kind in types.items():
+            channel = await connection.channel()
+            queue = await channel.declare_queue(name, passive=True)
+            found[name] = (kind, queue.declaration_result.message_count or 0)
+            await channel.close()
+    return found
+
+
+async def _types(cluster: Cluster, vhost: str) -> dict[str, str]:
+    """Every shared queue of ``vhost`` and its type, from rabbitmqctl: a whole Erlang VM
+    started per call, seconds of it on a loaded machine."""
     listing = await asyncio.to_thread(
         cluster.ctl, cluster.nodes[0], "list_queues", "-p", vhost, "name", "type",
         "--quiet", "--no-table-headers",
@@ -324,16 +358,7 @@ async def _depths(cluster: Cluster, vhost: str, node: Node) -> dict[str, tuple[s
     # an instance's own queue (exclusive, server-named amq_…) cannot even be declared
     # passively by another connection
     rows = [line.split("\t") for line in listing.splitlines()]
-    types = {r[0]: r[1] for r in rows if len(r) == 2 and not r[0].startswith("amq")}
-    found: dict[str, tuple[str, int]] = {}
-    connection = await aio_pika.connect(url(node, vhost))
-    async with connection:
-        for name, kind in types.items():
-            channel = await connection.channel()
-            queue = await channel.declare_queue(name, passive=True)
-            found[name] = (kind.strip(), queue.declaration_result.message_count or 0)
-            await channel.close()
-    return found
+    return {r[0]: r[1].strip() for r in rows if len(r) == 2 and not r[0].startswith("amq")}
 
 
 async def _daemon_exit(crig: ClusterRig, node: Node) -> tuple[int, str]:
