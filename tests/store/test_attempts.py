@@ -43,6 +43,36 @@ async def test_add_and_get_round_trip(store: Store) -> None:
     await store.add_attempts([])
 
 
+async def test_a_large_mixed_batch_round_trips(store: Store) -> None:
+    """One batch of many attempts, some with a payload and a call id and some with neither,
+    failures and successes, several sharing a created_ms, reads back field for field (the
+    PostgreSQL store passes a batch as one array per column: a column out of step with the
+    others would put one row's value in another's), and searches by call id find them."""
+    rows = [
+        attempt(
+            "a1",
+            f"h{n % 3}",
+            5000 + n // 4,
+            failed=n % 5 == 0,
+            payload=None if n % 2 else {"n": n, "name": 'caf\u00e9 "q"', "deep": [{"x": None}]},
+            **({"call_id": f"call-{n}"} if n % 3 == 0 else {}),
+        )
+        for n in range(150)
+    ]
+    await store.add_attempts(rows)
+    for row in rows:
+        assert await store.get_attempt(row.id) == row
+    listed = await store.list_attempts("a1", created_from_ms=0, created_to_ms=10_000, limit=200)
+    assert sorted(listed, key=lambda a: a.id) == sorted(rows, key=lambda a: a.id)
+    found = await store.list_attempts(
+        "a1",
+        created_from_ms=0,
+        created_to_ms=10_000,
+        search=AttemptSearch(call_id="call-9"),
+    )
+    assert found == [rows[9]]
+
+
 async def test_duplicate_attempt_rolls_back_batch(store: Store) -> None:
     """A batch with a duplicate attempt is a Conflict and writes none of its rows. The
     duplicate has the same created_ms, as any written twice does: PostgreSQL's partitioned

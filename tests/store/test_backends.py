@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
+import asyncpg
 import pytest
 
+from tests.waiting import eventually
 from webhooksd.errors import StoreError
 from webhooksd.store import open_store
 from webhooksd.store.sqlite import SqliteStore, path_from_url
 
-from .conftest import query
-from .factories import hook
+from .conftest import PG_URL, query
+from .factories import account, hook
 
 
 def listing(directory: Path) -> list[str]:
@@ -97,6 +101,42 @@ async def test_postgres_documents_are_jsonb(store_url: str) -> None:
         " WHERE table_schema = current_schema() AND column_name IN ('doc', 'meta', 'value')",
     )
     assert types == [("jsonb",)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+async def test_postgres_a_transaction_cancelled_midway_is_rolled_back_before_reuse(
+    store_url: str,
+) -> None:
+    """The pool sends no reset query when a connection comes back (the store leaves no
+    session state to reset), but a transaction a cancelled caller left midway is still
+    rolled back: its first write is gone, and the next write on that connection (the pool
+    hands out the last one returned) is committed, not swallowed by a transaction still
+    open."""
+    schema = dict(parse_qsl(urlsplit(store_url).query))["search_path"]
+    async with open_store(store_url) as store:
+        await store.create_account(account("a1"))
+        blocker = await asyncpg.connect(PG_URL)
+        try:
+            await blocker.execute(f'SET search_path TO "{schema}"')
+            await blocker.execute("BEGIN")
+            await blocker.execute("SELECT 1 FROM accounts WHERE id = 'a1' FOR UPDATE")
+            # a2 is written, then the upsert of a1 waits on the row lock
+            mirror = [(account("a2"), None), (account("a1", name="renamed"), None)]
+            task = asyncio.create_task(store.put_mirrored_accounts(mirror))
+            waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+            pid = blocker.get_server_pid()
+            await eventually(lambda: blocker.fetchval(waiting, pid), what="the upsert waiting")
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await blocker.execute("ROLLBACK")
+        finally:
+            await blocker.close()
+        assert await store.get_account("a2") is None
+        await store.create_account(account("a3"))
+        seen_outside = await query(store_url, "SELECT id, name FROM accounts ORDER BY id")
+    assert seen_outside == [("a1", "account a1"), ("a3", "account a3")]
 
 
 @pytest.mark.integration

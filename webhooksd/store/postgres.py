@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import structlog
@@ -71,6 +71,32 @@ _MIRROR_UPSERT = (
     " RETURNING realm"
 )
 
+#: each attempt column's type, to pass a batch as one array per column
+_ATTEMPT_TYPES: Final = {
+    "id": "text",
+    "account_id": "text",
+    "hook_id": "text",
+    "event_id": "text",
+    "created_ms": "bigint",
+    "result": "text",
+    "counts_as_failure": "boolean",
+    "doc": "jsonb",
+    "payload": "jsonb",
+    "call_id": "text",
+}
+#: a batch of attempts as one statement whatever its size: one round trip instead of BEGIN,
+#: a bind and execute per row and COMMIT (a statement is atomic by itself), and one SQL text,
+#: so asyncpg prepares it once per connection. ``doc`` and ``payload`` go as the JSON text
+#: ``attempt_params`` made (no codec is set: asyncpg prefixes jsonb's version byte, no more)
+_ADD_ATTEMPTS: Final = (
+    f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(
+        f"${i}::{_ATTEMPT_TYPES[column.strip()]}[]"
+        for i, column in enumerate(ATTEMPT_INSERT_COLUMNS.split(","), 1)
+    )
+    + ")"
+)
+
 #: an id made by ``new_time_ordered_id``: 12 hex digits of created_ms, then 20 more
 _TIME_ORDERED = re.compile(r"([0-9a-f]{12})[0-9a-f]{20}")
 
@@ -79,6 +105,18 @@ log = structlog.get_logger(__name__)
 #: ``resp_status_code`` of an attempt's doc as text (as the search compares it), whether a
 #: record holds it as a string (ours, Kazoo's) or a number
 _STATUS_SQL = "(doc ->> 'resp_status_code')"
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection's reset on its way back to the pool: nothing to send.
+
+    asyncpg's default sends one more query per use (``pg_advisory_unlock_all``, ``CLOSE
+    ALL``, ``UNLISTEN *``, ``RESET ALL``): a round trip on every attempt batch. This store
+    leaves no session state behind: its locks are transaction-level
+    (``pg_advisory_xact_lock``), its settings ``SET LOCAL``, it opens no cursor outside a
+    transaction and listens to nothing. A transaction left open (a caller cancelled inside
+    one) is still rolled back: asyncpg does that before calling this.
+    """
 
 
 class PostgresStore:
@@ -97,7 +135,7 @@ class PostgresStore:
         """
         try:
             with translated():
-                pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
+                pool = await asyncpg.create_pool(url, min_size=1, max_size=10, reset=_keep_session)
         except ValueError as exc:  # asyncpg's answer to a malformed DSN
             raise StoreError(f"postgresql: {exc}") from exc
         try:
@@ -347,11 +385,10 @@ class PostgresStore:
     async def add_attempts(self, attempts: Sequence[AttemptRecord]) -> None:
         if not attempts:
             return
-        async with self._tx() as conn:
-            await conn.executemany(
-                f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES ({values(10)})",
-                [attempt_params(attempt) for attempt in attempts],
-            )
+        # rows to columns: one array parameter per column
+        columns = zip(*(attempt_params(attempt) for attempt in attempts), strict=True)
+        async with self._conn() as conn:
+            await conn.execute(_ADD_ATTEMPTS, *columns)
 
     async def list_attempts(
         self,
