@@ -274,8 +274,8 @@ class Sender:
         waits (and it waits no longer than that or the stall bound, whichever is longer, in
         all), or ``endpoint_queue`` attempts wait already:
         then None, and nothing was sent. ``patient``: behind any number of others, until the
-        endpoint is stalled (an attempt the dispatcher could not defer: its hook's retry
-        backlog is full)."""
+        endpoint is stalled or for the stall bound at most (an attempt the dispatcher could
+        not defer: its hook's retry backlog is full)."""
         key = self._checked.get(request.uri)
         if key is None:
             refused = self._refuse(request)
@@ -285,7 +285,9 @@ class Sender:
             self._checked.put(request.uri, key)
         endpoint = self._endpoint(key)
         if patient:
-            taken = await endpoint.acquire(endpoint.stall_s, sys.maxsize, None)
+            # no bound on those ahead: each holds its event, so the prefetch bounds them;
+            # the stall bound in all, past which a healthy endpoint has long turned over
+            taken = await endpoint.acquire(endpoint.stall_s, sys.maxsize, endpoint.stall_s)
         else:
             cap_s = None if start_within_s is None else max(start_within_s, endpoint.stall_s)
             taken = await endpoint.acquire(start_within_s, self._settings.endpoint_queue, cap_s)
