@@ -221,12 +221,14 @@ async def test_a_burst_to_a_fast_endpoint_keeps_its_hook(
             attempt_failure_count=2,
             attempt_failure_expiry_ms=4000,  # a disabler pass every second
             breaker_cooldown_ms=500,
+            # a stall bound (half of it) no loaded machine reaches before the third event is in
+            request_timeout_ms=60_000,
         )
         account = await _account(d, "burst")
         (hook,) = await _hooks(d, account, url + "/burst", 1)
         sent = [f"burst-{n}" for n in range(30)]
         await asyncio.gather(*(_publish(d, account, call) for call in sent))
-        await eventually(lambda: set(sent) <= calls, timeout=20, what="all 30 delivered")
+        await eventually(lambda: set(sent) <= calls, timeout=30, what="all 30 delivered")
         registry = d.daemon.metrics.registry
         await eventually(
             lambda: registry.get_sample_value("webhooksd_deliveries_total", _SUCCESS) == 30,
