@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,10 @@ async def process(
         await asyncio.to_thread(proc.wait, 30)
 
 
+#: seconds without a delivery after which a run whose sender is idle is over (see wait_for)
+STILL_S = 5.0
+
+
 class Receiver:
     def __init__(self, http: aiohttp.ClientSession, port: int) -> None:
         self.http, self.base = http, f"http://127.0.0.1:{port}"
@@ -87,11 +91,23 @@ class Receiver:
         async with self.http.get(self.base + "/stats") as resp:
             return dict(await resp.json())
 
-    async def wait_for(self, count: int, timeout: float) -> dict[str, Any]:
+    async def wait_for(
+        self, count: int, timeout: float, idle: Callable[[], Awaitable[bool]] | None = None
+    ) -> dict[str, Any]:
+        """Until ``count`` arrived, ``timeout`` passed, or (with ``idle``) the count has not
+        moved for ``STILL_S`` and ``idle()`` says the sender has nothing left to send: events
+        deferred to the retry queue come back minutes later, if at all, and waiting the whole
+        timeout for each run only hid that something was wrong."""
         deadline = time.monotonic() + timeout
+        last, moved = -1, time.monotonic()
         while True:
             stats = await self.stats()
-            if stats["count"] >= count or time.monotonic() > deadline:
+            now = time.monotonic()
+            if stats["count"] >= count or now > deadline:
+                return stats
+            if stats["count"] != last:
+                last, moved = stats["count"], now
+            elif idle is not None and now - moved >= STILL_S and await idle():
                 return stats
             await asyncio.sleep(0.05)
 
@@ -111,19 +127,94 @@ def cpu_s(pid: int) -> float:
     return own
 
 
+_FAILED = "webhooksd_deliveries_total"
+#: the daemon's counters a run is checked with (and, when it failed, reported)
+_COUNTERS = {
+    "webhooksd_hooks_auto_disabled_total": "auto_disabled",
+    "webhooksd_attempts_deferred_total": "deferred",
+    _FAILED: "failed_attempts",
+    "webhooksd_retries_queued_total": "retries_queued",
+    "webhooksd_events_dead_lettered_total": "dead_lettered",
+    "webhooksd_instance_events_handled_total": "events_handled",
+}
+
+
+class Checked:
+    """What a daemon's run must come to, checked after each measure: every event delivered,
+    no hook auto-disabled and, at full speed, no attempt deferred (a healthy endpoint's
+    events are delivered in place however busy the daemon is). A run that broke one of
+    these raised, rather than hang or report figures of a daemon that dropped work."""
+
+    def __init__(self, http: aiohttp.ClientSession, apis: list[str], queue: str) -> None:
+        self.http, self.apis, self.queue = http, apis, queue
+
+    async def counters(self) -> dict[str, float]:
+        """The daemon's auto-disabled and deferred totals, summed over its workers (a
+        counter the daemon does not have counts 0)."""
+        totals = dict.fromkeys(_COUNTERS.values(), 0.0)
+        for api in self.apis:
+            async with self.http.get(api + "/metrics") as resp:
+                text = await resp.text()
+            for line in text.splitlines():
+                name = line.split("{", 1)[0].split(" ", 1)[0]
+                if name in _COUNTERS and (name != _FAILED or 'result="failure"' in line):
+                    totals[_COUNTERS[name]] += float(line.split()[-1])
+        return totals
+
+    async def idle(self) -> bool:
+        """No event of the shared queue is waiting for the daemon."""
+        import aio_pika
+
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(self.queue, passive=True)
+            return not queue.declaration_result.message_count
+
+    async def check(
+        self, before: dict[str, float], result: dict[str, Any], full_speed: bool
+    ) -> None:
+        after = await self.counters()
+        deferred = after["deferred"] - before["deferred"]
+        result["deferred"] = deferred
+        problems = []
+        if result["delivered"] < result["events"]:
+            problems.append(f"{result['delivered']} of {result['events']} events delivered")
+        if after["auto_disabled"]:
+            problems.append(f"{after['auto_disabled']:.0f} hooks auto-disabled")
+        if full_speed and deferred:
+            problems.append(f"{deferred:.0f} attempts deferred at full speed")
+        if problems:
+            moved = {k: after[k] - before[k] for k in after if k != "auto_disabled"}
+            raise RuntimeError(
+                f"daemon run failed ({'; '.join(problems)}): {result}; during the run: {moved}"
+            )
+
+
 async def measure(
-    receiver: Receiver, account: str, count: int, rate: float | None, pid: int
+    receiver: Receiver,
+    account: str,
+    count: int,
+    rate: float | None,
+    pid: int,
+    checked: Checked | None = None,
 ) -> dict[str, Any]:
     """Throughput and latency of one run, and the CPU the consuming process spent per event:
-    a figure the other processes on a shared machine disturb much less than events/s."""
+    a figure the other processes on a shared machine disturb much less than events/s. With
+    ``checked`` (the daemon), the run raises unless it delivered everything (see Checked)."""
     await receiver.reset()
+    before = await checked.counters() if checked is not None else {}
     cpu_before = cpu_s(pid)
     started = await publish(AMQP_URL, account, count, rate)
-    stats = await receiver.wait_for(count, timeout=max(60.0, count / 200))
+    # a long bound, as a run that stopped moving ends early (wait_for's idle): a daemon slowed
+    # by a loaded machine is measured to the end, not cut off with events still coming
+    stats = await receiver.wait_for(
+        count, timeout=max(120.0, count / 50), idle=checked.idle if checked else None
+    )
     cpu_ms = (cpu_s(pid) - cpu_before) * 1000
     elapsed = stats["last"] - started if stats["count"] else float("nan")
     lat = stats["latencies_ms"]
-    return {
+    result = {
         "events": count,
         "delivered": stats["count"],
         "rate": rate,
@@ -133,6 +224,9 @@ async def measure(
         "p95_ms": round(percentile(lat, 95), 2),
         "p99_ms": round(percentile(lat, 99), 2),
     }
+    if checked is not None:
+        await checked.check(before, result, full_speed=rate is None)
+    return result
 
 
 #: full-speed runs per side; the median by events/s is the headline (the others are kept)
@@ -141,13 +235,13 @@ WARM_UP_EVENTS = 2_000
 
 
 async def measure_full(
-    receiver: Receiver, account: str, count: int, pid: int
+    receiver: Receiver, account: str, count: int, pid: int, checked: Checked | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A warm-up (connections, the store's file and caches; not reported), then ``FULL_RUNS``
     runs at full speed: the median one and all of them. One run alone swings by a quarter on
     a shared machine."""
-    await measure(receiver, account, WARM_UP_EVENTS, None, pid)
-    runs = [await measure(receiver, account, count, None, pid) for _ in range(FULL_RUNS)]
+    await measure(receiver, account, WARM_UP_EVENTS, None, pid, checked)
+    runs = [await measure(receiver, account, count, None, pid, checked) for _ in range(FULL_RUNS)]
     ranked = sorted(runs, key=lambda r: r["events_per_s"] or 0.0)
     return ranked[len(ranked) // 2], runs
 
@@ -158,12 +252,20 @@ REPEATED_RATES = frozenset({1000.0})
 
 
 async def measure_rates(
-    out: dict[str, Any], receiver: Receiver, account: str, rates: list[float], pid: int
+    out: dict[str, Any],
+    receiver: Receiver,
+    account: str,
+    rates: list[float],
+    pid: int,
+    checked: Checked | None = None,
 ) -> None:
     """Ten seconds at each fixed rate, into ``out["rate_<n>"]``."""
     for rate in rates:
         times = 3 if rate in REPEATED_RATES else 1
-        runs = [await measure(receiver, account, int(rate * 10), rate, pid) for _ in range(times)]
+        runs = [
+            await measure(receiver, account, int(rate * 10), rate, pid, checked)
+            for _ in range(times)
+        ]
         ranked = sorted(runs, key=lambda r: r["p99_ms"])
         out[f"rate_{int(rate)}"] = ranked[len(ranked) // 2]
         if times > 1:
@@ -367,12 +469,13 @@ async def run_daemon(
             for each in apis:
                 await wait_hooks(http, each, 1 + extra_hooks)
             await asyncio.sleep(0.5)
+            checked = Checked(http, apis, env["WEBHOOKSD_SHARED_QUEUE"])
             out: dict[str, Any] = {}
             if full_speed:
                 async with profiled(proc.pid):
-                    full, runs = await measure_full(receiver, account, count, proc.pid)
+                    full, runs = await measure_full(receiver, account, count, proc.pid, checked)
                 out = {"full": full, "full_runs": runs}
-            await measure_rates(out, receiver, account, rates, proc.pid)
+            await measure_rates(out, receiver, account, rates, proc.pid, checked)
         return out
     finally:
         await delete_queue(f"webhooks_shared_listener.bench.{tag}")

@@ -18,14 +18,17 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import structlog
 import structlog.testing
+from aiohttp import web
 
 from tests.conftest import Received, Receiver
+from tests.loopback import serving
 from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, QueueSpec, open_bus
 from webhooksd.config import load
 from webhooksd.delivery.attempts import attempt_kind
 from webhooksd.delivery.dispatcher import Dispatcher
 from webhooksd.delivery.encoding import canonical_json
+from webhooksd.delivery.request import OutboundRequest
 from webhooksd.delivery.retryjob import RetryJob, decode_jobs
 from webhooksd.delivery.sender import Sender
 from webhooksd.delivery.v2 import signature
@@ -49,6 +52,7 @@ class Rig:
     table: HookTable
     gone: list[str] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    sender: Sender | None = None
 
 
 @pytest.fixture(name="rig_factory")
@@ -93,7 +97,7 @@ async def _rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
 
             if consume:
                 await bus.consume(settings.retry_queue, retry, prefetch=10)
-            return Rig(dispatcher, store, bus, table, gone, metrics)
+            return Rig(dispatcher, store, bus, table, gone, metrics, sender)
 
         yield make
 
@@ -762,11 +766,14 @@ async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried
     rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
 ) -> None:
     """With account_inflight=2 and two of account A's events held by a receiver that does
-    not answer, A's next event is handed to the retry queue untried (the same attempt, no
-    retry used) and returns at once, while account B's event is delivered meanwhile. Before:
-    A's third event took another of the endpoint's slots and held its prefetch slot too, so
-    a tenant with slow endpoints could fill the prefetch every tenant shares (issue 13)."""
-    rig = await rig_factory(consume=False, account_inflight=2)
+    not answer for the stall bound (half the request timeout), A's next event is handed to
+    the retry queue untried (the same attempt, no retry used) and returns at once, while
+    account B's event is delivered meanwhile. Before: A's third event took another of the
+    endpoint's slots and held its prefetch slot too, so a tenant with slow endpoints could
+    fill the prefetch every tenant shares (issue 13). (The test deferred the third event as
+    soon as two were in flight, however young: that was the defect that deferred a fast
+    tenant's events on a busy daemon; it now waits until A is holding.)"""
+    rig = await rig_factory(consume=False, account_inflight=2, request_timeout_ms=4000)
     other = "b" * 32
     rig.table.put_account(Account(id=other, name="b"))
     messages: asyncio.Queue[bytes] = asyncio.Queue()
@@ -797,12 +804,15 @@ async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried
     try:
         first = [asyncio.create_task(rig.dispatcher.fire(EVENT, PAYLOAD, [slow])) for _ in "ab"]
         await eventually(lambda: len(held) == 2, what="two of A's requests held")
+        assert not rig.dispatcher.holding(ACCOUNT)  # young: a busy daemon's look as well
+        await eventually(lambda: rig.dispatcher.holding(ACCOUNT), what="A holding")
         await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [slow]), 5)
         (job,) = decode_jobs(await asyncio.wait_for(messages.get(), 5))
         assert (job.hook_id, job.attempt, job.deferred) == (slow.id, 1, 1)
         await asyncio.wait_for(rig.dispatcher.fire(EVENT, PAYLOAD, [fast]), 5)
         assert [r.path for r in receiver.requests] == ["/fast"]
         assert len(held) == 2  # A's third event sent nothing
+        assert _deferred(rig) == {"account": 1, "endpoint": 0}
     finally:
         release.set()
         server.close()
@@ -962,3 +972,157 @@ async def test_auth_pre_requests_to_a_slow_token_endpoint_are_bounded_like_deliv
     later = [await asyncio.wait_for(jobs.get(), 5) for _ in range(8)]
     assert {(j.attempt, j.deferred) for j in later} == {(1, 1)}
     assert peak == 2
+
+
+def _deferred(rig: Rig) -> dict[str, float]:
+    """webhooksd_attempts_deferred_total by reason."""
+    return {
+        reason: rig.metrics.registry.get_sample_value(
+            "webhooksd_attempts_deferred_total", {"reason": reason}
+        )
+        or 0.0
+        for reason in ("account", "endpoint")
+    }
+
+
+async def test_an_accounts_burst_to_a_fast_endpoint_is_delivered_in_place(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+) -> None:
+    """Ten of one account's events at once (account_inflight 2, a backlog of 3) to a receiver
+    that answers at once: all ten are sent, none deferred, no failure recorded. Before:
+    eight were deferred only because ten were in flight (what a daemon saturated by its own
+    work looks like to the count), the backlog took three and five became "retry backlog
+    full: endpoint busy" failures, which auto-disabled the benchmark's hook."""
+    rig = await rig_factory(consume=False, account_inflight=2, max_pending_retries=3)
+    hook = _hook(receiver, retries=1)
+    rig.table.put(hook)
+    await asyncio.gather(*(rig.dispatcher.fire(_event(n), PAYLOAD, [hook]) for n in range(10)))
+    assert len(receiver.requests) == 10
+    attempts = await _attempts(rig)
+    assert [a.result for a in attempts] == ["success"] * 10
+    assert await rig.store.count_failures(0) == []
+    assert _deferred(rig) == {"account": 0, "endpoint": 0}
+    assert rig.metrics.registry.get_sample_value("webhooksd_retries_queued_total") == 0
+
+
+async def test_attempts_wait_for_an_endpoint_that_keeps_freeing_slots(
+    rig_factory: Callable[..., Awaitable[Rig]],
+) -> None:
+    """One slot, ten hooks of one event on an endpoint answering after 0.1 s, waits of
+    0.5 s: the tenth waits 0.9 s in all, but a slot is freed every 0.1 s, so all ten are
+    sent in place. Before: the wait was a fixed 0.5 s, and the last five were deferred
+    though the endpoint answered every request promptly (on a saturated event loop a healthy
+    endpoint's slots turn over slower than the wait in just this way)."""
+    rig = await rig_factory(
+        consume=False, endpoint_concurrency=1, endpoint_wait_ms=500, max_pending_retries=2
+    )
+    arrived: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        arrived.append(request.headers["X-Hook-ID"])
+        await asyncio.sleep(0.1)  # the receiver's own service time
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/hook", answer)
+    async with serving(app) as url:
+        hooks = [
+            Hook(
+                id=f"{n:032d}",
+                account_id=ACCOUNT,
+                name="h",
+                uri=url + "/hook",
+                hook="channel_create",
+            )
+            for n in range(10)
+        ]
+        for hook in hooks:
+            rig.table.put(hook)
+        await rig.dispatcher.fire(EVENT, PAYLOAD, hooks)
+    assert sorted(arrived) == sorted(h.id for h in hooks)
+    assert [a.result for a in await _attempts(rig)] == ["success"] * 10
+    assert _deferred(rig) == {"account": 0, "endpoint": 0}
+
+
+async def test_a_busy_endpoint_deferral_without_room_is_attempted_in_place(
+    rig_factory: Callable[..., Awaitable[Rig]],
+) -> None:
+    """One slot, one waiter, a backlog of 1: of five events at once to one hook on an
+    endpoint answering after 0.1 s, the third finds the waiting room full and is deferred,
+    the fourth and fifth find the backlog full too and wait in place: four sent, one queued,
+    no failure. Before: the fourth and fifth were "retry backlog full: endpoint busy"
+    failures, counted toward auto-disable of a hook whose endpoint answered every request."""
+    rig = await rig_factory(
+        consume=False, endpoint_concurrency=1, endpoint_queue=1, max_pending_retries=1
+    )
+    jobs = await _queued_jobs(rig)
+    arrived: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        arrived.append(request.headers["webhook-id"])
+        await asyncio.sleep(0.1)  # the receiver's own service time
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/hook", answer)
+    async with serving(app) as url:
+        hook = Hook(
+            id="1" * 32, account_id=ACCOUNT, name="h", uri=url + "/hook",
+            hook="channel_create", retries=1,
+        )  # fmt: skip
+        rig.table.put(hook)
+        await asyncio.gather(*(rig.dispatcher.fire(_event(n), PAYLOAD, [hook]) for n in range(5)))
+    assert len(arrived) == 4
+    job = await asyncio.wait_for(jobs.get(), 5)
+    assert (job.attempt, job.deferred) == (1, 1) and job.msg_id not in arrived
+    assert [a.result for a in await _attempts(rig)] == ["success"] * 4
+    assert await rig.store.count_failures(0) == []
+    assert _deferred(rig) == {"account": 0, "endpoint": 1}
+
+
+async def test_a_stalled_endpoints_deferral_without_room_is_a_failure(
+    rig_factory: Callable[..., Awaitable[Rig]],
+) -> None:
+    """One slot held by a receiver that does not answer, past the stall bound (half the
+    request timeout), a backlog of 1: the next event's attempt is deferred, the one after
+    finds the backlog full and, its endpoint stalled, is the failure "retry backlog full:
+    endpoint busy", counted (issue 13 keeps a stalled endpoint's deferred work bounded)."""
+    rig = await rig_factory(
+        consume=False, endpoint_concurrency=1, max_pending_retries=1, request_timeout_ms=2000
+    )
+    jobs = await _queued_jobs(rig)
+    release = asyncio.Event()
+    held: list[bytes] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(await reader.readuntil(b"\r\n\r\n"))
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hook = Hook(
+        id="1" * 32, account_id=ACCOUNT, name="s", uri=f"http://127.0.0.1:{port}/slow",
+        hook="channel_create", retries=1,
+    )  # fmt: skip
+    rig.table.put(hook)
+    sender = rig.sender
+    assert sender is not None
+    unsent = OutboundRequest(method="POST", uri=hook.uri, url=hook.uri)
+    try:
+        first = asyncio.create_task(rig.dispatcher.fire(_event(0), PAYLOAD, [hook]))
+        await eventually(lambda: len(held) == 1, what="the slot held")
+        await eventually(lambda: sender.stalled(unsent), what="the endpoint stalled")
+        await asyncio.wait_for(rig.dispatcher.fire(_event(1), PAYLOAD, [hook]), 5)
+        await asyncio.wait_for(rig.dispatcher.fire(_event(2), PAYLOAD, [hook]), 5)
+        job = await asyncio.wait_for(jobs.get(), 5)
+        assert (job.attempt, job.deferred) == (1, 1)
+        (failed,) = await _attempts(rig)
+        assert failed.doc["client_error"] == "retry backlog full: endpoint busy"
+        assert failed.counts_as_failure
+        assert _deferred(rig) == {"account": 0, "endpoint": 1}
+    finally:
+        release.set()
+        server.close()
+        await asyncio.gather(first, return_exceptions=True)
+        await server.wait_closed()

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tests.integration.conftest import DaemonFactory, RunningDaemon, free_port
 from tests.integration.kazoo_events import channel_create
+from tests.loopback import serving
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -184,3 +185,63 @@ async def test_a_dead_endpoint_with_many_hooks_is_disabled(
     # fewer lines than attempts (before: a line per deferral, several per attempt)
     assert len(open_lines) <= 2 and len(dropped) <= len(hooks)
     assert len(logs) < 1000
+
+
+async def test_a_burst_to_a_fast_endpoint_keeps_its_hook(
+    daemons: DaemonFactory, sqlite_store_url: str
+) -> None:
+    """On RabbitMQ, one account's 30 events at once (account_inflight 2, a backlog of 3,
+    disabled after 2 failures) to a receiver that answers as soon as three requests are in
+    at once, and at once from then on: a healthy endpoint that needs a third event in flight
+    to get going, as a daemon saturated by its own work has many of one account's events in
+    flight. All 30 are delivered, nothing is deferred or failed, the hook stays enabled.
+    Before: the third and later events were deferred (two in flight), the backlog's three
+    came back later, the rest were "retry backlog full: endpoint busy" failures and the hook
+    was auto-disabled, its events lost, the receiver never at fault."""
+    three_in = asyncio.Event()
+    waiting = 0
+    calls: set[str] = set()
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal waiting
+        calls.add(str(json.loads(await request.read()).get("call_id", "")))
+        waiting += 1
+        if waiting >= 3:
+            three_in.set()
+        await three_in.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    async with serving(app) as url:
+        d = await daemons(
+            sqlite_store_url,
+            account_inflight=2,
+            max_pending_retries=3,
+            attempt_failure_count=2,
+            attempt_failure_expiry_ms=4000,  # a disabler pass every second
+            breaker_cooldown_ms=500,
+            # a stall bound (half of it) no loaded machine reaches before the third event is in
+            request_timeout_ms=60_000,
+        )
+        account = await _account(d, "burst")
+        (hook,) = await _hooks(d, account, url + "/burst", 1)
+        sent = [f"burst-{n}" for n in range(30)]
+        await asyncio.gather(*(_publish(d, account, call) for call in sent))
+        await eventually(lambda: set(sent) <= calls, timeout=30, what="all 30 delivered")
+        registry = d.daemon.metrics.registry
+        await eventually(
+            lambda: registry.get_sample_value("webhooksd_deliveries_total", _SUCCESS) == 30,
+            what="all 30 settled",
+        )
+    assert d.daemon.table.get(hook) is not None
+    for reason in ("account", "endpoint"):
+        deferred = registry.get_sample_value(
+            "webhooksd_attempts_deferred_total", {"reason": reason}
+        )
+        assert deferred == 0, (reason, deferred)
+    assert registry.get_sample_value("webhooksd_hooks_auto_disabled_total") == 0
+    assert not await d.daemon.store.count_failures(0)
+
+
+_SUCCESS = {"result": "success", "status_class": "2xx"}

@@ -9,23 +9,39 @@ queue; :meth:`fire` returns only when every first attempt finished or its retry 
 queued, so the caller may ack.
 
 What one tenant's endpoint can cost the others is bounded (issue 13). An attempt that cannot
-start on its endpoint soon (``endpoint_wait_ms``; every slot busy, ``endpoint_queue`` waiting)
-is not held in memory with the event: it goes to the retry queue as the same attempt, using
-no retry, and the event is acked. An attempt to an endpoint whose breaker is open is a failed
+start on its endpoint soon (every slot busy and ``endpoint_queue`` waiting, or none freed for
+``endpoint_wait_ms`` while it waited, or for half the request timeout before it came) is not
+held in memory with the event: it goes to the retry queue as the same attempt, using no
+retry, and the event is acked. An attempt to an endpoint whose breaker is open is a failed
 attempt ("circuit open: <its last error>"), retried and counted toward auto-disable as Kazoo
 would count the failure it saves us from (recorded at most once per hook per second: enough
 for auto-disable, and a store that can keep up). A hook has at most ``max_pending_retries`` jobs in
 the retry queue; a failure beyond that is final. An account with ``account_inflight`` events
-being delivered has its further events deferred the same way, untried: the prefetch is
-shared by every tenant, and a tenant whose endpoints are slow must not hold it. Conditions
-that repeat per attempt are logged once per key and interval
-(:class:`~webhooksd.logonce.LogOnce`).
+being delivered, the oldest of them for half the request timeout already, has its further
+events deferred the same way, untried: the prefetch is shared by every tenant, and a tenant
+whose endpoints are slow must not hold it. Conditions that repeat per attempt are logged
+once per key and interval (:class:`~webhooksd.logonce.LogOnce`).
+
+Deferring is for a tenant whose endpoints are slow, never for the daemon's own pace. With a
+bare count (``account_inflight``) and a fixed wait (``endpoint_wait_ms``), one account's burst
+to a healthy 1 ms endpoint on a loop saturated by the daemon's own work was deferred: each of
+its events spent longer in the daemon than the wait, more than 20 were in flight at once,
+the deferrals cost more CPU and fed the saturation, the hook's retry backlog filled and the
+deferrals became failures ("retry backlog full: endpoint busy") until the hook was disabled
+and its events lost. Now an account is holding the prefetch only when its oldest event in
+flight is older than a saturated loop keeps an event (the stall bound, as for an endpoint's
+slots), and an attempt waits for a slot as long as the endpoint frees slots. A deferral that
+finds the hook's backlog full is attempted in place instead (it holds its event, so the
+prefetch bounds such attempts); it fails unsent only when the endpoint is stalled, a
+receiver holding every request for seconds, which issue 13 keeps bounded. Deferrals are
+counted in ``webhooksd_attempts_deferred_total{reason="account"|"endpoint"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,7 +59,7 @@ from webhooksd.delivery.hookauth import HookAuth
 from webhooksd.delivery.outcome import CLIENT_ERROR, Outcome, backoff_ms
 from webhooksd.delivery.request import OutboundRequest, webhook_id
 from webhooksd.delivery.retryjob import MAX_BUNDLE, RetryJob, decode_jobs, encode_jobs
-from webhooksd.delivery.sender import CIRCUIT_OPEN, Sender
+from webhooksd.delivery.sender import CIRCUIT_OPEN, Sender, stall_s
 from webhooksd.delivery.shaping import Preparer
 from webhooksd.delivery.v2 import envelope, sanitize_event, stamped
 from webhooksd.hooks.matching import merge_payload, select
@@ -124,10 +140,18 @@ class Dispatcher:
         self._deliveries: dict[tuple[str, str], Counter] = {}
         self._backlog = Backlog(settings.max_pending_retries)
         self._repeated = LogOnce(REPEAT_LOG_INTERVAL_S)
-        #: events being delivered per account (none at 0): an account at
-        #: ``account_inflight`` has its further events deferred untried, so that a tenant
-        #: whose endpoints are slow cannot hold the prefetch every tenant shares (issue 13)
-        self._in_flight: dict[str, int] = {}
+        #: when each event being delivered began, per account (insertion order: the oldest
+        #: first; none at 0): an account at ``account_inflight`` whose oldest has been in
+        #: flight for the stall bound has its further events deferred untried, so that a
+        #: tenant whose endpoints are slow cannot hold the prefetch every tenant shares
+        #: (issue 13), while a fast tenant's events that only wait for the daemon are not
+        self._in_flight: dict[str, dict[int, float]] = {}
+        self._fired = itertools.count()
+        self._hold_s = stall_s(settings)
+        self._deferred = {
+            reason: metrics.attempts_deferred.labels(reason=reason)
+            for reason in ("account", "endpoint")
+        }
         #: an open breaker's failures are recorded at most once per hook per interval: a row
         #: for each of them (4,000 a second for 200 hooks at 20 events/s) was more than the
         #: store could write beside everyone else's; the interval leaves a failing hook four
@@ -188,26 +212,47 @@ class Dispatcher:
             return
         accounts = {hook.account_id for hook, _ in jobs}
         saturated = self._saturated(accounts)
+        token, now = next(self._fired), time.monotonic()
         for account in accounts:
-            self._in_flight[account] = self._in_flight.get(account, 0) + 1
+            started = self._in_flight.get(account)
+            if started is None:
+                started = self._in_flight[account] = {}
+            started[token] = now
         try:
             await self._deliver(jobs, retries=True, defer=saturated)
         finally:
             for account in accounts:
-                left = self._in_flight.pop(account) - 1
-                if left:
-                    self._in_flight[account] = left
+                started = self._in_flight[account]
+                del started[token]
+                if not started:
+                    del self._in_flight[account]
+
+    def holding(self, account: str) -> bool:
+        """The account has ``account_inflight`` events being delivered, the oldest of them
+        for the stall bound (half the request timeout) already: its endpoints are slow.
+
+        Not the count alone: on an event loop saturated by the daemon's own work (one
+        account's burst at full speed) every event spends a while in the daemon, a healthy
+        account has more than ``account_inflight`` in flight, and deferring them cost more
+        CPU, fed the saturation and filled the hook's retry backlog until the hook was
+        disabled. A saturated loop keeps an event well under a second (the prefetch over the
+        daemon's events per second); an event to an endpoint that holds it, seconds."""
+        limit = self._settings.account_inflight
+        started = self._in_flight.get(account)
+        if not limit or started is None or len(started) < limit:
+            return False
+        return time.monotonic() - next(iter(started.values())) >= self._hold_s
 
     def _saturated(self, accounts: set[str]) -> frozenset[str]:
-        """Those of ``accounts`` with ``account_inflight`` events being delivered already."""
+        """Those of ``accounts`` holding their share of the prefetch (:meth:`holding`)."""
         limit = self._settings.account_inflight
         if not limit:
             return frozenset()
-        saturated = frozenset(a for a in accounts if self._in_flight.get(a, 0) >= limit)
+        saturated = frozenset(a for a in accounts if self.holding(a))
         for account in saturated:
             if (repeats := self._repeated.due(("account", account))) is not None:
                 log.info(
-                    "account at its in-flight limit; events deferred",
+                    "account at its in-flight limit with events held; events deferred",
                     account_id=account,
                     limit=limit,
                     repeats=repeats,
@@ -296,26 +341,37 @@ class Dispatcher:
         records are stored and the retries confirmed queued (so the caller may ack)."""
         settled: list[Attempted | None] = [None] * len(jobs)
         to_send: list[int] = []
+        #: those of to_send that could not be deferred (the hook's backlog is full)
+        patient: set[int] = set()
         quick = 0
         for n, (hook, job) in enumerate(jobs):
             unsent = _unsent(hook)
             opened = self._sender.circuit_open(unsent) if retries else None
             # an open breaker's failure, an attempt deferred from a busy endpoint or from an
-            # account at its limit need no request, no task and no I/O: settled at once, so
-            # that a slow endpoint's many hooks cost the event loop little
-            if hook.account_id in defer:
-                settled[n] = self._defer(hook, job, unsent, endpoint_busy=False)
+            # account holding its share need no request, no task and no I/O: settled at once,
+            # so that a slow endpoint's many hooks cost the event loop little; a deferral the
+            # hook's backlog has no room for is attempted in place (the checks below)
+            if hook.account_id in defer and (
+                deferred := self._defer(hook, job, unsent, reason="account")
+            ):
+                settled[n] = deferred
             elif opened is not None:
                 settled[n] = self._settle(hook, job, opened, unsent, unsent, retries=True)
             elif retries and self._sender.busy(unsent):
-                settled[n] = self._defer(hook, job, unsent)
+                settled[n] = self._defer(hook, job, unsent, reason="endpoint")
+                if settled[n] is None:
+                    patient.add(n)
+                    to_send.append(n)
+                    continue
             else:
                 to_send.append(n)
                 continue
             quick += 1
             if quick % SETTLE_CHUNK == 0:
                 await asyncio.sleep(0)
-        sent = await asyncio.gather(*(self._attempt(*jobs[n], retries=retries) for n in to_send))
+        sent = await asyncio.gather(
+            *(self._attempt(*jobs[n], retries=retries, patient=n in patient) for n in to_send)
+        )
         for n, result in zip(to_send, sent, strict=True):
             settled[n] = result
         results = [r for r in settled if r is not None]
@@ -333,13 +389,17 @@ class Dispatcher:
                     self._backlog.release(job.hook_id)
         return results
 
-    async def _attempt(self, hook: Hook, job: RetryJob, *, retries: bool) -> Attempted:
+    async def _attempt(
+        self, hook: Hook, job: RetryJob, *, retries: bool, patient: bool = False
+    ) -> Attempted:
         """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
         retries) an attempt that cannot start on its endpoint soon is deferred, one to an
         endpoint whose breaker is open fails unsent, a retryable failure with retries left
         (and room in the hook's backlog) is due again, a 410 switches the hook off, and a
         success is recorded only if ``log_successful_attempts``; without (the API's test and
-        replay) the attempt is sent once whatever the breaker says and always recorded."""
+        replay) the attempt is sent once whatever the breaker says and always recorded.
+        ``patient``: the attempt could not be deferred (the hook's backlog is full), so it
+        waits for a slot in place until its endpoint is stalled."""
         # Bound without being unbound: _deliver runs each attempt as its own task (gather),
         # whose context is a copy that ends with it. bound_contextvars' reset on the way out
         # was a measurable share of the attempt's own cost.
@@ -347,10 +407,22 @@ class Dispatcher:
             account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
         )
         with self._tracer.attempt(hook, job) as span:
-            outcome, request, recorded = await self._outcome(hook, job, retries=retries)
+            outcome, request, recorded = await self._outcome(
+                hook, job, retries=retries, patient=patient
+            )
+            if outcome is None and not patient:
+                deferred = self._defer(hook, job, recorded, reason="endpoint")
+                if deferred is not None:
+                    span.outcome(request, outcome)
+                    return deferred
+                # no room to defer it: a busy endpoint that is still answering is waited for
+                # in place, as this event is held anyway (the prefetch bounds such attempts)
+                outcome, request, recorded = await self._outcome(
+                    hook, job, retries=retries, patient=True
+                )
             span.outcome(request, outcome)
             if outcome is None:
-                return self._defer(hook, job, recorded)
+                return self._backlog_full(hook, job, recorded)
             if retries and outcome.kind == "gone":
                 await self._gone(hook)
             return self._settle(hook, job, outcome, request, recorded, retries=retries)
@@ -438,17 +510,17 @@ class Dispatcher:
         )
 
     async def _outcome(
-        self, hook: Hook, job: RetryJob, *, retries: bool
+        self, hook: Hook, job: RetryJob, *, retries: bool, patient: bool = False
     ) -> tuple[Outcome | None, OutboundRequest, OutboundRequest]:
-        """The attempt's outcome (None: not started, its endpoint is busy), the request and
-        the request as recorded."""
+        """The attempt's outcome (None: not started, its endpoint is busy, or with
+        ``patient`` stalled), the request and the request as recorded."""
         # an open breaker is checked on the hook's URI before the request is built: the
         # failures a dead endpoint with many hooks gives are then cheap (and say so: the
         # record shows no headers or body, as none were sent)
         request = recorded = _unsent(hook)
         if retries:
             outcome = self._sender.circuit_open(request)
-            if outcome is not None or self._sender.busy(request):
+            if outcome is not None or (not patient and self._sender.busy(request)):
                 return outcome, request, recorded
         prepared = await self._prepare.prepare(
             hook,
@@ -473,7 +545,7 @@ class Dispatcher:
             return await self._sender.send(request), request, recorded
         # the URL built may name another endpoint than the hook's URI
         outcome = self._sender.circuit_open(request) or await self._sender.try_send(
-            request, start_within_s=self._settings.endpoint_wait_ms / 1000
+            request, start_within_s=self._settings.endpoint_wait_ms / 1000, patient=patient
         )
         return outcome, request, recorded
 
@@ -486,12 +558,14 @@ class Dispatcher:
         )
 
     def _defer(
-        self, hook: Hook, job: RetryJob, recorded: OutboundRequest, *, endpoint_busy: bool = True
-    ) -> Attempted:
-        """No slot on the endpoint came free in time (or, not ``endpoint_busy``, the hook's
-        account is at its in-flight limit): the same attempt, from the retry queue, later
-        each time (it uses none of the hook's retries); a failure when the hook's backlog is
-        full."""
+        self, hook: Hook, job: RetryJob, recorded: OutboundRequest, *, reason: str
+    ) -> Attempted | None:
+        """The same attempt, from the retry queue, later each time (it uses none of the
+        hook's retries): its endpoint is busy (``reason`` "endpoint") or its account holds its
+        share of the prefetch ("account"). None when the hook's backlog is full: the caller
+        attempts it in place instead, since a failure here would exist only because the
+        daemon deferred, and counted toward auto-disable it disabled hooks whose endpoint
+        answered fine (the benchmark's one account)."""
         deferred = job.deferred + 1
         delay_ms = backoff_ms(
             deferred,
@@ -500,27 +574,9 @@ class Dispatcher:
             retry_after_s=None,
         )
         if not self._backlog.reserve(hook.id, delay_ms):
-            self._log_backlog_full(hook)
-            busy = Outcome(
-                kind="retryable",
-                client_error=f"{BACKLOG_FULL}: endpoint busy",
-                reason=CLIENT_ERROR,
-            )
-            self._count(busy)
-            if self._sampled.due(hook.id) is None:
-                return Attempted(record=None)
-            record = attempt_record(
-                hook=hook,
-                request=recorded,
-                outcome=busy,
-                event_id=job.event_id,
-                attempt=job.attempt,
-                retries_left=0,
-                payload=job.payload,
-                hook_event=job.hook_event or None,
-            )
-            return Attempted(record=record)
-        repeats = self._repeated.due(("busy", recorded.endpoint)) if endpoint_busy else None
+            return None
+        self._deferred[reason].inc()
+        repeats = self._repeated.due(("busy", recorded.endpoint)) if reason == "endpoint" else None
         if repeats is not None:
             log.info(
                 "endpoint busy; attempts deferred",
@@ -534,6 +590,33 @@ class Dispatcher:
             delay_ms=delay_ms,
             group="busy",
         )
+
+    def _backlog_full(self, hook: Hook, job: RetryJob, recorded: OutboundRequest) -> Attempted:
+        """An attempt neither deferred (the hook's backlog is full) nor started in place (its
+        endpoint is stalled: no slot freed for half the request timeout, or its token
+        endpoint is busy): a failure, counted toward auto-disable and recorded at most once
+        per hook per interval, as an open breaker's. Issue 13 keeps a stalled endpoint's
+        attempts bounded this way; a receiver that holds every request is at fault."""
+        self._log_backlog_full(hook)
+        busy = Outcome(
+            kind="retryable",
+            client_error=f"{BACKLOG_FULL}: endpoint busy",
+            reason=CLIENT_ERROR,
+        )
+        self._count(busy)
+        if self._sampled.due(hook.id) is None:
+            return Attempted(record=None)
+        record = attempt_record(
+            hook=hook,
+            request=recorded,
+            outcome=busy,
+            event_id=job.event_id,
+            attempt=job.attempt,
+            retries_left=0,
+            payload=job.payload,
+            hook_event=job.hook_event or None,
+        )
+        return Attempted(record=record)
 
     def _log_backlog_full(self, hook: Hook) -> None:
         if (repeats := self._repeated.due(("backlog", hook.id))) is not None:

@@ -2,9 +2,15 @@
 
 One ``aiohttp.ClientSession`` per daemon. Each endpoint (``scheme://host:port``) gets at most
 ``endpoint_concurrency`` requests in flight, so one slow receiver cannot take the pool. What
-may wait in memory for one of those slots is bounded too: :meth:`Sender.try_send` waits at most
-``endpoint_wait_ms``, behind at most ``endpoint_queue`` others, and otherwise does not start
-(the dispatcher hands such an attempt to the durable retry queue rather than hold the event).
+may wait in memory for one of those slots is bounded too: :meth:`Sender.try_send` waits behind
+at most ``endpoint_queue`` others, as long as the endpoint keeps freeing slots (it gives up
+once ``endpoint_wait_ms`` pass with none freed, and after the stall bound, half the request
+timeout, in any case), and otherwise does not start (the dispatcher hands such an attempt to
+the durable retry queue rather than hold the event). The wait is bounded by the endpoint's
+progress, not by a fixed time: on an event loop saturated by the daemon's own work a healthy
+endpoint's slots turn over slower than ``endpoint_wait_ms`` for a waiter far back in the
+queue, and a fixed bound deferred its attempts, which fed the saturation and filled the
+hook's retry backlog until the hook was disabled (the benchmark's one fast account).
 After ``breaker_failures`` retryable failures in a row an endpoint is known to be failing for
 ``breaker_cooldown_ms``: :meth:`Sender.circuit_open` then answers for it without a request,
 with the last error it gave. The first attempt after the cool-down is the probe that closes
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -38,6 +45,16 @@ MAX_ENDPOINTS = 10_000
 CIRCUIT_OPEN = "circuit open"
 
 
+def stall_s(settings: Settings) -> float:
+    """How long something of one tenant may go without progress before it counts as stuck:
+    half the request timeout (and no less than ``endpoint_wait_ms``). An endpoint none of
+    whose slots was freed for that long is stalled, and an account whose oldest event has
+    been in flight that long holds its share of the prefetch (the dispatcher). A shorter
+    bound (``endpoint_wait_ms``) was reached by a healthy endpoint's slots, and a fast
+    account's events, whenever the event loop was held up by the daemon's own work."""
+    return max(settings.endpoint_wait_ms, settings.request_timeout_ms / 2) / 1000
+
+
 class _Endpoint:
     """One endpoint's slots (a semaphore whose waiters are counted and may give up) and its
     breaker."""
@@ -45,6 +62,7 @@ class _Endpoint:
     __slots__ = (
         "concurrency",
         "failures",
+        "freed",
         "in_flight",
         "last_error",
         "open_until",
@@ -68,10 +86,21 @@ class _Endpoint:
         self.probe_until = 0.0
         #: when a slot was last freed, or the slots last became all taken (monotonic)
         self.progressed = time.monotonic()
+        #: slots freed so far: a waiter sees from it whether the endpoint made progress
+        self.freed = 0
 
-    async def acquire(self, wait_s: float | None, max_waiters: int) -> bool:
-        """Take a slot; wait at most ``wait_s`` (None: as long as it takes) behind at most
-        ``max_waiters`` others. False when no slot was taken."""
+    async def acquire(self, wait_s: float | None, max_waiters: int, cap_s: float | None) -> bool:
+        """Take a slot; wait behind at most ``max_waiters`` others while the endpoint makes
+        progress: give up once ``wait_s`` pass with no slot freed, or ``cap_s`` in all (None:
+        wait as long as it takes). False when no slot was taken.
+
+        Progress, not a fixed time: a waiter 90th in line for a healthy endpoint's 10 slots,
+        on a loop saturated by the daemon's own work, waits longer than ``wait_s`` while the
+        slots turn over every few milliseconds. A slow endpoint (answers taking seconds)
+        frees none for ``wait_s`` and its waiters give up as before. (A wait whose timer
+        fired late, the loop held up, is not given another round: under a loaded loop that
+        kept a stalled endpoint's waiters, and their events, for the whole ``cap_s``, and
+        the other tenants' events waited behind them.)"""
         if self.in_flight < self.concurrency and not self.waiters:
             self.in_flight += 1
             if self.in_flight == self.concurrency:
@@ -83,17 +112,29 @@ class _Endpoint:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
+        started = time.monotonic()
         try:
-            # asyncio.wait, not wait_for: a slot handed over as the time runs out is kept
-            await asyncio.wait((waiter,), timeout=wait_s)
+            while True:
+                freed, armed = self.freed, time.monotonic()
+                timeout = wait_s
+                if wait_s is not None and cap_s is not None:
+                    timeout = max(0.0, min(wait_s, started + cap_s - armed))
+                # asyncio.wait, not wait_for: a slot handed over as the time runs out is kept
+                await asyncio.wait((waiter,), timeout=timeout)
+                if waiter.done():
+                    return True  # release() handed its slot over: in_flight is unchanged
+                assert wait_s is not None, "an unbounded wait ends with a slot"
+                now = time.monotonic()
+                if cap_s is not None and now - started >= cap_s:
+                    break
+                if self.freed == freed:
+                    break  # none freed for a whole wait_s: no progress
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # granted, then cancelled: pass the slot on
             else:
                 self._forget(waiter)
             raise
-        if waiter.done():
-            return True  # release() handed its slot over: in_flight is unchanged
         self._forget(waiter)
         return False
 
@@ -122,6 +163,7 @@ class _Endpoint:
 
     def release(self) -> None:
         self.progressed = time.monotonic()
+        self.freed += 1
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -170,10 +212,7 @@ class Sender:
     def _endpoint(self, key: str) -> _Endpoint:
         return self._endpoints.setdefault(
             key,
-            lambda: _Endpoint(
-                self._settings.endpoint_concurrency,
-                max(self._settings.endpoint_wait_ms, self._settings.request_timeout_ms / 2) / 1000,
-            ),
+            lambda: _Endpoint(self._settings.endpoint_concurrency, stall_s(self._settings)),
         )
 
     def _known(self, request: OutboundRequest) -> _Endpoint | None:
@@ -223,11 +262,20 @@ class Sender:
         assert outcome is not None, "an unbounded wait always gets a slot"
         return outcome
 
+    def stalled(self, request: OutboundRequest) -> bool:
+        """Every slot of the endpoint taken and none freed for the stall bound."""
+        endpoint = self._known(request)
+        return endpoint is not None and endpoint.stalled()
+
     async def try_send(
-        self, request: OutboundRequest, *, start_within_s: float | None
+        self, request: OutboundRequest, *, start_within_s: float | None, patient: bool = False
     ) -> Outcome | None:
-        """Send, unless no slot on the endpoint comes free within ``start_within_s`` or
-        ``endpoint_queue`` attempts wait already: then None, and nothing was sent."""
+        """Send, unless the endpoint frees no slot for ``start_within_s`` while this attempt
+        waits (and it waits no longer than that or the stall bound, whichever is longer, in
+        all), or ``endpoint_queue`` attempts wait already:
+        then None, and nothing was sent. ``patient``: behind any number of others, until the
+        endpoint is stalled or for the stall bound at most (an attempt the dispatcher could
+        not defer: its hook's retry backlog is full)."""
         key = self._checked.get(request.uri)
         if key is None:
             refused = self._refuse(request)
@@ -236,7 +284,14 @@ class Sender:
             key = request.endpoint
             self._checked.put(request.uri, key)
         endpoint = self._endpoint(key)
-        if not await endpoint.acquire(start_within_s, self._settings.endpoint_queue):
+        if patient:
+            # no bound on those ahead: each holds its event, so the prefetch bounds them;
+            # the stall bound in all, past which a healthy endpoint has long turned over
+            taken = await endpoint.acquire(endpoint.stall_s, sys.maxsize, endpoint.stall_s)
+        else:
+            cap_s = None if start_within_s is None else max(start_within_s, endpoint.stall_s)
+            taken = await endpoint.acquire(start_within_s, self._settings.endpoint_queue, cap_s)
+        if not taken:
             return None
         probe = False
         if start_within_s is not None:

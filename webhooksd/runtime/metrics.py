@@ -51,6 +51,15 @@ class Metrics:
         self.retries_queued = Counter(
             "webhooksd_retries_queued", "Retries handed to the delay queue", registry=r
         )
+        #: attempts handed to the retry queue untried: the account held its share of the
+        #: prefetch ("account") or the endpoint could not take them ("endpoint"); with
+        #: healthy endpoints this stays 0, however busy the daemon itself is
+        self.attempts_deferred = Counter(
+            "webhooksd_attempts_deferred",
+            "Attempts deferred to the retry queue untried",
+            ["reason"],
+            registry=r,
+        )
         self.hooks_loaded = Gauge(
             "webhooksd_hooks_loaded", "Enabled hooks in the table", registry=r
         )
