@@ -61,7 +61,9 @@ class Delivery(Protocol):
     def message(self) -> Message: ...
 
     async def ack(self) -> None:
-        """Done with it."""
+        """Done with it. Returns once the ack is written or queued to be written (RabbitMQ
+        batches the acks of one turn of the loop): either way before the consumer's channel
+        closes, so a drained delivery's ack reaches the broker."""
 
     async def requeue(self) -> None:
         """Give it back to the queue to be delivered again (now or after a reconnect)."""
