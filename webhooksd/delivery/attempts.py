@@ -25,6 +25,7 @@ __all__ = [
     "AttemptKind",
     "attempt_kind",
     "attempt_record",
+    "body_is_payload",
     "payload_call_id",
     "redact_headers",
     "stored_hook_event",
@@ -91,6 +92,23 @@ def payload_call_id(payload: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+#: hook document keys whose transforms make the body something other than the payload's JSON
+#: (``fields``/``map`` shape it first, ``body_template`` replaces it)
+_BODY_TRANSFORMS = ("fields", "map", "body_template")
+
+
+def body_is_payload(hook: Hook, request: OutboundRequest) -> bool:
+    """Whether ``request``'s body is exactly :func:`~webhooksd.delivery.encoding.json_body` of
+    the payload it was built from: a ``v1`` JSON hook with a body and no transform that
+    reshapes or replaces it. Such a record keeps one copy (the body); the store reads the
+    payload back from it (:mod:`webhooksd.store._codec`). Form bodies, Kazoo 5's canonical
+    ``v2`` bodies (sorted keys: the payload's order is lost) and transformed ones keep both."""
+    if hook.format != "json" or hook.version != "v1" or not request.body.startswith(b"{"):
+        return False
+    doc = hook.doc
+    return not doc or not any(key in doc for key in _BODY_TRANSFORMS)
+
+
 def attempt_record(
     *,
     hook: Hook,
@@ -148,4 +166,5 @@ def attempt_record(
         counts_as_failure=not outcome.ok,
         doc=doc,
         payload=dict(payload) if payload is not None else None,
+        payload_in_body=payload is not None and body_is_payload(hook, request),
     )
