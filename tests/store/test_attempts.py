@@ -345,17 +345,24 @@ async def test_a_single_copy_is_stored_once_and_reads_back(store: Store, store_u
         attempt("a1", "h1", 1000, payload=payload, req_body=body, call_id="c"),
         payload_in_body=True,
     )
-    both = replace(single, id="both", payload_in_body=False)
+    # orjson cannot write an integer beyond 64 bits: a two-copy row never held one
+    both = replace(
+        single,
+        id="both",
+        payload={**payload, "a": {"y": 1.5, "b": [1, "é"]}},
+        payload_in_body=False,
+    )
     await store.add_attempts([single, both])
     rows = await query(store_url, "SELECT id, payload FROM attempts ORDER BY id")
     stored = dict((str(row[0]), row[1]) for row in rows)
     assert stored[single.id] == PAYLOAD_IN_BODY
     assert stored["both"] is not None and stored["both"] != PAYLOAD_IN_BODY
-    for record in (single, both):
-        read = await store.get_attempt(record.id)
-        assert read == record and read.payload is not None
-        assert list(read.payload) == ["z", "a", "call_id"] and list(read.payload["a"]) == ["y", "b"]
-        assert read.payload["a"]["b"][0] == 2**64  # not a float: the standard parser reads it
+    assert await store.get_attempt(both.id) == both
+    read = await store.get_attempt(single.id)
+    assert read == single and read.payload is not None
+    # the body's order (a two-copy row on PostgreSQL has jsonb's: shortest keys first)
+    assert list(read.payload) == ["z", "a", "call_id"] and list(read.payload["a"]) == ["y", "b"]
+    assert read.payload["a"]["b"][0] == 2**64  # not a float: the standard parser reads it
     listed = await store.list_attempts("a1", created_from_ms=0, created_to_ms=2000)
     assert sorted(listed, key=lambda a: a.id) == sorted([single, both], key=lambda a: a.id)
 
