@@ -197,6 +197,9 @@ class AttemptRecord:
     doc: Mapping[str, Any]
     #: the payload as sent (after custom_data and cluster_id), so the attempt can be replayed
     payload: Mapping[str, Any] | None = None
+    #: ``doc["req_body"]`` is the payload's JSON, so the store keeps that one copy and reads
+    #: the payload back from it (see :func:`webhooksd.delivery.attempts.body_is_payload`)
+    payload_in_body: bool = False
 
     @property
     def call_id(self) -> str | None:

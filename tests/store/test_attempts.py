@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ import pytest
 from webhooksd.errors import Conflict
 from webhooksd.records import AttemptRecord, AttemptSearch, FailureCount
 from webhooksd.store import Store, open_store
-from webhooksd.store._codec import AttemptQuery, attempts_sql
+from webhooksd.store._codec import PAYLOAD_IN_BODY, AttemptQuery, attempts_sql
 from webhooksd.store.sqlite import path_from_url
 
+from .conftest import query
 from .factories import attempt
 
 
@@ -361,3 +363,50 @@ async def test_a_search_by_call_or_event_reads_its_index(
     with sqlite3.connect(path_from_url(url)) as db:
         plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     assert f"USING INDEX {index} " in plan, plan
+
+
+async def test_a_single_copy_is_stored_once_and_reads_back(store: Store, store_url: str) -> None:
+    """An attempt whose payload is its request body stores the marker in ``payload`` and
+    reads back the same record, payload parsed from the body in its own key order; a row
+    with both copies (every row written before) reads as it did."""
+    payload = {"z": 1, "a": {"y": 1.5, "b": [18446744073709551616, "é"]}, "call_id": "c"}
+    body = '{\n  "z" : 1,\n  "a" : {\n    "y" : 1.5,\n    "b" : [\n      18446744073709551616,\n      "é"\n    ]\n  },\n  "call_id" : "c"\n}'  # noqa: E501
+    single = replace(
+        attempt("a1", "h1", 1000, payload=payload, req_body=body, call_id="c"),
+        payload_in_body=True,
+    )
+    # orjson cannot write an integer beyond 64 bits: a two-copy row never held one
+    both = replace(
+        single,
+        id="both",
+        payload={**payload, "a": {"y": 1.5, "b": [1, "é"]}},
+        payload_in_body=False,
+    )
+    await store.add_attempts([single, both])
+    rows = await query(store_url, "SELECT id, payload FROM attempts ORDER BY id")
+    stored = dict((str(row[0]), row[1]) for row in rows)
+    assert stored[single.id] == PAYLOAD_IN_BODY
+    assert stored["both"] is not None and stored["both"] != PAYLOAD_IN_BODY
+    assert await store.get_attempt(both.id) == both
+    read = await store.get_attempt(single.id)
+    assert read == single and read.payload is not None
+    # the body's order (a two-copy row on PostgreSQL has jsonb's: shortest keys first)
+    assert list(read.payload) == ["z", "a", "call_id"] and list(read.payload["a"]) == ["y", "b"]
+    assert read.payload["a"]["b"][0] == 2**64  # not a float: the standard parser reads it
+    listed = await store.list_attempts("a1", created_from_ms=0, created_to_ms=2000)
+    assert sorted(listed, key=lambda a: a.id) == sorted([single, both], key=lambda a: a.id)
+
+
+async def test_a_batch_in_one_statement_is_all_or_nothing(store: Store) -> None:
+    """Batches of every size are written whole (one multi-row statement on SQLite, or a
+    transaction when they are larger), and a duplicate anywhere writes none of them."""
+    for size in (1, 7, 1001):
+        batch = [attempt("a1", "h1", 5000 + n, attempt_id=f"b{size}-{n}") for n in range(size)]
+        await store.add_attempts(batch)
+        found = await store.list_attempts(
+            "a1", created_from_ms=5000, created_to_ms=10_000, limit=2000
+        )
+        assert {a.id for a in batch} <= {a.id for a in found}
+        with pytest.raises(Conflict):
+            await store.add_attempts([attempt("a1", "h1", 1, attempt_id=f"new{size}"), batch[-1]])
+        assert await store.get_attempt(f"new{size}") is None

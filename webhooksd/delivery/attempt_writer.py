@@ -4,9 +4,9 @@ Each caller still waits until its records are in the store (an event is acked on
 attempts are recorded), but while one transaction is being written the records of every other
 delivery gather, and all of them go in the next one. Under full load batches grow by
 themselves. At a moderate rate they would stay at one or two records, each transaction costing
-three trips to SQLite's thread, so a writer that finds nothing being written first waits
-``linger_s`` for others to join (``max_batch`` records flush at once). The wait delays only the
-ack and the record, never the delivery: the request has been sent by then.
+a trip to SQLite's thread or round trips to PostgreSQL, so a writer that finds nothing being
+written first waits ``linger_s`` for others to join (``max_batch`` records flush at once). The
+wait delays only the ack and the record, never the delivery: the request has been sent by then.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ __all__ = [
     "AttemptKind",
     "attempt_kind",
     "attempt_record",
+    "body_is_payload",
     "payload_call_id",
     "redact_headers",
     "stored_hook_event",
@@ -91,6 +92,30 @@ def payload_call_id(payload: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+#: hook document keys whose transforms make the body something other than the payload's JSON
+#: (``fields``/``map`` shape it first, ``body_template`` replaces it)
+_BODY_TRANSFORMS = ("fields", "map", "body_template")
+
+
+def body_is_payload(hook: Hook, body: str) -> bool:
+    """Whether ``body`` (a request's body as recorded) is exactly
+    :func:`~webhooksd.delivery.encoding.json_body` of the payload it was built from, and reads
+    back as that payload: a ``v1`` JSON hook's body, with no transform that reshapes or
+    replaces it. Such a record keeps one copy (the body); the store reads the payload back
+    from it (:mod:`webhooksd.store._codec`). Form bodies, Kazoo 5's canonical ``v2`` bodies
+    (sorted keys: the payload's order is lost) and transformed ones keep both; so do the two
+    bodies that do not read back exactly: one with a lone surrogate (not UTF-8, recorded with
+    a replacement character) and one with a zero float (jiffy prints ``-0.0`` as ``0.0``)."""
+    if hook.format != "json" or hook.version != "v1" or not body.startswith("{"):
+        return False
+    # a zero float is a value of its own (pretty printing puts it after a space, and a comma
+    # or the line's end after it), not the start of 0.05
+    if "\ufffd" in body or " 0.0," in body or " 0.0\n" in body:
+        return False
+    doc = hook.doc
+    return not doc or not any(key in doc for key in _BODY_TRANSFORMS)
+
+
 def attempt_record(
     *,
     hook: Hook,
@@ -107,6 +132,7 @@ def attempt_record(
     hook was edited since); the hook's current one when not given. ``retry_in_ms``: when a
     retry was queued, its delay, recorded as ``retry_due`` (Gregorian seconds, ours: Kazoo
     has no such field) so that the health listing can say when the next try is due."""
+    body = request.body.decode("utf-8", "replace")
     doc: dict[str, Any] = {
         "hook_id": hook.id,
         "hook_event": stored_hook_event(hook_event or hook.hook),
@@ -115,7 +141,7 @@ def attempt_record(
         "method": request.method.lower(),
         "req_headers": redact_headers(request.headers),
         **_wire_url(request),
-        "req_body": request.body.decode("utf-8", "replace"),
+        "req_body": body,
         "result": "success" if outcome.ok else "failure",
         "try": attempt,
         "retries_left": retries_left,
@@ -148,4 +174,5 @@ def attempt_record(
         counts_as_failure=not outcome.ok,
         doc=doc,
         payload=dict(payload) if payload is not None else None,
+        payload_in_body=payload is not None and body_is_payload(hook, body),
     )

@@ -7,6 +7,7 @@ order below is the one contract between the SQL in each store and this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn, Protocol, TypeVar
@@ -143,6 +144,19 @@ def hook_from_row(row: Row) -> HookDoc:
 
 
 # -- attempts ------------------------------------------------------------------------------
+#: the ``payload`` column of an attempt whose payload is its request body (``doc``'s
+#: ``req_body``, the payload's JSON): one copy instead of two, each attempt's largest field.
+#: A JSON string, so it is valid ``jsonb`` too, and never a payload (always an object).
+PAYLOAD_IN_BODY: Final = '"req_body"'
+
+
+def _payload_from_body(doc: Mapping[str, Any]) -> Any:
+    # the standard parser, not orjson: orjson reads an integer beyond 64 bits as a float, and
+    # the payload must come back exactly as it was sent (order, numbers, strings); a row read
+    # for a replay or a view is rare, so its speed does not matter
+    return json.loads(doc["req_body"])
+
+
 def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
     """``attempt`` as parameters in ``ATTEMPT_INSERT_COLUMNS`` order."""
     return (
@@ -154,12 +168,23 @@ def attempt_params(attempt: AttemptRecord) -> tuple[Any, ...]:
         attempt.result,
         attempt.counts_as_failure,
         dumps(attempt.doc),
-        None if attempt.payload is None else dumps(attempt.payload),
+        (
+            None
+            if attempt.payload is None
+            else PAYLOAD_IN_BODY
+            if attempt.payload_in_body
+            else dumps(attempt.payload)
+        ),
         attempt.call_id,
     )
 
 
 def attempt_from_row(row: Row) -> AttemptRecord:
+    """An attempt from its row; a row written before single copies holds both, and reads as
+    it always did."""
+    doc = loads(row[7])
+    stored = row[8]
+    in_body = stored == PAYLOAD_IN_BODY
     return AttemptRecord(
         id=row[0],
         account_id=row[1],
@@ -168,8 +193,9 @@ def attempt_from_row(row: Row) -> AttemptRecord:
         created_ms=row[4],
         result=row[5],
         counts_as_failure=bool(row[6]),
-        doc=loads(row[7]),
-        payload=None if row[8] is None else loads(row[8]),
+        doc=doc,
+        payload=_payload_from_body(doc) if in_body else None if stored is None else loads(stored),
+        payload_in_body=in_body,
     )
 
 

@@ -88,6 +88,19 @@ _PROBE_ROOM_SQL = (
     f"INSERT INTO attempts ({ATTEMPT_COLUMNS})"
     " VALUES ('~write-probe', '', '', '', 0, 'probe', 0, '{}', zeroblob(?))"
 )
+#: rows one multi-row INSERT takes (10 parameters each, SQLite allows 32,766); a larger
+#: batch is written as a transaction of single-row inserts
+_ATTEMPTS_PER_STATEMENT = 1_000
+_ATTEMPT_ROW = f"({', '.join('?' * 10)})"
+
+
+def _attempts_insert(rows: int) -> str:
+    """``INSERT`` of ``rows`` attempts (sqlite3 caches the prepared statement of each text)."""
+    return (
+        f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES {', '.join([_ATTEMPT_ROW] * rows)}"
+    )
+
+
 _HEARTBEAT_SQL = (
     "INSERT INTO store_heartbeats (instance, beat_ms) VALUES (?, ?)"
     " ON CONFLICT (instance) DO UPDATE SET beat_ms = excluded.beat_ms"
@@ -417,11 +430,17 @@ class SqliteStore:
     async def add_attempts(self, attempts: Sequence[AttemptRecord]) -> None:
         if not attempts:
             return
-        async with self._write() as conn:
-            await conn.executemany(
-                f"INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-                [attempt_params(attempt) for attempt in attempts],
-            )
+        if len(attempts) > _ATTEMPTS_PER_STATEMENT:
+            async with self._write() as conn:
+                await conn.executemany(_attempts_insert(1), [attempt_params(a) for a in attempts])
+            return
+        # One statement is one transaction in autocommit mode, atomic as BEGIN … COMMIT is,
+        # and one trip to SQLite's thread instead of three (BEGIN, the rows, COMMIT). It
+        # takes the write lock when it starts (busy_timeout waits for other processes): with
+        # no read before the write, BEGIN IMMEDIATE would gain nothing.
+        params = [value for attempt in attempts for value in attempt_params(attempt)]
+        async with self._read() as conn:
+            await conn.execute(_attempts_insert(len(attempts)), params)
 
     async def list_attempts(
         self,
