@@ -594,7 +594,12 @@ async def test_an_open_breakers_failures_are_recorded_at_most_once_a_second(
     """Each failure an open breaker gives is retried and counted in the metrics, but a hook
     gets at most one such row a second (4,000 rows a second for a dead endpoint's 200 hooks
     were more than the store could write beside everyone else's)."""
-    rig = await rig_factory(consume=False, breaker_failures=1, breaker_cooldown_ms=5000)
+    # the first attempt's 503 is retried after retry_base_delay_ms, not the cool-down: a
+    # minute, so that no job comes back while the 20 events go (at load 13 they took over the
+    # default 2 s, and the first retry was already back in `jobs`)
+    rig = await rig_factory(
+        consume=False, breaker_failures=1, breaker_cooldown_ms=5000, retry_base_delay_ms=60_000
+    )
     jobs = await _queued_jobs(rig)
     receiver.status = 503
     hook = _hook(receiver, retries=3)
