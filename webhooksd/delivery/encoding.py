@@ -19,7 +19,7 @@ compact and with sorted keys (:func:`canonical_json`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 from urllib.parse import quote_plus
@@ -263,7 +263,8 @@ def _plain(value: Mapping[str, Any] | list[Any], depth: int, empties: list[int])
     """Whether ``value`` (a dict or a list) holds nothing but strings, integers, booleans,
     nulls, dicts and lists; the empty dicts and lists in it are added to ``empties`` in
     printing order, as their nesting depth (negated for a list)."""
-    for item in value.values() if type(value) is dict else value:
+    items: Iterable[Any] = value.values() if type(value) is dict else value
+    for item in items:
         kind = type(item)
         # ``is``, most frequent first: cheaper than a set's lookup
         if kind is str or kind is bool or kind is int or item is None:
