@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,9 @@ _JSON: st.SearchStrategy[Any] = st.recursive(
 @example({"a": ": b", "c": {"d": []}})
 @example({": x": 1, "k ": {"": [1, "\ud800"]}})
 @example({"v": "x\\", "w": 'say "hi"', "n": 2**64})
+@example({"s": "[]", "l": [], "d": {"e": [{}, []]}})
+@example({"s": "{}", "d": {}, "l": [[], {"x": []}]})
+@example({"t": (1, []), "f": [0.5, {}]})
 def test_same_bytes_as_the_value_by_value_printer(payload: dict[str, Any]) -> None:
     assert json_body(payload) == jiffy_pretty(payload)
 
@@ -46,3 +50,19 @@ def test_a_kazoo_payload_takes_the_fast_path_and_keeps_jiffys_layout() -> None:
         b'  },\n  "n" : [\n    1,\n    [\n      \n    ],\n    "x.y"\n  ]\n}'
     )
     assert json_body({}) == b"{\n  \n}"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ccvs": {}, "cav": {}},
+        {"a": [], "b": {"c": [[]]}},
+        {"a": [{}, []], "b": {"c": {}}, "d": [1, [], "{}"]},
+        {"in": "{}", "empty": {}},
+        {"in": "[]{}", "empty": [], "also": {}},
+    ],
+)
+def test_empty_containers_at_every_depth(payload: dict[str, Any]) -> None:
+    """Each empty dict and list gets jiffy's two line breaks at its own depth, whether or not
+    a string holds brackets that look like one."""
+    assert json_body(payload) == jiffy_pretty(payload)

@@ -442,3 +442,30 @@ async def test_breaker_does_not_open_on_final_failures(server: tuple[str, dict[s
         await sender.send(failing)
         await sender.send(failing)
         assert sender.failing_for_s(failing) > 0
+
+
+async def test_holds_back_is_an_open_breaker_or_a_busy_endpoint(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    """holds_back(uri) is what circuit_open and busy say of a request to that URI, for a URI
+    sent before and for one never sent to the same endpoint (the dispatcher asks it before
+    it builds any request)."""
+    settings = _settings(endpoint_concurrency=1, endpoint_queue=1, breaker_failures=2)
+    async with Sender.open(settings) as sender:
+        slow, unseen = f"{server[0]}/slow", f"{server[0]}/status/200?never=sent"
+        assert not sender.holds_back(slow) and not sender.holds_back(unseen)
+        first = asyncio.create_task(sender.send(_get(slow)))
+        second = asyncio.create_task(sender.try_send(_get(slow), start_within_s=5.0))
+        await eventually(lambda: sender.busy(_get(slow)))
+        assert sender.holds_back(slow) and sender.holds_back(unseen)
+        assert sender.circuit_open(_get(unseen)) is None  # busy, not failing
+        await first
+        await second
+        assert not sender.holds_back(slow)
+        failing = f"{server[0]}/status/503"
+        await sender.send(_get(failing))
+        assert not sender.holds_back(failing)  # one failure of the two that open it
+        await sender.send(_get(failing))
+        assert sender.holds_back(failing) and sender.holds_back(unseen)
+        opened = sender.circuit_open(_get(unseen))
+        assert opened is not None and opened.client_error == "circuit open: http 503"

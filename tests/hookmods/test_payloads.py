@@ -95,6 +95,26 @@ def test_first_defined_and_from_pairs() -> None:
     assert list(from_pairs([("x", 1), ("y", None), ("z", False)])) == ["x", "z"]
 
 
+def _normalize_key_by_char(key: str) -> str:
+    """``kz_json:normalize_key`` as Kazoo writes it: one character at a time."""
+    latin1_upper = {chr(c) for c in (*range(0xC0, 0xD7), *range(0xD8, 0xDF))}
+    return "".join(
+        "_" if c == "-" else c.lower() if "A" <= c <= "Z" or c in latin1_upper else c for c in key
+    )
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2000)) | st.text(max_size=8))
+def test_normalize_key_is_the_character_rule(key: str) -> None:
+    """The ASCII fast path and the table agree with the rule a character at a time, other
+    scripts' capitals (Greek, the Turkish dotted I) left as they are."""
+    assert normalize_key(key) == _normalize_key_by_char(key)
+
+
+@pytest.mark.parametrize("key", ["Caller-ID-Name", "\u0130D-\u0391\u00c9", "a-\u00d7-Z", ""])
+def test_normalize_key_examples(key: str) -> None:
+    assert normalize_key(key) == _normalize_key_by_char(key)
+
+
 def test_normalize_key_and_collisions() -> None:
     """Keys lose dashes and capitals; a later key normalising to an earlier one wins."""
     assert normalize_key("Custom-Channel-Vars") == "custom_channel_vars"

@@ -40,6 +40,7 @@ counted in ``webhooksd_attempts_deferred_total{reason="account"|"endpoint"}``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import itertools
 import time
@@ -171,6 +172,8 @@ class Dispatcher:
         )
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
+        #: structlog's context variables of the ids every line of an attempt carries
+        self._id_vars = _log_vars("account_id", "hook_id", "event_id")
 
     # -- the HookContext side ------------------------------------------------------------
     async def fire(
@@ -402,10 +405,12 @@ class Dispatcher:
         waits for a slot in place until its endpoint is stalled."""
         # Bound without being unbound: _deliver runs each attempt as its own task (gather),
         # whose context is a copy that ends with it. bound_contextvars' reset on the way out
-        # was a measurable share of the attempt's own cost.
-        structlog.contextvars.bind_contextvars(
-            account_id=hook.account_id, hook_id=hook.id, event_id=job.event_id
-        )
+        # was a measurable share of the attempt's own cost, and bind_contextvars' lookups of
+        # the variables by name a third of what is left (10.8k instructions against 3.5k).
+        account_var, hook_var, event_var = self._id_vars
+        account_var.set(hook.account_id)
+        hook_var.set(hook.id)
+        event_var.set(job.event_id)
         with self._tracer.attempt(hook, job) as span:
             outcome, request, recorded = await self._outcome(
                 hook, job, retries=retries, patient=patient
@@ -516,12 +521,12 @@ class Dispatcher:
         ``patient`` stalled), the request and the request as recorded."""
         # an open breaker is checked on the hook's URI before the request is built: the
         # failures a dead endpoint with many hooks gives are then cheap (and say so: the
-        # record shows no headers or body, as none were sent)
-        request = recorded = _unsent(hook)
-        if retries:
-            outcome = self._sender.circuit_open(request)
-            if outcome is not None or (not patient and self._sender.busy(request)):
-                return outcome, request, recorded
+        # record shows no headers or body, as none were sent); the request that says so is
+        # made only then (it was a tenth of the attempt's own cost). ``patient``: only an
+        # open breaker holds it back, a busy endpoint is waited for
+        if retries and self._sender.holds_back(hook.uri, busy=not patient):
+            request = _unsent(hook)
+            return self._sender.circuit_open(request), request, request
         prepared = await self._prepare.prepare(
             hook,
             job.payload,
@@ -701,6 +706,16 @@ def _messages(results: Sequence[Attempted]) -> list[tuple[list[RetryJob], int]]:
             jobs = [r.next_job for r in chunk if r.next_job is not None]
             messages.append((jobs, max(r.delay_ms for r in chunk) + chunk[0].jitter_ms))
     return messages
+
+
+def _log_vars(*keys: str) -> tuple[contextvars.ContextVar[Any], ...]:
+    """The context variables behind structlog's ``bind_contextvars`` for ``keys``, to be
+    set directly. Its tokens name them: bound in an empty context of their own, so that
+    nothing is bound where the caller runs."""
+    tokens = contextvars.Context().run(
+        structlog.contextvars.bind_contextvars, **dict.fromkeys(keys)
+    )
+    return tuple(tokens[key].var for key in keys)
 
 
 def _unsent(hook: Hook) -> OutboundRequest:

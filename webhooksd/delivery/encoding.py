@@ -19,7 +19,7 @@ compact and with sorted keys (:func:`canonical_json`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 from urllib.parse import quote_plus
@@ -239,19 +239,78 @@ def json_body(payload: Mapping[str, Any]) -> bytes:
         out = orjson.dumps(payload, default=_refuse, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one; jiffy_pretty says what is wrong
         return jiffy_pretty(payload)
-    # No backslash: no escape to respell, and every quote opens or closes a string, so the
-    # even pieces between quotes are what lies outside strings.
+    # No backslash: no escape to respell, and every quote opens or closes a string.
     if b"\\" in out:
-        return jiffy_pretty(payload)
-    outside = b"".join(out.split(b'"')[::2])
-    if b"." in outside or _EXPONENT.search(outside) is not None:
         return jiffy_pretty(payload)
     # Outside strings ": " follows a key and nothing else; inside, it can only follow an
     # opening quote (a string beginning ": "), which always comes after a space (the indent,
     # or a key's ": "). Without ' ": ' then, every '": ' ends a key.
     if b' ": ' in out:
         return jiffy_pretty(payload)
+    # A walk of the values tells floats and empty containers apart from look-alikes inside
+    # strings for half of what searching the printed text outside strings cost; a value of
+    # another type than JSON's own (a tuple, a subclass…) leaves it to that search.
+    empties: list[int] = [] if payload else [0]
+    if not _plain(payload, 1, empties):
+        return _checked(payload, out.replace(b'": ', b'" : '))
     out = out.replace(b'": ', b'" : ')
+    if empties:
+        out = _widen_empties(out, empties)
+    return out
+
+
+def _plain(value: Mapping[str, Any] | list[Any], depth: int, empties: list[int]) -> bool:
+    """Whether ``value`` (a dict or a list) holds nothing but strings, integers, booleans,
+    nulls, dicts and lists; the empty dicts and lists in it are added to ``empties`` in
+    printing order, as their nesting depth (negated for a list)."""
+    items: Iterable[Any] = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        # ``is``, most frequent first: cheaper than a set's lookup
+        if kind is str or kind is bool or kind is int or item is None:
+            continue
+        if kind is dict or kind is list:
+            if not item:
+                empties.append(depth if kind is dict else -depth)
+            elif not _plain(item, depth + 1, empties):
+                return False
+        else:
+            return False
+    return True
+
+
+def _widen_empties(out: bytes, empties: list[int]) -> bytes:
+    """The empty containers ``_plain`` found (their depths) as jiffy prints them. When the
+    text holds as many ``{}`` and ``[]`` as there are empty containers, none of them is
+    inside a string and the n-th is the n-th empty container; else :func:`_break_empties`
+    tells them apart."""
+    if min(empties) >= 0 or max(empties) < 0:  # of one kind: one search
+        between = out.split(b"{}" if empties[0] >= 0 else b"[]")
+        if len(between) != len(empties) + 1:
+            return _break_empties(out)
+    else:
+        places = sorted(_found(out, b"{}") + _found(out, b"[]"))
+        if len(places) != len(empties):
+            return _break_empties(out)
+        bounds = zip([-2, *places], [*places, len(out)], strict=True)
+        between = [out[start + 2 : end] for start, end in bounds]
+    parts = [between[0]]
+    for depth, after in zip(empties, between[1:], strict=True):
+        indent = b"  " * abs(depth)
+        if depth >= 0:
+            parts += [b"{\n", indent, b"  \n", indent, b"}", after]
+        else:
+            parts += [b"[\n", indent, b"  \n", indent, b"]", after]
+    return b"".join(parts)
+
+
+def _checked(payload: Mapping[str, Any], out: bytes) -> bytes:
+    """The orjson text of a payload ``_plain`` could not vouch for (separators widened): its
+    text outside strings searched for floats and empty containers."""
+    # the even pieces between quotes are what lies outside strings
+    outside = b"".join(out.split(b'"')[::2])
+    if b"." in outside or _EXPONENT.search(outside) is not None:
+        return jiffy_pretty(payload)
     if b"{}" in outside or b"[]" in outside:
         out = _break_empties(out)
     return out

@@ -54,12 +54,17 @@ class OutboundRequest:
     @property
     def endpoint(self) -> str:
         """``scheme://host:port``: the unit of concurrency limits and circuit breaking."""
-        parts = urlsplit(self.uri)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:  # a port that is no number: the sender refuses such a URI
-            return f"{parts.scheme}://{parts.netloc.lower()}"
-        return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+        return endpoint_of(self.uri)
+
+
+def endpoint_of(uri: str) -> str:
+    """The ``scheme://host:port`` of ``uri`` (ValueError for one too broken to name one)."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is no number: the sender refuses such a URI
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def is_reserved(name: str) -> bool:

@@ -36,7 +36,7 @@ from yarl import URL
 from webhooksd.bounded import BoundedCache
 from webhooksd.config import Settings
 from webhooksd.delivery.outcome import BAD_RESPONSE, CLIENT_ERROR, Outcome, classify, retry_after
-from webhooksd.delivery.request import USER_AGENT, OutboundRequest, wire_url
+from webhooksd.delivery.request import USER_AGENT, OutboundRequest, endpoint_of, wire_url
 from webhooksd.delivery.ssrf import GuardedResolver, TargetBlocked, TargetPolicy, is_blocked_error
 
 #: endpoints whose limiter and breaker state are remembered at most (and as many checked URIs)
@@ -210,18 +210,22 @@ class Sender:
         await asyncio.sleep(0)
 
     def _endpoint(self, key: str) -> _Endpoint:
-        return self._endpoints.setdefault(
-            key,
-            lambda: _Endpoint(self._settings.endpoint_concurrency, stall_s(self._settings)),
-        )
+        endpoint = self._endpoints.get(key)  # no closure made for the endpoint known already
+        if endpoint is None:
+            endpoint = _Endpoint(self._settings.endpoint_concurrency, stall_s(self._settings))
+            self._endpoints.put(key, endpoint)
+        return endpoint
 
     def _known(self, request: OutboundRequest) -> _Endpoint | None:
-        """The endpoint's state if it has any (None for a URI too broken to name one: the
-        sender refuses it when it is sent)."""
-        key = self._checked.get(request.uri)
+        return self._known_uri(request.uri)
+
+    def _known_uri(self, uri: str) -> _Endpoint | None:
+        """The state of the endpoint of ``uri`` if it has any (None for a URI too broken to
+        name one: the sender refuses it when it is sent)."""
+        key = self._checked.get(uri)
         if key is None:
             try:
-                key = request.endpoint
+                key = endpoint_of(uri)
             except ValueError:  # e.g. an unclosed IPv6 bracket
                 return None
         return self._endpoints.get(key)
@@ -246,6 +250,15 @@ class Sender:
             kind="retryable",
             client_error=f"{CIRCUIT_OPEN}: {endpoint.last_error}",
             reason=CLIENT_ERROR,
+        )
+
+    def holds_back(self, uri: str, *, busy: bool = True) -> bool:
+        """Whether an attempt to ``uri`` would not be sent now: its endpoint's breaker is
+        open (:meth:`circuit_open` tells the failure) or, with ``busy``, the endpoint is
+        :meth:`busy`. One look-up, and no request built to ask."""
+        endpoint = self._known_uri(uri)
+        return endpoint is not None and (
+            _refusing(endpoint) or (busy and endpoint.full(self._settings.endpoint_queue))
         )
 
     def busy(self, request: OutboundRequest) -> bool:
@@ -341,24 +354,30 @@ class Sender:
     async def _send(self, request: OutboundRequest) -> Outcome:
         started = time.perf_counter()
         try:
+            # the headers as they are: aiohttp copies them into its own multidict anyway
             async with self._session.request(
                 request.method,
                 wire_url(request.url),
                 data=request.body or None,
-                headers=dict(request.headers),
+                headers=request.headers,
                 allow_redirects=False,
                 timeout=self._timeout,
             ) as resp:
                 body = await resp.content.read(self._settings.max_response_body_bytes)
-                kind = classify(resp.status)
+                status = resp.status
+                kind = classify(status)
+                headers = resp.headers
                 return Outcome(
                     kind=kind,
-                    status=resp.status,
-                    headers={k.lower(): v for k, v in resp.headers.items()},
-                    body=body.decode("utf-8", "replace"),
+                    status=status,
+                    headers={k.lower(): v for k, v in headers.items()},
+                    body=body.decode("utf-8", "replace") if body else "",
                     reason=None if kind == "success" else BAD_RESPONSE,
                     duration_ms=_ms(started),
-                    retry_after_s=retry_after(resp.headers.get("Retry-After")),
+                    # only a retried failure waits for it
+                    retry_after_s=(
+                        retry_after(headers.get("Retry-After")) if kind == "retryable" else None
+                    ),
                 )
         except TimeoutError:
             return Outcome(
