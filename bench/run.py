@@ -55,13 +55,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
+def _log_sink() -> int:
+    """Where the processes' logs go: ``BENCH_LOG=<file>`` appends them there (warnings and up:
+    why a run went wrong), else nowhere."""
+    path = os.environ.get("BENCH_LOG")
+    if not path:
+        return subprocess.DEVNULL
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
 @asynccontextmanager
 async def process(
     args: list[str], env: dict[str, str] | None = None, ready: Callable[[], Any] | None = None
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+    sink = _log_sink()
+    try:
+        proc = subprocess.Popen(
+            args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=sink
+        )
+    finally:
+        if sink != subprocess.DEVNULL:
+            os.close(sink)  # the child has its own copy
     try:
         if ready is None:
             assert proc.stdout is not None

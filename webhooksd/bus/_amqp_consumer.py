@@ -80,7 +80,15 @@ class AckBatch:
     its first key is the oldest outstanding one; a requeued or rejected tag stays in it until
     its own frame is written. ``_pending`` holds the acked tags not yet written."""
 
-    __slots__ = ("_channel", "_pending", "_queue", "_unsettled", "_writing", "written_frames")
+    __slots__ = (
+        "_channel",
+        "_flushing",
+        "_pending",
+        "_queue",
+        "_unsettled",
+        "_writing",
+        "written_frames",
+    )
 
     def __init__(self, channel: aiormq.abc.AbstractChannel, queue: str) -> None:
         self._channel = channel
@@ -89,6 +97,12 @@ class AckBatch:
         self._pending: list[int] = []
         #: a turn's first ack is waiting to write the batch
         self._writing = False
+        #: one flush at a time: writing a frame waits when the connection's write queue is
+        #: full (aiormq bounds it at 10 frames), and a second flush working out its run
+        #: meanwhile took the first one's tags, not yet written, for written: its
+        #: ``multiple`` ack covered them, and the broker closed the channel on the first
+        #: flush's own ack of one ("unknown delivery tag"), redelivering everything in flight
+        self._flushing = asyncio.Lock()
         #: basic.ack frames written (for the tests and the benchmark's curiosity)
         self.written_frames = 0
 
@@ -127,6 +141,10 @@ class AckBatch:
         """Write every pending ack: the run below the oldest unsettled tag as one ``multiple``
         ack, the rest one by one. Writing adds a frame to the connection's write queue, which
         is written in order: a channel close queued after this is written after these acks."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if not self._pending:
             return
         pending, self._pending = sorted(self._pending), []
