@@ -440,6 +440,33 @@ async def test_a_failing_on_gone_does_not_fail_the_event(
     }
 
 
+@dataclass
+class Hanging:
+    """A receiver that reads each request's head and answers nothing until ``release``."""
+
+    port: int = 0
+    held: list[bytes] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def hang(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.held.append(await reader.readuntil(b"\r\n\r\n"))
+        await self.release.wait()
+        writer.close()
+
+
+@pytest.fixture(name="hanging")
+async def _hanging() -> AsyncIterator[Hanging]:
+    hanging = Hanging()
+    server = await asyncio.start_server(hanging.hang, "127.0.0.1", 0)
+    hanging.port = server.sockets[0].getsockname()[1]
+    try:
+        yield hanging
+    finally:
+        hanging.release.set()
+        server.close()
+        await server.wait_closed()
+
+
 async def _queued_jobs(rig: Rig) -> asyncio.Queue[RetryJob]:
     """What the dispatcher puts on the retry queue, decoded (nothing is sent back)."""
     jobs: asyncio.Queue[RetryJob] = asyncio.Queue()
@@ -768,7 +795,7 @@ async def test_an_open_breakers_many_failures_leave_the_loop_free_between_chunks
 
 
 async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried(
-    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver, hanging: Hanging
 ) -> None:
     """With account_inflight=2 and two of account A's events held by a receiver that does
     not answer for the stall bound (half the request timeout), A's next event is handed to
@@ -788,16 +815,7 @@ async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried
         await delivery.ack()
 
     await rig.bus.consume(load(environ={}).retry_queue, take, prefetch=10)
-    release = asyncio.Event()
-    held: list[bytes] = []
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(await reader.readuntil(b"\r\n\r\n"))
-        await release.wait()
-        writer.close()
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    held, port = hanging.held, hanging.port
     slow = Hook(
         id="1" * 32, account_id=ACCOUNT, name="s", uri=f"http://127.0.0.1:{port}/slow",
         hook="channel_create", retries=1,
@@ -819,10 +837,8 @@ async def test_an_account_at_its_in_flight_limit_has_its_events_deferred_untried
         assert len(held) == 2  # A's third event sent nothing
         assert _deferred(rig) == {"account": 1, "endpoint": 0}
     finally:
-        release.set()
-        server.close()
+        hanging.release.set()
         await asyncio.gather(*first, return_exceptions=True)
-        await server.wait_closed()
 
 
 async def test_an_out_of_reach_failure_count_still_samples_an_open_breakers_records(
@@ -1086,7 +1102,7 @@ async def test_a_busy_endpoint_deferral_without_room_is_attempted_in_place(
 
 
 async def test_a_stalled_endpoints_deferral_without_room_is_a_failure(
-    rig_factory: Callable[..., Awaitable[Rig]],
+    rig_factory: Callable[..., Awaitable[Rig]], hanging: Hanging
 ) -> None:
     """One slot held by a receiver that does not answer, past the stall bound (half the
     request timeout), a backlog of 1: the next event's attempt is deferred, the one after
@@ -1096,16 +1112,7 @@ async def test_a_stalled_endpoints_deferral_without_room_is_a_failure(
         consume=False, endpoint_concurrency=1, max_pending_retries=1, request_timeout_ms=2000
     )
     jobs = await _queued_jobs(rig)
-    release = asyncio.Event()
-    held: list[bytes] = []
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(await reader.readuntil(b"\r\n\r\n"))
-        await release.wait()
-        writer.close()
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    held, port = hanging.held, hanging.port
     hook = Hook(
         id="1" * 32, account_id=ACCOUNT, name="s", uri=f"http://127.0.0.1:{port}/slow",
         hook="channel_create", retries=1,
@@ -1127,7 +1134,5 @@ async def test_a_stalled_endpoints_deferral_without_room_is_a_failure(
         assert failed.counts_as_failure
         assert _deferred(rig) == {"account": 0, "endpoint": 1}
     finally:
-        release.set()
-        server.close()
+        hanging.release.set()
         await asyncio.gather(first, return_exceptions=True)
-        await server.wait_closed()
