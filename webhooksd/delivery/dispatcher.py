@@ -348,6 +348,11 @@ class Dispatcher:
         patient: set[int] = set()
         quick = 0
         for n, (hook, job) in enumerate(jobs):
+            if hook.account_id not in defer and not (retries and self._sender.holds_back(hook.uri)):
+                # nearly every attempt: nothing holds it back, so one look-up by URI, and no
+                # request built to ask the breaker and the slots (as _outcome asks them)
+                to_send.append(n)
+                continue
             unsent = _unsent(hook)
             opened = self._sender.circuit_open(unsent) if retries else None
             # an open breaker's failure, an attempt deferred from a busy endpoint or from an
