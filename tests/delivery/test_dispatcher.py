@@ -467,6 +467,21 @@ async def _hanging() -> AsyncIterator[Hanging]:
         await server.wait_closed()
 
 
+def _answering_slowly(header: str) -> tuple[web.Application, list[str]]:
+    """A receiver that answers every request on /hook after 0.1 s (its own service time),
+    and the ``header`` of each request, as they arrive."""
+    arrived: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        arrived.append(request.headers[header])
+        await asyncio.sleep(0.1)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/hook", answer)
+    return app, arrived
+
+
 async def _queued_jobs(rig: Rig) -> asyncio.Queue[RetryJob]:
     """What the dispatcher puts on the retry queue, decoded (nothing is sent back)."""
     jobs: asyncio.Queue[RetryJob] = asyncio.Queue()
@@ -1037,15 +1052,7 @@ async def test_attempts_wait_for_an_endpoint_that_keeps_freeing_slots(
     rig = await rig_factory(
         consume=False, endpoint_concurrency=1, endpoint_wait_ms=500, max_pending_retries=2
     )
-    arrived: list[str] = []
-
-    async def answer(request: web.Request) -> web.Response:
-        arrived.append(request.headers["X-Hook-ID"])
-        await asyncio.sleep(0.1)  # the receiver's own service time
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/hook", answer)
+    app, arrived = _answering_slowly("X-Hook-ID")
     async with serving(app) as url:
         hooks = [
             Hook(
@@ -1077,15 +1084,7 @@ async def test_a_busy_endpoint_deferral_without_room_is_attempted_in_place(
         consume=False, endpoint_concurrency=1, endpoint_queue=1, max_pending_retries=1
     )
     jobs = await _queued_jobs(rig)
-    arrived: list[str] = []
-
-    async def answer(request: web.Request) -> web.Response:
-        arrived.append(request.headers["webhook-id"])
-        await asyncio.sleep(0.1)  # the receiver's own service time
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/hook", answer)
+    app, arrived = _answering_slowly("webhook-id")
     async with serving(app) as url:
         hook = Hook(
             id="1" * 32, account_id=ACCOUNT, name="h", uri=url + "/hook",
