@@ -18,18 +18,27 @@ issue 13). Requeues and rejects are written at once, one each, and the tag count
 until its frame is written, so a ``multiple`` ack can never cover it. A batch belongs to one
 aiormq channel: after a reopen its tags are void (the broker redelivers), and a batch never
 writes on another.
+
+The consumer is registered on the robust channel's aiormq channel, not through aio-pika's
+queue: aio-pika built an ``IncomingMessage`` (26 attribute sets behind a lock check) and one more
+task per delivery only for us to copy it into our :class:`Message`. So what aio-pika's robust
+queue did for its consumers is done here: consume again after each reopen of the channel (a
+reconnect or a channel error), and after the broker cancelled the consumer (its queue deleted,
+a node gone), probing the queue on a throwaway channel first and retrying until it works.
 """
 
 from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, Protocol
 
 import aiormq.abc
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustQueue
+from aiormq.abc import DeliveredMessage
+from pamqp import commands as spec
 
 from webhooksd.bus import Handler, Message
 
@@ -40,6 +49,14 @@ CANCEL_TIMEOUT_S = 5.0
 
 #: how long to wait for a channel the broker closed on an error to be reopened
 REOPEN_TIMEOUT_S = 10.0
+
+#: the pause between attempts to consume again after the broker cancelled a consumer, when the
+#: connection has no ``reconnect_interval`` (aio-pika's default, which its robust queue waited
+#: between its own attempts)
+RECONSUME_RETRY_S = 5.0
+
+#: how long probing the queue, or consuming it again, may take (aio-pika's robust queue's bound)
+RECONSUME_TIMEOUT_S = 5.0
 
 
 class Owner(Protocol):
@@ -59,17 +76,21 @@ class Owner(Protocol):
         """Publish a copy of ``message``, rejected from ``queue``, to ``DEAD_LETTER``."""
 
 
-def _as_message(incoming: AbstractIncomingMessage) -> Message:
+def _as_message(deliver: spec.Basic.Deliver, delivered: DeliveredMessage) -> Message:
+    """The fields exactly as aio-pika's ``IncomingMessage`` gave them."""
+    properties = delivered.header.properties
     return Message(
-        exchange=incoming.exchange or "",
-        routing_key=incoming.routing_key or "",
-        body=incoming.body,
-        # aio-pika decoded a fresh dict for this message alone: no copy needed
-        headers=incoming.headers,
-        message_id=incoming.message_id,
-        content_type=incoming.content_type,
-        content_encoding=incoming.content_encoding,
-        redelivered=bool(incoming.redelivered),
+        exchange=deliver.exchange or "",
+        routing_key=deliver.routing_key or "",
+        body=delivered.body,
+        # pamqp decoded a fresh dict for this message alone (aio-pika passed it on as it is):
+        # no copy needed
+        headers=properties.headers or {},
+        # aio-pika: ``str(message_id) if message_id else None`` (pamqp decodes a str)
+        message_id=properties.message_id or None,
+        content_type=properties.content_type,
+        content_encoding=properties.content_encoding,
+        redelivered=bool(deliver.redelivered),
     )
 
 
@@ -129,7 +150,7 @@ class AckBatch:
             # also when cancelled (the bus stopping): the acks are written, not lost
             await self.flush()
 
-    async def settle_now(self, tag: int, action: Coroutine[Any, Any, None]) -> None:
+    async def settle_now(self, tag: int, action: Awaitable[None]) -> None:
         """Write a requeue or reject at once; until it is written its tag stays unsettled, so
         no ``multiple`` ack written meanwhile covers (and so acks) it."""
         try:
@@ -171,24 +192,30 @@ class AckBatch:
 class _AmqpDelivery:
     """One delivery; settling it on a channel that died is logged, not raised."""
 
-    __slots__ = ("_acks", "_dead_letters", "_incoming", "_owner", "_queue", "message", "settled")
+    __slots__ = (
+        "_acks", "_channel", "_dead_letters", "_owner", "_queue", "_tag", "message", "settled",
+    )  # fmt: skip
 
     def __init__(
         self,
         owner: Owner,
-        incoming: AbstractIncomingMessage,
+        message: Message,
+        channel: aiormq.abc.AbstractChannel,
+        tag: int,
         queue: str,
         acks: AckBatch,
         *,
         dead_letters: bool,
     ) -> None:
         self._owner = owner
-        self._incoming = incoming
+        #: the aiormq channel that delivered it, and its tag there
+        self._channel = channel
+        self._tag = tag
         self._queue = queue
         self._acks = acks
         #: whether the queue has a dead-letter exchange (a reject without one drops)
         self._dead_letters = dead_letters
-        self.message = _as_message(incoming)
+        self.message = message
         self.settled = False
 
     async def ack(self) -> None:
@@ -196,16 +223,10 @@ class _AmqpDelivery:
         if self._begin("ack"):
             await self._acks.ack(self._tag)
 
-    @property
-    def _tag(self) -> int:
-        tag = self._incoming.delivery_tag
-        assert tag is not None  # always set on a basic.deliver with manual acks
-        return tag
-
     async def requeue(self) -> None:
         """basic.nack with requeue."""
         if self._begin("requeue"):
-            await self._settle_now("requeue", self._incoming.nack(requeue=True))
+            await self._settle_now("requeue", self._channel.basic_nack(self._tag, requeue=True))
 
     async def dead_letter(self, reason: str | None = None) -> None:
         """basic.reject without requeue: to the queue's dead-letter exchange, if it has one;
@@ -224,7 +245,7 @@ class _AmqpDelivery:
             else:
                 await self._acks.ack(self._tag)
                 return
-        await self._settle_now("dead_letter", self._incoming.reject(requeue=False))
+        await self._settle_now("dead_letter", self._channel.basic_reject(self._tag, requeue=False))
 
     def _begin(self, decision: str) -> bool:
         if self.settled:
@@ -234,7 +255,7 @@ class _AmqpDelivery:
         self.settled = True
         return True
 
-    async def _settle_now(self, decision: str, action: Coroutine[Any, Any, None]) -> None:
+    async def _settle_now(self, decision: str, action: Awaitable[None]) -> None:
         try:
             await self._acks.settle_now(self._tag, action)
         except Exception as exc:
@@ -248,13 +269,18 @@ class _AmqpDelivery:
 
 
 class AmqpConsumer:
-    """A consumer on its own channel; the channel closes once its handlers are done."""
+    """A consumer on its own channel; the channel closes once its handlers are done.
+
+    :meth:`start` registers it on the channel's current aiormq channel; it registers itself
+    again on every reopen, and after the broker cancels it (see the module's docstring)."""
 
     def __init__(
         self, bus: Owner, channel: AbstractRobustChannel, queue: AbstractRobustQueue,
-        handler: Handler,
+        handler: Handler, *, retry_s: float = RECONSUME_RETRY_S,
     ) -> None:  # fmt: skip
         self._bus = bus
+        #: the pause between attempts to consume again after the broker cancelled us
+        self._retry_s = retry_s
         self._channel = channel
         self._queue = queue
         self._handler = handler
@@ -264,28 +290,137 @@ class AmqpConsumer:
         self._dead_letters = bool((queue.arguments or {}).get("x-dead-letter-exchange"))
         #: the acks of the channel's current incarnation
         self._acks: AckBatch | None = None
+        #: the aiormq channel the consumer is registered on (None once the broker cancelled it)
+        self._consuming_on: aiormq.abc.AbstractChannel | None = None
+        #: consuming again after the broker cancelled us (at most one at a time)
+        self._recovering = False
         self.tag = ""
 
-    async def on_message(self, incoming: AbstractIncomingMessage) -> None:
-        """aiormq's callback: hand the delivery to a task the bus owns."""
+    async def start(self) -> None:
+        """basic.consume, and again after each reopen of the channel. Raises if the first
+        one fails (the caller closes the channel)."""
+        underlay = await self._channel.get_underlay_channel()
+        self._channel.reopen_callbacks.add(self._on_reopen)
+        await self._consume(underlay)
+
+    async def _consume(
+        self, underlay: aiormq.abc.AbstractChannel, bound_s: float | None = None
+    ) -> None:
+        # the broker cancelling us (queue deleted, node gone) is told on this channel only
+        underlay.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+        consumed = await underlay.basic_consume(
+            self._queue.name,
+            self.on_delivery,
+            no_ack=False,
+            # the same tag in every incarnation, as aio-pika's robust queue kept it
+            consumer_tag=self.tag or None,
+            timeout=bound_s,
+        )
+        self.tag = consumed.consumer_tag or self.tag
+        self._consuming_on = underlay
+        if self._cancelled:
+            # cancelled while this consume was on its way: nothing must be delivered now
+            await underlay.basic_cancel(self.tag)
+
+    async def _on_reopen(self, *_args: Any) -> None:
+        """The channel's reopen callback (a reconnect, or the broker closed it on an error):
+        aio-pika swallows what a callback raises, so a failed consume is retried here."""
+        if self._cancelled:
+            return
+        try:
+            await self._consume(await self._channel.get_underlay_channel())
+        except Exception as exc:
+            log.warning(
+                "consuming again after a reopen failed; retrying",
+                queue=self._queue.name,
+                error=repr(exc),
+            )
+            self._recover()
+
+    def _on_broker_cancel(self, frame: spec.Basic.Cancel) -> None:
+        if frame.consumer_tag == self.tag and not self._cancelled:
+            self._consuming_on = None
+            self._recover()
+
+    def _recover(self) -> None:
+        if not self._recovering:
+            self._recovering = True
+            self._bus.spawn(self._reconsume())
+
+    async def _reconsume(self) -> None:
+        """After the broker cancelled us: probe the queue (declaring it again if it was
+        deleted) on a throwaway channel, so a failing declare cannot close ours, then consume;
+        at once, then every ``retry_s`` (as aio-pika did) until it works, the consumer is
+        cancelled or the channel closes (its reopen consumes again)."""
+        try:
+            first = True
+            while not self._cancelled and not self._channel.is_closed:
+                if not first:
+                    await asyncio.sleep(self._retry_s)
+                first = False
+                try:
+                    underlay = await self._channel.get_underlay_channel()
+                    if self._cancelled or self._consuming_on is underlay:
+                        return
+                    await self._probe(underlay)
+                    await self._consume(underlay, RECONSUME_TIMEOUT_S)
+                    return
+                except Exception as exc:
+                    log.warning(
+                        "consuming again failed; retrying",
+                        queue=self._queue.name,
+                        error=repr(exc),
+                    )
+        finally:
+            self._recovering = False
+
+    async def _probe(self, underlay: aiormq.abc.AbstractChannel) -> None:
+        queue = self._queue
+        probe = await underlay.connection.channel(
+            publisher_confirms=False, timeout=RECONSUME_TIMEOUT_S
+        )
+        try:
+            await probe.queue_declare(
+                queue=queue.name,
+                durable=queue.durable,
+                exclusive=queue.exclusive,
+                auto_delete=queue.auto_delete,
+                arguments=queue.arguments,
+                passive=queue.passive,
+                timeout=RECONSUME_TIMEOUT_S,
+            )
+        finally:
+            await probe.close()
+
+    async def on_delivery(self, delivered: DeliveredMessage) -> None:
+        """aiormq's callback (in a task of aiormq's channel, which it cancels when the channel
+        closes): hand the delivery to a task the bus owns, so a dropped channel does not cut
+        a handler off half-way through a webhook."""
+        deliver = delivered.delivery
+        assert isinstance(deliver, spec.Basic.Deliver)  # what a consumer is given
+        channel = delivered.channel
+        if channel.is_closed:
+            # closed since: the broker redelivers it (aio-pika raised here, before the handler)
+            return
         self._running += 1
-        channel = incoming.channel  # open: it has just delivered this message
         acks = self._acks
         if acks is None or not acks.owns(channel):
             # the first delivery, or the first since the channel was reopened: the old
             # batch's tags are void, so it only ever writes on its own (closed) channel
             acks = self._acks = AckBatch(channel, self._queue.name)
-        acks.delivered(self._tag_of(incoming))
+        tag = deliver.delivery_tag
+        assert tag is not None  # always set on a basic.deliver with manual acks
+        acks.delivered(tag)
         delivery = _AmqpDelivery(
-            self._bus, incoming, self._queue.name, acks, dead_letters=self._dead_letters
+            self._bus,
+            _as_message(deliver, delivered),
+            channel,
+            tag,
+            self._queue.name,
+            acks,
+            dead_letters=self._dead_letters,
         )
         self._bus.spawn(self._run(delivery))
-
-    @staticmethod
-    def _tag_of(incoming: AbstractIncomingMessage) -> int:
-        tag = incoming.delivery_tag
-        assert tag is not None  # always set on a basic.deliver with manual acks
-        return tag
 
     async def _run(self, delivery: _AmqpDelivery) -> None:
         try:
@@ -307,14 +442,20 @@ class AmqpConsumer:
         if self._cancelled:
             return
         self._cancelled = True
+        # a reopen from now on does not consume again
+        self._channel.reopen_callbacks.discard(self._on_reopen)
         try:
-            # bounded: during an outage aio-pika would wait for the reconnect
-            await asyncio.wait_for(self._queue.cancel(self.tag), CANCEL_TIMEOUT_S)
+            # bounded: during an outage the underlay channel waits for the reconnect
+            await asyncio.wait_for(self._basic_cancel(), CANCEL_TIMEOUT_S)
         except Exception as exc:
             log.warning("basic.cancel failed", queue=self._queue.name, error=repr(exc))
         await self._bus.consumer_gone(self._queue)
         if not self._running:
             await self._close_channel()
+
+    async def _basic_cancel(self) -> None:
+        underlay = await self._channel.get_underlay_channel()
+        await underlay.basic_cancel(self.tag)
 
     async def _close_channel(self) -> None:
         if self._acks is not None:

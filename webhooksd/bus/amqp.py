@@ -6,9 +6,10 @@ durable TTL "delay buckets" (see :mod:`webhooksd.bus._delay`) instead of an in-p
 
 Channels: one for topology (declares, binds; restored on reconnect with its exchanges, queues
 and bindings), one with publisher confirms for publishing, and one per consumer so that each
-consumer gets its own ``basic.qos`` prefetch. Handlers run in tasks the bus owns, not aiormq's,
-so a dropped channel does not cancel a handler half-way through a webhook; its late ack is
-logged and dropped, and the broker redelivers the message.
+consumer gets its own ``basic.qos`` prefetch; a consumer is registered on its channel's aiormq
+channel (see :mod:`webhooksd.bus._amqp_consumer`). Handlers run in tasks the bus owns, not
+aiormq's, so a dropped channel does not cancel a handler half-way through a webhook; its late
+ack is logged and dropped, and the broker redelivers the message.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ from webhooksd.bus import (
     QueueSpec,
     QueueType,
 )
-from webhooksd.bus._amqp_consumer import AmqpConsumer, await_reopen, close_quietly
+from webhooksd.bus._amqp_consumer import (
+    RECONSUME_RETRY_S,
+    AmqpConsumer,
+    await_reopen,
+    close_quietly,
+)
 from webhooksd.bus._delay import (
     EXPIRES_MARGIN_MS,
     QUORUM_DEAD_LETTERING,
@@ -262,13 +268,18 @@ class AmqpBus:
         try:
             await channel.set_qos(prefetch_count=prefetch)
             target = await self._declare_like(channel, queue)
-            consumer = AmqpConsumer(self, channel, target, handler)
-            consumer.tag = await target.consume(consumer.on_message, no_ack=False)
+            consumer = AmqpConsumer(self, channel, target, handler, retry_s=self._retry_s())
+            await consumer.start()
         except Exception as exc:
             await close_quietly(channel)
             raise BusError(f"consuming {queue!r} failed: {exc!r}") from exc
         self._consumers[queue] = self._consumers.get(queue, 0) + 1
         return consumer
+
+    def _retry_s(self) -> float:
+        # a RobustConnection's (the URL's ``reconnect_interval``); not in aio-pika's abstract type
+        interval = getattr(self._connection, "reconnect_interval", None)
+        return float(interval) if interval is not None else RECONSUME_RETRY_S
 
     async def _declare_like(self, channel: AbstractRobustChannel, name: str) -> AbstractRobustQueue:
         # declared on the consumer's channel too, so that channel restores the consumer
