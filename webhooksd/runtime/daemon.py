@@ -369,7 +369,25 @@ async def _notify_ready(daemon: Daemon, notifier: Notifier) -> None:
     # took ~100 ms, a pause that every delivery in flight would wait out; frozen objects are
     # still freed as usual when the table drops them.
     gc.freeze()
+    tune_gc()
     notifier.ready(f"{len(daemon.table)} hooks loaded")
+
+
+#: tracked objects allocated (net of those freed) between two young-generation collections.
+#: Python's default, 700, is crossed all the time by the events in flight alone (a hundred of
+#: them, each with its payload, request, tasks and record): at full speed the benchmark's
+#: daemon ran 2,072 young and 188 middle collections for 40,000 events, 2.8 s of its 59 s of
+#: CPU (4.7%), and moved every event in flight into the older generation on the way. At
+#: 10,000 it ran 12, in 0.07 s. What a collection finds is the same; cyclic garbage waits
+#: for at most 10,000 more allocations, a few megabytes.
+YOUNG_GC_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Collect the young generation less often (:data:`YOUNG_GC_THRESHOLD`); the older
+    generations keep their thresholds."""
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
 
 
 async def _watchdog(daemon: Daemon, notifier: Notifier, interval: float) -> None:
