@@ -1135,3 +1135,36 @@ async def test_a_stalled_endpoints_deferral_without_room_is_a_failure(
     finally:
         hanging.release.set()
         await asyncio.gather(first, return_exceptions=True)
+
+
+@pytest.mark.parametrize("hooks", [1, 2])
+async def test_an_attempts_log_ids_stay_its_own(
+    rig_factory: Callable[..., Awaitable[Rig]], receiver: Receiver, hooks: int
+) -> None:
+    """Each attempt's log lines carry its account, hook and event ids, and the caller's
+    context is what it was once the event is delivered: one hook's attempt runs in the
+    caller's task (two run as tasks of their own), and binds nothing there."""
+    rig = await rig_factory(consume=False)
+    mine = [_hook(receiver, id=f"{n}" * 32, path=f"/{n}", retries=0) for n in range(hooks)]
+    for hook in mine:
+        rig.table.put(hook)
+    receiver.status = 500
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(hook_id="outer", routing_key="k")
+    try:
+        with structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as logs:
+            await rig.dispatcher.fire(EVENT, PAYLOAD, mine)
+            structlog.get_logger().info("after")
+        after = structlog.contextvars.get_contextvars()
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert after == {"hook_id": "outer", "routing_key": "k"}
+    failed = [e for e in logs if e["event"] == "delivery failed"]
+    assert sorted(e["hook_id"] for e in failed) == sorted(hook.id for hook in mine)
+    assert {(e["account_id"], e["event_id"], e["routing_key"]) for e in failed} == {
+        (ACCOUNT, EVENT.event_id, "k")
+    }
+    (last,) = [e for e in logs if e["event"] == "after"]
+    assert (last["hook_id"], "account_id" in last, "event_id" in last) == ("outer", False, False)

@@ -377,9 +377,15 @@ class Dispatcher:
             quick += 1
             if quick % SETTLE_CHUNK == 0:
                 await asyncio.sleep(0)
-        sent = await asyncio.gather(
-            *(self._attempt(*jobs[n], retries=retries, patient=n in patient) for n in to_send)
-        )
+        if len(to_send) == 1:
+            # one hook (nearly every event): the attempt runs in this task; a task and a
+            # gather for it were a tenth of the attempt path's calls
+            (n,) = to_send
+            sent = [await self._attempt(*jobs[n], retries=retries, patient=n in patient, own=False)]
+        else:
+            sent = await asyncio.gather(
+                *(self._attempt(*jobs[n], retries=retries, patient=n in patient) for n in to_send)
+            )
         for n, result in zip(to_send, sent, strict=True):
             settled[n] = result
         results = [r for r in settled if r is not None]
@@ -398,7 +404,13 @@ class Dispatcher:
         return results
 
     async def _attempt(
-        self, hook: Hook, job: RetryJob, *, retries: bool, patient: bool = False
+        self,
+        hook: Hook,
+        job: RetryJob,
+        *,
+        retries: bool,
+        patient: bool = False,
+        own: bool = True,
     ) -> Attempted:
         """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
         retries) an attempt that cannot start on its endpoint soon is deferred, one to an
@@ -407,35 +419,46 @@ class Dispatcher:
         success is recorded only if ``log_successful_attempts``; without (the API's test and
         replay) the attempt is sent once whatever the breaker says and always recorded.
         ``patient``: the attempt could not be deferred (the hook's backlog is full), so it
-        waits for a slot in place until its endpoint is stalled."""
-        # Bound without being unbound: _deliver runs each attempt as its own task (gather),
-        # whose context is a copy that ends with it. bound_contextvars' reset on the way out
-        # was a measurable share of the attempt's own cost, and bind_contextvars' lookups of
-        # the variables by name a third of what is left (10.8k instructions against 3.5k).
+        waits for a slot in place until its endpoint is stalled. ``own``: the attempt runs
+        in a task of its own (gather); else in the caller's, whose log ids are put back."""
+        # Bound without being unbound in a task of its own: _deliver runs each of several
+        # attempts as a task (gather), whose context is a copy that ends with it.
+        # bound_contextvars' reset on the way out was a measurable share of the attempt's own
+        # cost, and bind_contextvars' lookups of the variables by name a third of what is
+        # left (10.8k instructions against 3.5k). A lone attempt runs in the caller's task,
+        # so its ids are reset by their tokens (cheap: no look-up by name) when it ends.
         account_var, hook_var, event_var = self._id_vars
-        account_var.set(hook.account_id)
-        hook_var.set(hook.id)
-        event_var.set(job.event_id)
-        with self._tracer.attempt(hook, job) as span:
-            outcome, request, recorded = await self._outcome(
-                hook, job, retries=retries, patient=patient
-            )
-            if outcome is None and not patient:
-                deferred = self._defer(hook, job, recorded, reason="endpoint")
-                if deferred is not None:
-                    span.outcome(request, outcome)
-                    return deferred
-                # no room to defer it: a busy endpoint that is still answering is waited for
-                # in place, as this event is held anyway (the prefetch bounds such attempts)
+        tokens = (
+            account_var.set(hook.account_id),
+            hook_var.set(hook.id),
+            event_var.set(job.event_id),
+        )
+        try:
+            with self._tracer.attempt(hook, job) as span:
                 outcome, request, recorded = await self._outcome(
-                    hook, job, retries=retries, patient=True
+                    hook, job, retries=retries, patient=patient
                 )
-            span.outcome(request, outcome)
-            if outcome is None:
-                return self._backlog_full(hook, job, recorded)
-            if retries and outcome.kind == "gone":
-                await self._gone(hook)
-            return self._settle(hook, job, outcome, request, recorded, retries=retries)
+                if outcome is None and not patient:
+                    deferred = self._defer(hook, job, recorded, reason="endpoint")
+                    if deferred is not None:
+                        span.outcome(request, outcome)
+                        return deferred
+                    # no room to defer it: a busy endpoint that is still answering is waited for
+                    # in place, as this event is held anyway (the prefetch bounds such attempts)
+                    outcome, request, recorded = await self._outcome(
+                        hook, job, retries=retries, patient=True
+                    )
+                span.outcome(request, outcome)
+                if outcome is None:
+                    return self._backlog_full(hook, job, recorded)
+                if retries and outcome.kind == "gone":
+                    await self._gone(hook)
+                return self._settle(hook, job, outcome, request, recorded, retries=retries)
+        finally:
+            if not own:
+                account_var.reset(tokens[0])
+                hook_var.reset(tokens[1])
+                event_var.reset(tokens[2])
 
     def _settle(
         self,
@@ -466,8 +489,11 @@ class Dispatcher:
         if retrying and not self._backlog.reserve(hook.id, delay_ms + jitter_ms):
             retrying, retries_left = False, 0
             self._log_backlog_full(hook)
+        ok = outcome.ok
+        # a success not logged (``log_successful_attempts`` off) builds no record to drop
+        unlogged = retries and ok and not self._settings.log_successful_attempts
         record: AttemptRecord | None = None
-        if not open_for_s or self._sampled.due(hook.id) is not None:
+        if not unlogged and (not open_for_s or self._sampled.due(hook.id) is not None):
             record = attempt_record(
                 hook=hook,
                 request=recorded,
@@ -479,7 +505,7 @@ class Dispatcher:
                 hook_event=job.hook_event or None,
                 retry_in_ms=delay_ms + jitter_ms if retrying else None,
             )
-        if outcome.ok:
+        if ok:
             log.debug("delivered", status=outcome.status, ms=outcome.duration_ms)
         elif open_for_s:
             # one line per endpoint and interval: a dead endpoint with many hooks fails
@@ -503,9 +529,9 @@ class Dispatcher:
                 retrying=retrying,
                 attempt=job.attempt,
             )
-        if retries and outcome.ok:
+        if retries and ok:
             self._on_delivered(hook)
-        if retries and outcome.ok and not self._settings.log_successful_attempts:
+        if unlogged:
             return Attempted(record=None)
         if not retrying:
             return Attempted(record=record)
