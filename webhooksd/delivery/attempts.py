@@ -15,7 +15,7 @@ from webhooksd.delivery.outcome import Outcome
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.kazoo.ids import new_time_ordered_id
 from webhooksd.kazoo.timeutil import now_ms, unix_to_gregorian
-from webhooksd.records import AttemptRecord, Hook
+from webhooksd.records import AttemptRecord, AttemptResult, Hook
 from webhooksd.redaction import REDACTED, redact_headers, redact_url
 
 __all__ = [
@@ -39,14 +39,6 @@ _CHANNEL_HOOKS = frozenset(
 
 def stored_hook_event(hook: str) -> str:
     return hook.upper() if hook in _CHANNEL_HOOKS else hook
-
-
-def _wire_url(request: OutboundRequest) -> dict[str, str]:
-    """``req_url`` (ours, additive): the URL as requested when it is not ``uri`` (a GET
-    hook's query string), redacted as ``uri`` is, so the attempt can be reproduced."""
-    if not request.url or request.url == request.uri:
-        return {}
-    return {"req_url": redact_url(request.url)}
 
 
 #: how the ``webhook-id`` of a test event and of a replay begins (an event's is its own)
@@ -133,6 +125,8 @@ def attempt_record(
     retry was queued, its delay, recorded as ``retry_due`` (Gregorian seconds, ours: Kazoo
     has no such field) so that the health listing can say when the next try is due."""
     body = request.body.decode("utf-8", "replace")
+    ok = outcome.ok
+    result: AttemptResult = "success" if ok else "failure"
     doc: dict[str, Any] = {
         "hook_id": hook.id,
         "hook_event": stored_hook_event(hook_event or hook.hook),
@@ -140,17 +134,23 @@ def attempt_record(
         "uri": redact_url(request.uri),
         "method": request.method.lower(),
         "req_headers": redact_headers(request.headers),
-        **_wire_url(request),
-        "req_body": body,
-        "result": "success" if outcome.ok else "failure",
-        "try": attempt,
-        "retries_left": retries_left,
-        "duration_ms": outcome.duration_ms,
     }
+    # ``req_url`` (ours, additive): the URL as requested when it is not ``uri`` (a GET
+    # hook's query string), redacted as ``uri`` is, so the attempt can be reproduced. The
+    # keys are set one by one in the order records have always had: no mapping made per
+    # attempt to be unpacked into the document (nearly always an empty one)
+    url = request.url
+    if url and url != request.uri:
+        doc["req_url"] = redact_url(url)
+    doc["req_body"] = body
+    doc["result"] = result
+    doc["try"] = attempt
+    doc["retries_left"] = retries_left
+    doc["duration_ms"] = outcome.duration_ms
     call_id = payload_call_id(payload)
     if call_id is not None:
         doc["call_id"] = call_id
-    if outcome.reason and not outcome.ok:
+    if outcome.reason and not ok:
         doc["reason"] = outcome.reason
     if outcome.status is not None:
         doc["resp_status_code"] = str(outcome.status)
@@ -170,8 +170,8 @@ def attempt_record(
         hook_id=hook.id,
         event_id=event_id,
         created_ms=created,
-        result=doc["result"],
-        counts_as_failure=not outcome.ok,
+        result=result,
+        counts_as_failure=not ok,
         doc=doc,
         payload=dict(payload) if payload is not None else None,
         payload_in_body=payload is not None and body_is_payload(hook, body),
