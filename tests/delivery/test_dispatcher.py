@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,9 +31,9 @@ from webhooksd.delivery.encoding import canonical_json
 from webhooksd.delivery.request import OutboundRequest
 from webhooksd.delivery.retryjob import RetryJob, decode_jobs
 from webhooksd.delivery.sender import Sender
-from webhooksd.delivery.v2 import signature
+from webhooksd.delivery.v2 import signature, stamped
 from webhooksd.errors import MalformedMessage
-from webhooksd.hooks.matching import merge_payload, modifiers_pass
+from webhooksd.hooks.matching import merge_payload, modifiers_pass, select
 from webhooksd.hooks.table import HookTable
 from webhooksd.kazoo.events import Event
 from webhooksd.records import Account, AttemptRecord, AttemptSearch, Hook, HookDoc
@@ -293,6 +293,57 @@ def test_merge_payload_excludes_type_and_action() -> None:
         "k": "v",
         "cluster_id": CLUSTER,
     }
+
+
+class _NoHookWithFoo:
+    """A filter that drops the hooks whose id starts with ``foo``, noting what it was shown."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def passes(self, hook: Hook, payload: Mapping[str, Any]) -> bool:
+        self.seen.append((hook.id, dict(payload)))
+        return not hook.id.startswith("foo")
+
+
+def test_select_is_the_steps_in_order_for_plain_and_other_hooks() -> None:
+    """select gives each hook, plain (no modifiers, no custom_data: the short way) or not, the
+    payload steps 3 to 5 give it, in the key order merge_payload makes (``cluster_id`` last,
+    or where the payload had it), and shows the filter that merged payload."""
+
+    def hook(hook_id: str, **doc: Any) -> Hook:
+        return Hook(id=hook_id, account_id=ACCOUNT, name="n", uri="http://h/", hook="x", **doc)
+
+    hooks = [
+        hook("plain"),
+        hook("foo-plain"),
+        hook("empty", modifiers={}, custom_data={}),
+        hook("custom", custom_data={"k": "v", "type": "t", "cluster_id": "mine"}),
+        hook("modified", modifiers={"b": 3}),
+        hook("modified-pass", modifiers={"b": 2}),
+        hook("v2", version="v2"),
+    ]
+    payloads = [{"a": "x", "b": 2}, {"cluster_id": "old", "a": "x", "b": 2}]
+    v2 = {"action": "a", "name": "n", "data": {}}
+    for payload in payloads:
+        shown = _NoHookWithFoo()
+        matches = select(
+            hooks, payload, cluster_id=CLUSTER, hook_filter=shown, v2=v2, timestamp=63_000
+        )
+        expected = []
+        for h in hooks:
+            body = stamped(h, v2, 63_000) if h.version == "v2" else payload
+            if modifiers_pass(h.modifiers, body):
+                merged = merge_payload(h, body, None if h.version == "v2" else CLUSTER)
+                expected.append((h.id, merged))
+        assert shown.seen == expected
+        assert [list(m.payload.items()) for m in matches] == [
+            list(merged.items()) for hook_id, merged in expected if not hook_id.startswith("foo")
+        ]
+        assert [m.hook.id for m in matches] == ["plain", "empty", "custom", "modified-pass", "v2"]
+        # cluster_id last, or where the payload had it
+        assert list(matches[0].payload) == list(dict.fromkeys([*payload, "cluster_id"]))
+        assert matches[0].payload["cluster_id"] == CLUSTER
 
 
 def _verifies(secret: str, got: Received) -> bool:

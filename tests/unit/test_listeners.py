@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
+import structlog
+import structlog.testing
 from prometheus_client import generate_latest
 
 from tests.waiting import eventually
@@ -286,6 +289,53 @@ async def test_invented_event_names_do_not_grow_metrics(store: Store, bus: Bus) 
     assert consumed[("other", "other")] == per_kind
     assert consumed[("notification", "other")] == per_kind
     assert len(consumed) == 5
+
+
+class LoggingModule(RecordingModule):
+    """Logs a line while it handles an event, and notes the context variables bound then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: list[dict[str, Any]] = []
+
+    async def handle_event(self, event: Event, ctx: HookContext) -> None:
+        self.bound.append(structlog.contextvars.get_contextvars())
+        structlog.get_logger("test").info("handling")
+        await asyncio.sleep(0)
+        self.bound.append(structlog.contextvars.get_contextvars())
+
+
+async def test_a_modules_lines_carry_the_event_id_and_the_context_is_restored(
+    store: Store,
+) -> None:
+    """While a module handles an event, the lines logged carry its ``event_id`` (across an
+    await); after it, the caller's context is what it was, an ``event_id`` bound before
+    included."""
+    module = LoggingModule()
+    listener = SharedListener(
+        bus=None,  # type: ignore[arg-type]
+        metrics=Metrics(),
+        store=store,
+        modules={"sms": module},
+        ctx=NoContext(),
+        queue_name="shared.test",
+        prefetch=1,
+        node="n",
+        drain_timeout_s=1,
+    )
+    body = orjson.dumps({"Event-Category": "sms", "Event-Name": "inbound", "Body": "hi"})
+    event_id = hashlib.sha256(body).hexdigest()[:10]
+    message = Message(exchange="im", routing_key="sms.inbound.offnet.1", body=body)
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        await listener.process(message)
+        assert structlog.contextvars.get_contextvars() == {}
+        with structlog.contextvars.bound_contextvars(event_id="outer", worker=1):
+            await listener.process(message)
+            assert structlog.contextvars.get_contextvars() == {"event_id": "outer", "worker": 1}
+    assert [line["event_id"] for line in logs if line["event"] == "handling"] == [event_id] * 2
+    assert module.bound == [{"event_id": event_id}] * 2 + [{"event_id": event_id, "worker": 1}] * 2
 
 
 async def test_kazoo_doc_type_update_reenables_and_replies(store: Store, bus: Bus) -> None:

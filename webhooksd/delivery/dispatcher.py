@@ -192,28 +192,30 @@ class Dispatcher:
                 cluster_id=self._cluster_id,
                 hook_filter=self._prepare,
                 v2=v2 or {},
-                timestamp=now_gregorian(),
+                # only a v2 hook's envelope is stamped, and without an envelope there is none
+                timestamp=0 if v2 is None else now_gregorian(),
             )
             span.set("webhooksd.matched", len(matches))
-        jobs = [
-            (
-                m.hook,
-                RetryJob(
-                    hook_id=m.hook.id,
-                    account_id=m.hook.account_id,
-                    payload=m.payload,
-                    event_id=event.event_id,
-                    msg_id=webhook_id(event.event_key, m.hook.id),
-                    attempt=1,
-                    event_key=event.event_key,
-                    hook_event=m.hook.hook,
-                ),
-            )
-            for m in matches
-        ]
-        if not jobs:
+        if not matches:
             return
-        accounts = {hook.account_id for hook, _ in jobs}
+        # one loop for the jobs and their accounts, the event's ids read once
+        event_id, event_key = event.event_id, event.event_key
+        jobs: list[tuple[Hook, RetryJob]] = []
+        accounts: set[str] = set()
+        for match in matches:
+            hook = match.hook
+            accounts.add(hook.account_id)
+            job = RetryJob(
+                hook_id=hook.id,
+                account_id=hook.account_id,
+                payload=match.payload,
+                event_id=event_id,
+                msg_id=webhook_id(event_key, hook.id),
+                attempt=1,
+                event_key=event_key,
+                hook_event=hook.hook,
+            )
+            jobs.append((hook, job))
         saturated = self._saturated(accounts)
         token, now = next(self._fired), time.monotonic()
         for account in accounts:
@@ -251,7 +253,11 @@ class Dispatcher:
         limit = self._settings.account_inflight
         if not limit:
             return frozenset()
-        saturated = frozenset(a for a in accounts if self.holding(a))
+        # a list first, not a frozenset from a generator: most events' accounts hold nothing
+        held = [account for account in accounts if self.holding(account)]
+        if not held:
+            return frozenset()
+        saturated = frozenset(held)
         for account in saturated:
             if (repeats := self._repeated.due(("account", account))) is not None:
                 log.info(

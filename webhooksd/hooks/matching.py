@@ -74,6 +74,13 @@ def select(
     hooks, stamped with ``timestamp``) at, in the hooks' order."""
     matches: list[Match] = []
     for hook in hooks:
+        if hook.version != "v2" and not hook.modifiers and not hook.custom_data:
+            # most hooks: no modifier to check, nothing merged but ``cluster_id`` (the same
+            # dict as merge_payload's, without its two calls and a comprehension)
+            merged = {**payload, "cluster_id": cluster_id}
+            if hook_filter.passes(hook, merged):
+                matches.append(Match(hook, merged))
+            continue
         body = stamped(hook, v2, timestamp) if hook.version == "v2" else payload
         if not modifiers_pass(hook.modifiers, body):
             continue

@@ -32,13 +32,18 @@ _NORMALIZED = str.maketrans(
 
 
 def ne_str(value: Any) -> str | None:
-    """``kz_json:get_ne_binary_value``: a non-empty string; numbers and booleans are cast."""
+    """``kz_json:get_ne_binary_value``: a non-empty string; numbers and booleans are cast.
+
+    Strings and absent values (most of what it is asked, 18 times an event for a channel
+    payload) are answered first; the types are disjoint, so the order changes nothing."""
+    if isinstance(value, str):
+        return value or None
+    if value is None:
+        return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    if isinstance(value, str) and value:
-        return value
     return None
 
 
@@ -69,8 +74,9 @@ def is_true(value: Any) -> bool:
 
 
 def json_object(value: Any) -> Mapping[str, Any] | None:
-    """``kz_json:get_json_value``: the value when it is a JSON object, else None."""
-    return value if isinstance(value, Mapping) else None
+    """``kz_json:get_json_value``: the value when it is a JSON object, else None. A dict (what
+    a decoded body holds) is told without ``Mapping``'s ABC check, several times slower."""
+    return value if type(value) is dict or isinstance(value, Mapping) else None
 
 
 def get_path(body: Mapping[str, Any], path: str | Sequence[str]) -> Any:

@@ -11,7 +11,9 @@ on ``targeted`` to the requester's ``Server-ID``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import orjson
 import structlog
@@ -81,6 +83,8 @@ class SharedListener(QueueListener):
         self._routes: BoundedCache[tuple[str, str], tuple[list[HookModule], Counter]] = (
             BoundedCache(MAX_ROUTES)
         )
+        #: structlog's context variable of the ``event_id`` every line of an event carries
+        self._event_id = _log_var("event_id")
 
     def queue_spec(self) -> QueueSpec:
         return QueueSpec(name=self._queue_name, durable=True, dead_letter=True)
@@ -111,8 +115,14 @@ class SharedListener(QueueListener):
         self._tracer.event(event)
         modules, consumed = self._route(event)
         consumed.inc()
-        with structlog.contextvars.bound_contextvars(event_id=event.event_id):
+        # set directly rather than through bound_contextvars, a generator context manager
+        # that read and rebound the whole context (ten calls an event); the reset restores
+        # what was bound before, as it did
+        token = self._event_id.set(event.event_id)
+        try:
             await self._dispatch(event, modules)
+        finally:
+            self._event_id.reset(token)
         self._metrics.events_handled.inc()
 
     async def _dispatch(self, event: Event, modules: list[HookModule]) -> None:
@@ -157,3 +167,11 @@ class SharedListener(QueueListener):
                 "Node": self._node,
             }
             await self._bus.publish("targeted", server_id, orjson.dumps(reply))
+
+
+def _log_var(key: str) -> contextvars.ContextVar[Any]:
+    """The context variable behind structlog's ``bind_contextvars`` for ``key``, to be set
+    directly (as the dispatcher's ``_log_vars``): bound in an empty context of its own, so
+    that nothing is bound where the caller runs."""
+    tokens = contextvars.Context().run(structlog.contextvars.bind_contextvars, **{key: None})
+    return tokens[key].var
