@@ -40,7 +40,6 @@ counted in ``webhooksd_attempts_deferred_total{reason="account"|"endpoint"}``.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import itertools
 import time
@@ -69,6 +68,7 @@ from webhooksd.kazoo.events import Event
 from webhooksd.kazoo.timeutil import now_gregorian
 from webhooksd.logonce import LogOnce
 from webhooksd.records import AttemptRecord, Hook
+from webhooksd.runtime.logs import context_vars
 from webhooksd.runtime.metrics import Metrics
 from webhooksd.store import Store
 from webhooksd.tracing import NO_TRACER, Tracer
@@ -173,7 +173,7 @@ class Dispatcher:
         # auth pre-requests go through the sender: the same SSRF guard, timeouts and breaker
         self._prepare = Preparer(HookAuth(sender.send))
         #: structlog's context variables of the ids every line of an attempt carries
-        self._id_vars = _log_vars("account_id", "hook_id", "event_id")
+        self._id_vars = context_vars("account_id", "hook_id", "event_id")
 
     # -- the HookContext side ------------------------------------------------------------
     async def fire(
@@ -743,16 +743,6 @@ def _messages(results: Sequence[Attempted]) -> list[tuple[list[RetryJob], int]]:
             jobs = [r.next_job for r in chunk if r.next_job is not None]
             messages.append((jobs, max(r.delay_ms for r in chunk) + chunk[0].jitter_ms))
     return messages
-
-
-def _log_vars(*keys: str) -> tuple[contextvars.ContextVar[Any], ...]:
-    """The context variables behind structlog's ``bind_contextvars`` for ``keys``, to be
-    set directly. Its tokens name them: bound in an empty context of their own, so that
-    nothing is bound where the caller runs."""
-    tokens = contextvars.Context().run(
-        structlog.contextvars.bind_contextvars, **dict.fromkeys(keys)
-    )
-    return tuple(tokens[key].var for key in keys)
 
 
 def _unsent(hook: Hook) -> OutboundRequest:

@@ -11,9 +11,7 @@ on ``targeted`` to the requester's ``Server-ID``.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 import orjson
 import structlog
@@ -25,6 +23,7 @@ from webhooksd.hooks.contract import Binding, HookContext, HookModule, Responder
 from webhooksd.hooks.reenable import reenable
 from webhooksd.kazoo.events import Event, decode
 from webhooksd.listeners.base import QueueListener
+from webhooksd.runtime.logs import context_vars
 from webhooksd.runtime.metrics import EventLabels, Metrics
 from webhooksd.store import Store
 from webhooksd.tracing import NO_TRACER, Tracer
@@ -84,7 +83,7 @@ class SharedListener(QueueListener):
             BoundedCache(MAX_ROUTES)
         )
         #: structlog's context variable of the ``event_id`` every line of an event carries
-        self._event_id = _log_var("event_id")
+        (self._event_id,) = context_vars("event_id")
 
     def queue_spec(self) -> QueueSpec:
         return QueueSpec(name=self._queue_name, durable=True, dead_letter=True)
@@ -167,11 +166,3 @@ class SharedListener(QueueListener):
                 "Node": self._node,
             }
             await self._bus.publish("targeted", server_id, orjson.dumps(reply))
-
-
-def _log_var(key: str) -> contextvars.ContextVar[Any]:
-    """The context variable behind structlog's ``bind_contextvars`` for ``key``, to be set
-    directly (as the dispatcher's ``_log_vars``): bound in an empty context of its own, so
-    that nothing is bound where the caller runs."""
-    tokens = contextvars.Context().run(structlog.contextvars.bind_contextvars, **{key: None})
-    return tokens[key].var

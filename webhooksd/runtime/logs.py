@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import time
@@ -97,3 +98,14 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+def context_vars(*keys: str) -> tuple[contextvars.ContextVar[Any], ...]:
+    """The context variables behind structlog's ``bind_contextvars`` for ``keys``, to be set
+    (and reset by their tokens) directly on a hot path: ``bound_contextvars`` reads and rebinds
+    the whole context each time. Its tokens name them: bound in an empty context of their own,
+    so that nothing is bound where the caller runs."""
+    tokens = contextvars.Context().run(
+        structlog.contextvars.bind_contextvars, **dict.fromkeys(keys)
+    )
+    return tuple(tokens[key].var for key in keys)
