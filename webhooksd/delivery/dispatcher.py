@@ -585,8 +585,13 @@ class Dispatcher:
             return prepared.failure, request, recorded
         if not retries:
             return await self._sender.send(request), request, recorded
-        # the URL built may name another endpoint than the hook's URI
-        outcome = self._sender.circuit_open(request) or await self._sender.try_send(
+        # The breaker of the request's endpoint (its URI is the hook's) was asked above, and
+        # nothing else ran since unless preparing it waited for the hook's auth: only then
+        # may it have opened meanwhile, and is asked again (try_send asks it once more when
+        # it has a slot).
+        if prepared.waited and (opened := self._sender.circuit_open(request)) is not None:
+            return opened, request, recorded
+        outcome = await self._sender.try_send(
             request, start_within_s=self._settings.endpoint_wait_ms / 1000, patient=patient
         )
         return outcome, request, recorded

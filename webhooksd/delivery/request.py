@@ -88,9 +88,11 @@ def build_request(
     extra_headers: Mapping[str, str] | None = None,
 ) -> OutboundRequest:
     headers: dict[str, str] = {}
-    for name, value in {**hook.custom_request_headers, **(extra_headers or {})}.items():
-        if not is_reserved(name):
-            headers[name] = value
+    # most hooks have no custom headers: no merged copy made to find that out
+    if hook.custom_request_headers or extra_headers:
+        for name, value in {**hook.custom_request_headers, **(extra_headers or {})}.items():
+            if not is_reserved(name):
+                headers[name] = value
     headers["X-Hook-ID"] = hook.id
     headers["X-Account-ID"] = hook.account_id
     if hook.http_verb == "get":

@@ -41,6 +41,9 @@ class Prepared:
     failure: Outcome | None = None
     #: the auth pre-request did not start soon (see :class:`HookAuth`): nothing to send yet
     busy: bool = False
+    #: preparing it waited (the hook's auth was resolved): other tasks ran meanwhile, so
+    #: what was known of the endpoint before may have changed
+    waited: bool = False
 
 
 def _untransformed(compiled: HookTransforms) -> bool:
@@ -145,10 +148,19 @@ class Preparer:
             extra_headers=headers,
         )
         secret = compiled.secret_headers | {name.lower() for name in auth.headers}
+        waited = compiled.auth is not None
         if not secret:
-            return Prepared(request=request, recorded=request, failure=auth.failure, busy=auth.busy)
+            return Prepared(
+                request=request,
+                recorded=request,
+                failure=auth.failure,
+                busy=auth.busy,
+                waited=waited,
+            )
         recorded = replace(
             request,
             headers={k: REDACTED if k.lower() in secret else v for k, v in request.headers.items()},
         )
-        return Prepared(request=request, recorded=recorded, failure=auth.failure, busy=auth.busy)
+        return Prepared(
+            request=request, recorded=recorded, failure=auth.failure, busy=auth.busy, waited=waited
+        )
