@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import aio_pika
+
 from tests.waiting import eventually
 from webhooksd.bus import Bus, Delivery, Message
 
@@ -79,3 +81,12 @@ async def depth_becomes(bus: Bus, queue: str, expected: int | None, timeout: flo
         return await bus.queue_depth(queue) == expected
 
     await eventually(reached, timeout=timeout, what=f"depth of {queue} == {expected}")
+
+
+async def messages_in(amqp_url: str, queue: str) -> int:
+    """Messages in ``queue`` now (with no consumer: everything not acked)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.message_count or 0

@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import aio_pika
 import pytest
 
 from tests.waiting import eventually
@@ -22,7 +21,7 @@ from webhooksd.bus._amqp_consumer import AmqpConsumer
 from webhooksd.bus.amqp import AmqpBus
 
 from .conftest import AMQP_URL
-from .support import Scratch
+from .support import Scratch, messages_in
 from .test_amqp import _drop_connection, _fast_reconnect
 
 pytestmark = pytest.mark.integration
@@ -62,15 +61,6 @@ class Gate:
         self.after(delivery)
 
 
-async def _left_in(queue: str) -> int:
-    """Messages in ``queue`` now (with no consumer: everything not acked)."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.message_count or 0
-
-
 async def _publish(bus: AmqpBus, queue: str, count: int) -> None:
     for n in range(count):
         await bus.publish("", queue, str(n).encode(), persistent=True)
@@ -95,7 +85,7 @@ async def test_acks_settled_together_are_one_frame_and_leave_nothing_unacked(
         await eventually(lambda: acks.written_frames, what="the acks written")
         await consumer.cancel()
     assert acks.written_frames == 1
-    assert await _left_in(queue) == 0
+    assert await messages_in(AMQP_URL, queue) == 0
 
 
 async def test_a_requeue_between_acks_is_redelivered_and_the_acked_ones_are_not(
@@ -127,7 +117,7 @@ async def test_a_requeue_between_acks_is_redelivered_and_the_acked_ones_are_not(
         await eventually(lambda: len(gate.settled) == 6, what="all settled")
         await consumer.cancel()
     assert [(m.body, m.redelivered) for m in gate.received[5:]] == [(b"2", True)]
-    assert await _left_in(queue) == 0
+    assert await messages_in(AMQP_URL, queue) == 0
 
 
 async def test_an_ack_from_before_a_reconnect_never_reaches_the_reopened_channel(
@@ -159,7 +149,7 @@ async def test_an_ack_from_before_a_reconnect_never_reaches_the_reopened_channel
         )
         assert not consumer._channel.is_closed
         await consumer.cancel()
-    assert await _left_in(queue) == 1
+    assert await messages_in(AMQP_URL, queue) == 1
 
 
 async def test_acks_queued_when_the_bus_cuts_the_handlers_off_are_written(
@@ -187,4 +177,4 @@ async def test_acks_queued_when_the_bus_cuts_the_handlers_off_are_written(
         await eventually(lambda: not bus._tasks, what="the handlers ended")
         assert gate.settled == ["ack"]  # the first one's handler was cut off in its ack
         # no consumer.cancel(): its channel close would write them too (it flushes first)
-    assert await _left_in(queue) == 0
+    assert await messages_in(AMQP_URL, queue) == 0

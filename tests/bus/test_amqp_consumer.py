@@ -17,7 +17,7 @@ from webhooksd.bus._amqp_consumer import AmqpConsumer
 from webhooksd.bus.amqp import AmqpBus
 
 from .conftest import AMQP_URL
-from .support import Collector, Scratch, depth_becomes
+from .support import Collector, Scratch, depth_becomes, messages_in
 from .test_amqp import _drop_connection, _fast_reconnect
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ async def test_a_channel_error_reopens_the_channel_and_the_consumer_consumes_aga
         received = await collector.wait_for(2)
         assert [m.body for m in received] == [b"before", b"after"]
         await consumer.cancel()
-    assert await _left_in(queue) == 0
+    assert await messages_in(AMQP_URL, queue) == 0
 
 
 async def test_after_a_connection_drop_the_consumer_consumes_again_with_its_tag(
@@ -154,15 +154,6 @@ async def test_a_consumer_the_broker_cancelled_consumes_again(amqp_scratch: Scra
         [received] = await collector.wait_for(1)
         assert received.body == b"after"
         await consumer.cancel()
-
-
-async def _left_in(queue: str) -> int:
-    """Messages left in ``queue`` once its consumer is gone."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.message_count or 0
 
 
 async def _consumers_of(queue: str) -> int:
