@@ -387,7 +387,7 @@ class Dispatcher:
             # one hook (nearly every event): the attempt runs in this task; a task and a
             # gather for it were a tenth of the attempt path's calls
             (n,) = to_send
-            sent = [await self._attempt(*jobs[n], retries=retries, patient=n in patient, own=False)]
+            sent = [await self._attempt(*jobs[n], retries=retries, patient=n in patient)]
         else:
             sent = await asyncio.gather(
                 *(self._attempt(*jobs[n], retries=retries, patient=n in patient) for n in to_send)
@@ -416,7 +416,6 @@ class Dispatcher:
         *,
         retries: bool,
         patient: bool = False,
-        own: bool = True,
     ) -> Attempted:
         """The one attempt path of fire, retry, test and replay. With ``retries`` (events and
         retries) an attempt that cannot start on its endpoint soon is deferred, one to an
@@ -425,14 +424,11 @@ class Dispatcher:
         success is recorded only if ``log_successful_attempts``; without (the API's test and
         replay) the attempt is sent once whatever the breaker says and always recorded.
         ``patient``: the attempt could not be deferred (the hook's backlog is full), so it
-        waits for a slot in place until its endpoint is stalled. ``own``: the attempt runs
-        in a task of its own (gather); else in the caller's, whose log ids are put back."""
-        # Bound without being unbound in a task of its own: _deliver runs each of several
-        # attempts as a task (gather), whose context is a copy that ends with it.
-        # bound_contextvars' reset on the way out was a measurable share of the attempt's own
-        # cost, and bind_contextvars' lookups of the variables by name a third of what is
-        # left (10.8k instructions against 3.5k). A lone attempt runs in the caller's task,
-        # so its ids are reset by their tokens (cheap: no look-up by name) when it ends.
+        waits for a slot in place until its endpoint is stalled."""
+        # The ids set on their variables directly and reset by their tokens when it ends (a
+        # lone attempt runs in the caller's task): bound_contextvars' look-ups by name and its
+        # rebinding of the whole context were a measurable share of the attempt's own cost
+        # (10.8k instructions against 3.5k).
         account_var, hook_var, event_var = self._id_vars
         tokens = (
             account_var.set(hook.account_id),
@@ -461,10 +457,9 @@ class Dispatcher:
                     await self._gone(hook)
                 return self._settle(hook, job, outcome, request, recorded, retries=retries)
         finally:
-            if not own:
-                account_var.reset(tokens[0])
-                hook_var.reset(tokens[1])
-                event_var.reset(tokens[2])
+            account_var.reset(tokens[0])
+            hook_var.reset(tokens[1])
+            event_var.reset(tokens[2])
 
     def _settle(
         self,
