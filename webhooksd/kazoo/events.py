@@ -28,6 +28,7 @@ ROUTING_KEYS = ("Event-Category", "Event-Name")
 
 #: the types a routing string may have in a decoded body (JSON's string, or absent/``null``)
 _STR_OR_NONE = (str, type(None))
+_DICT_OR_NONE = (dict, type(None))
 
 #: bodies larger than this are refused before decoding, and a gzip body is refused as soon as
 #: it decompresses to more than this (a 1 MB gzip of zeros inflates to 1 GB)
@@ -106,16 +107,20 @@ def decode(message: Message) -> Event:
 
 
 def _routable(body: dict[str, Any]) -> bool:
-    """The :data:`ROUTING_STRINGS` (kept in step with it) strings or absent and the custom
-    channel variables an object or absent, as a decoded body has them: told by type, without
-    the general accessors (five calls an event); False sends the body through them, which
-    raise for what is wrong."""
-    ccvs = body.get("Custom-Channel-Vars")
-    return (
-        type(body.get("Account-ID")) in _STR_OR_NONE
-        and type(body.get("Call-ID")) in _STR_OR_NONE
-        and (ccvs is None or (type(ccvs) is dict and type(ccvs.get("Account-ID")) in _STR_OR_NONE))
-    )
+    """Each of :data:`ROUTING_STRINGS` a string or absent and the custom channel variables an
+    object or absent, as a decoded body has them: told by type, without the general accessors
+    (five calls an event); False sends the body through them, which raise for what is wrong."""
+    for path in ROUTING_STRINGS:
+        value: Any = body
+        for key in (path,) if type(path) is str else path:
+            if value is None:
+                break
+            if type(value) is not dict:
+                return False
+            value = value.get(key)
+        if type(value) not in _STR_OR_NONE:
+            return False
+    return type(body.get("Custom-Channel-Vars")) in _DICT_OR_NONE
 
 
 def gunzip(data: bytes, limit: int, chunk: int = INFLATE_CHUNK_BYTES) -> bytes:
